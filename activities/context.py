@@ -1,0 +1,56 @@
+"""The clients and endpoints activities use, installed once by the worker that hosts them.
+
+Node functions must be module-level (the plugin names activities after them), so their
+dependencies cannot be closed over; the worker installs a `ToolContext` instead, built from
+settings in production and pointed at loopback fakes in tests. Secrets live here, never in
+workflow inputs or activity payloads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from openai import AsyncOpenAI
+
+from activities.blobstore import BlobStore
+from activities.errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class ModelEndpoint:
+    """An OpenAI-compatible chat endpoint (client built with max_retries=0: Temporal retries)."""
+
+    client: AsyncOpenAI
+    model: str
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    http: httpx.AsyncClient
+    research_model: ModelEndpoint
+    extract_model: ModelEndpoint
+    blobs: BlobStore
+    serper_url: str
+    serper_key: str | None
+    jina_url: str
+    jina_key: str | None
+    allow_loopback: bool = False
+    page_max_bytes: int = 10 * 1024 * 1024
+
+
+_context: ToolContext | None = None
+
+
+def install(context: ToolContext | None) -> None:
+    global _context
+    _context = context
+
+
+def current() -> ToolContext:
+    if _context is None:
+        raise ConfigurationError(
+            "No ToolContext installed: activities must run in a worker built by "
+            "workers.research_worker (it installs one from the environment)."
+        )
+    return _context

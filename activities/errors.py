@@ -1,0 +1,85 @@
+"""Error taxonomy: every external failure becomes a retryable or non-retryable ApplicationError.
+
+    DeepResearchError
+    ├── ConfigurationError        bad or missing settings (raised at start-up, never retried)
+    └── ToolError                 a tool call that cannot succeed (bad URL, refused by netguard)
+
+External HTTP/API failures are mapped by `raise_for_http` / `from_openai` into Temporal's
+`ApplicationError`: 408/409/425/429/5xx, timeouts and connection errors retry (honouring
+`Retry-After` through `next_retry_delay`); any other 4xx is non-retryable.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import openai
+from temporalio.exceptions import ApplicationError
+
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
+
+
+class DeepResearchError(Exception):
+    """Root of the project's own errors; keyword context stays on the instance."""
+
+    def __init__(self, message: str, **context: object) -> None:
+        super().__init__(message)
+        self.context = context
+
+
+class ConfigurationError(DeepResearchError):
+    """A setting is missing or invalid; the message names the variable and the fix."""
+
+
+class ToolError(DeepResearchError):
+    """A tool input that can never succeed (e.g. a URL refused by netguard)."""
+
+
+def is_retryable_status(status: int) -> bool:
+    return status in RETRYABLE_STATUS or status >= 500
+
+
+def retry_after(headers: httpx.Headers | dict[str, str] | None) -> timedelta | None:
+    """Seconds form of Retry-After (the HTTP-date form is rare from APIs; ignored)."""
+    value = (headers or {}).get("retry-after") or (headers or {}).get("Retry-After")
+    try:
+        return timedelta(seconds=max(0.0, float(value))) if value is not None else None
+    except ValueError:
+        return None
+
+
+def status_error(service: str, status: int, headers: httpx.Headers | None, detail: str) -> ApplicationError:
+    """The ApplicationError for an HTTP status from `service`."""
+    message = f"{service} answered HTTP {status}: {detail[:200]}".rstrip(": ")
+    return ApplicationError(
+        message,
+        type=f"HTTP{status}",
+        non_retryable=not is_retryable_status(status),
+        next_retry_delay=retry_after(headers) if is_retryable_status(status) else None,
+    )
+
+
+def raise_for_http(service: str, response: httpx.Response) -> None:
+    """Raise the classified error for a non-2xx response."""
+    if response.is_success:
+        return
+    raise status_error(service, response.status_code, response.headers, response.text)
+
+
+def from_transport(service: str, error: httpx.HTTPError) -> ApplicationError:
+    """Timeouts and connection failures are retryable; anything else in httpx is a bug in the
+    request (invalid URL etc.) and is not."""
+    retryable = isinstance(error, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError))
+    kind = type(error).__name__
+    return ApplicationError(f"{service}: {kind}: {error}", type=kind, non_retryable=not retryable)
+
+
+def from_openai(service: str, error: openai.OpenAIError) -> ApplicationError:
+    """Classify an `openai` SDK error the same way as raw HTTP ones."""
+    if isinstance(error, openai.APIStatusError):
+        body = error.response.text if error.response is not None else str(error)
+        return status_error(service, error.status_code, error.response.headers, body)
+    if isinstance(error, (openai.APITimeoutError, openai.APIConnectionError)):
+        return ApplicationError(f"{service}: {type(error).__name__}: {error}", type=type(error).__name__)
+    return ApplicationError(f"{service}: {error}", type=type(error).__name__, non_retryable=True)

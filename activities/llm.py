@@ -1,0 +1,100 @@
+"""Model calls: one streamed chat completion against an OpenAI-compatible endpoint, and the
+`think` node that runs one research turn through it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import openai
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.context import ModelEndpoint, current
+from activities.errors import from_openai
+from activities.heartbeat import beat
+from graphs import prompts
+from graphs.protocol import tongyi
+from graphs.react import estimate_tokens
+from graphs.state import Sampling, to_messages
+
+
+class ChatResult(BaseModel):
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def _wrap_reasoning(reasoning: str, content: str) -> str:
+    """Servers with a reasoning parser (vLLM, OpenRouter) return the thought apart; the Tongyi
+    dialect expects it inline, as the reference re-wraps it."""
+    if reasoning.strip() and "<think>" not in content:
+        return f"<think>\n{reasoning.strip()}\n</think>{content}"
+    return content
+
+
+async def chat(
+    endpoint: ModelEndpoint,
+    messages: list[dict[str, str]],
+    sampling: Sampling,
+    stop: list[str] | None = None,
+    temperature: float | None = None,
+) -> ChatResult:
+    """Stream one completion, heartbeating per chunk; an empty completion is retryable, as the
+    reference retries it."""
+    parts: list[str] = []
+    thinking: list[str] = []
+    usage: Any = None
+    try:
+        stream = await endpoint.client.chat.completions.create(
+            model=endpoint.model,
+            messages=messages,  # type: ignore[arg-type]
+            stop=stop,
+            temperature=sampling.temperature if temperature is None else temperature,
+            top_p=sampling.top_p,
+            presence_penalty=sampling.presence_penalty,
+            max_tokens=sampling.max_tokens,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        async for chunk in stream:
+            beat()
+            if chunk.usage is not None:
+                usage = chunk.usage
+            if not chunk.choices:
+                continue
+            delta = chunk.choices[0].delta
+            if delta.content:
+                parts.append(delta.content)
+            extra = getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None)
+            if isinstance(extra, str):
+                thinking.append(extra)
+    except openai.OpenAIError as error:
+        raise from_openai("model endpoint", error) from error
+    text = _wrap_reasoning("".join(thinking), "".join(parts))
+    if not text.strip():
+        raise ApplicationError("model endpoint returned an empty completion", type="EmptyCompletion")
+    prompt_tokens = usage.prompt_tokens if usage else sum(estimate_tokens(m["content"]) for m in messages)
+    completion_tokens = usage.completion_tokens if usage else estimate_tokens(text)
+    return ChatResult(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+
+
+async def think(state: dict[str, Any]) -> dict[str, Any]:
+    """One research turn: render the conversation, call the model, parse its actions."""
+    ctx = current()
+    turn = state.get("llm_calls", 0) + 1
+    prompt = tongyi.render(to_messages(state["messages"]), state["today"])
+    result = await chat(
+        ctx.research_model, prompt, Sampling(**state.get("sampling", {})), list(prompts.STOP_SEQUENCES)
+    )
+    if activity.in_activity():
+        activity.logger.info("turn %d: %d prompt tokens", turn, result.prompt_tokens)
+    return {
+        "messages": [tongyi.parse(result.text, turn)],
+        "llm_calls": turn,
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        "context_tokens": result.prompt_tokens + result.completion_tokens,
+        "clock": time.time(),
+    }

@@ -1,0 +1,60 @@
+"""SSRF guard for every outbound fetch of a URL chosen by the model or a page."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from activities.errors import ToolError
+
+_METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
+
+
+def _refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_loopback: bool) -> str | None:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return None if allow_loopback else "loopback address"
+    for reason, hit in (
+        ("private address", ip.is_private),
+        ("link-local address", ip.is_link_local),
+        ("multicast address", ip.is_multicast),
+        ("reserved address", ip.is_reserved),
+        ("unspecified address", ip.is_unspecified),
+    ):
+        if hit:
+            return reason
+    return None
+
+
+def check_url_shape(url: str) -> tuple[str, int]:
+    """http(s) with a host; returns (host, port)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        raise ToolError(f"invalid URL {url!r}: {error}", url=url) from None
+    if parts.scheme not in ("http", "https"):
+        raise ToolError(f"refused {url!r}: only http and https URLs can be visited", url=url)
+    host = (parts.hostname or "").rstrip(".").lower()
+    if not host:
+        raise ToolError(f"refused {url!r}: no host", url=url)
+    if host in _METADATA_HOSTS:
+        raise ToolError(f"refused {url!r}: cloud metadata host", url=url)
+    return host, port or (443 if parts.scheme == "https" else 80)
+
+
+async def check_url(url: str, *, allow_loopback: bool = False) -> None:
+    """Refuse non-http(s) URLs and hosts that resolve to internal addresses."""
+    host, port = check_url_shape(url)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise ToolError(f"cannot resolve host of {url!r}: {error}", url=url) from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        reason = _refused(address, allow_loopback)
+        if reason:
+            raise ToolError(f"refused {url!r}: {host} resolves to a {reason}", url=url)

@@ -1,0 +1,37 @@
+"""Turn a tool that still fails into an observation the model can react to."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import ToolError
+
+
+def _last_attempt() -> bool:
+    if not activity.in_activity():
+        return True
+    info = activity.info()
+    maximum = info.retry_policy.maximum_attempts if info.retry_policy else 0
+    return bool(maximum) and info.attempt >= maximum
+
+
+async def tool_outcome(work: Awaitable[str], *, fallback: str, label: str) -> str:
+    """Await a tool's text. A non-retryable failure answers at once with the error; a retryable
+    one raises (Temporal retries) until the last attempt, which answers with `fallback`."""
+    try:
+        return await work
+    except ToolError as error:
+        return f"[{label}] {error}"
+    except ApplicationError as error:
+        if error.non_retryable:
+            if activity.in_activity():
+                activity.logger.warning("%s failed: %s", label, error)
+            return f"[{label}] failed: {error}"
+        if _last_attempt():
+            if activity.in_activity():
+                activity.logger.warning("%s gave up after retries: %s", label, error)
+            return fallback
+        raise

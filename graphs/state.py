@@ -1,0 +1,138 @@
+"""ResearchState: the state of one research session, its reducers and its typed settings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langgraph.graph import add_messages
+from pydantic import BaseModel, Field
+
+
+class ResearchLimits(BaseModel):
+    """Per-session limits; the defaults are the reference agent's."""
+
+    max_llm_calls: int = Field(100, ge=1, description="Model calls before the session stops.")
+    max_context_tokens: int = Field(
+        110 * 1024, ge=1024, description="Conversation size that triggers the forced answer."
+    )
+    wall_clock_seconds: float = Field(
+        150 * 60, gt=0, description="Time budget; past it the session stops without an answer."
+    )
+    max_tool_calls_per_step: int = Field(
+        20, ge=1, description="Fan-out cap: queries/URLs of one tool call run beyond it are skipped."
+    )
+
+
+class Sampling(BaseModel):
+    """Sampling parameters for research model calls (the reference's defaults)."""
+
+    temperature: float = 0.6
+    top_p: float = 0.95
+    presence_penalty: float = 1.1
+    max_tokens: int = 10_000
+
+
+class ToolTask(TypedDict, total=False):
+    """One fanned-out unit of tool work: what a tool node receives through `Send`."""
+
+    call_id: str
+    index: int
+    tool: str
+    query: str
+    url: str
+    goal: str
+    blob: str
+    clock: float
+
+
+class Observation(TypedDict, total=False):
+    """One tool result, joined with its siblings into the call's tool response by `refine`."""
+
+    call_id: str
+    index: int
+    text: str
+    source: str
+
+
+_MESSAGE_TYPES: dict[str, type[BaseMessage]] = {
+    "ai": AIMessage,
+    "human": HumanMessage,
+    "tool": ToolMessage,
+    "system": SystemMessage,
+}
+
+
+def to_message(value: BaseMessage | dict[str, Any]) -> BaseMessage:
+    """Rebuild a message that crossed an activity boundary as a dict, keeping every field
+    (langchain's `convert_to_messages` drops `invalid_tool_calls`)."""
+    if isinstance(value, BaseMessage):
+        return value
+    return _MESSAGE_TYPES[value["type"]].model_validate(value)
+
+
+def to_messages(values: list[Any]) -> list[BaseMessage]:
+    return [to_message(v) for v in values]
+
+
+def merge_messages(left: list[Any] | None, right: list[Any] | Any) -> list[Any]:
+    """`add_messages` (append, replace by id) over faithfully rebuilt messages."""
+    right_list = right if isinstance(right, list) else [right]
+    return add_messages(to_messages(left or []), to_messages(right_list))
+
+
+def extend_or_reset(left: list[Any] | None, right: list[Any] | None) -> list[Any]:
+    """Append updates; an update of `None` empties the channel (refine consumes it)."""
+    if right is None:
+        return []
+    return [*(left or []), *right]
+
+
+def add_unique(left: list[str] | None, right: list[str] | None) -> list[str]:
+    """Append new items once, keeping first-seen order."""
+    out = list(left or [])
+    for item in right or []:
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def latest(left: float | None, right: float | None) -> float:
+    """Keep the latest activity-reported clock reading."""
+    return max(left or 0.0, right or 0.0)
+
+
+def total(left: int | None, right: int | None) -> int:
+    """Sum counters written by parallel nodes."""
+    return (left or 0) + (right or 0)
+
+
+class ResearchState(TypedDict, total=False):
+    """Graph state. Large texts stay out: pages live in the blob store, state holds digests."""
+
+    question: str
+    today: str
+    deadline: float
+    limits: dict[str, Any]
+    sampling: dict[str, Any]
+    messages: Annotated[list[AnyMessage], merge_messages]
+    pending: list[ToolTask]
+    observations: Annotated[list[Observation], extend_or_reset]
+    pages: Annotated[list[ToolTask], extend_or_reset]
+    sources: Annotated[list[str], add_unique]
+    llm_calls: int
+    tool_calls: int
+    prompt_tokens: Annotated[int, total]
+    completion_tokens: Annotated[int, total]
+    context_tokens: int
+    clock: Annotated[float, latest]
+    forced: bool
+    answer: str
+    termination: str

@@ -1,0 +1,205 @@
+"""OpenAI-compatible chat server whose replies are scripted per research question."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from .base import FakeServer, RequestRecord, Response
+
+MODEL_ID = "fake-model"
+# Fixed so replies are byte-for-byte reproducible.
+CREATED = 1_700_000_000
+
+EXTRACTION_PREFIX = "Please process the following webpage content and user goal"
+_CONTENT_RE = re.compile(
+    r"## \*\*Webpage Content\*\*[ \t]*\r?\n(.*?)(?:\n\n## \*\*User Goal\*\*|\Z)", re.DOTALL
+)
+_GOAL_RE = re.compile(
+    r"## \*\*User Goal\*\*[ \t]*\r?\n(.*?)(?:\n\n## \*\*Task Guidelines\*\*|\Z)", re.DOTALL
+)
+
+
+def _error(status: int, message: str, type_: str = "invalid_request_error") -> Response:
+    return Response.json({"error": {"message": message, "type": type_}}, status=status)
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """Text of a chat message whether `content` is a string or a list of parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            str(p.get("text", "")) for p in content if isinstance(p, dict) and "text" in p
+        )
+    return ""
+
+
+def _apply_stop(content: str, stop: Any) -> str:
+    """Cut at the earliest stop sequence, as a real server would."""
+    stops = [stop] if isinstance(stop, str) else [s for s in stop or [] if isinstance(s, str)]
+    cut = min((i for s in stops if s and (i := content.find(s)) >= 0), default=len(content))
+    return content[:cut]
+
+
+class FakeModel(FakeServer):
+    """Chat completions for the agent loop (scripted turns) and page extraction (canned JSON)."""
+
+    def __init__(
+        self,
+        scripts: dict[str, list[str]] | None = None,
+        extractions: dict[str, dict[str, Any]] | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.scripts: dict[str, list[str]] = dict(scripts or {})
+        self.extractions: dict[str, dict[str, Any]] = dict(extractions or {})
+        self.api_key = api_key
+        self._ids = itertools.count(1)
+
+    # -- helpers for tests -----------------------------------------------------------------
+
+    def research_requests(self) -> list[RequestRecord]:
+        """Agent-loop calls (meta: question, turn, content), any status the fake chose."""
+        return self.records(lambda r: r.meta.get("kind") == "research")
+
+    def extraction_requests(self) -> list[RequestRecord]:
+        """Page-extraction calls (meta: goal, webpage, matched, content)."""
+        return self.records(lambda r: r.meta.get("kind") == "extraction")
+
+    # -- routing ---------------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
+        """Serve /v1/models and /v1/chat/completions (the /v1 prefix is optional)."""
+        route = path.split("?", 1)[0].rstrip("/")
+        if route.startswith("/v1/"):
+            route = route[3:]
+        if route not in ("/models", "/chat/completions"):
+            return _error(404, f"Unknown route {method} {path}", "not_found_error")
+        if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
+            resp = _error(401, "Invalid API key")
+            resp.meta["kind"] = "unauthorized"
+            return resp
+        if route == "/models" and method == "GET":
+            return Response.json({"object": "list", "data": [{"id": MODEL_ID, "object": "model"}]})
+        if route == "/chat/completions" and method == "POST":
+            return self._chat(body)
+        return _error(405, f"Method {method} not allowed on {route}")
+
+    def _chat(self, raw: bytes) -> Response:
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            return _error(400, "Request body is not valid JSON")
+        messages = payload.get("messages") if isinstance(payload, dict) else None
+        if not isinstance(messages, list) or not messages:
+            return _error(400, "'messages' must be a non-empty list")
+        users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+        first_user = message_text(users[0]) if users else ""
+
+        if first_user.lstrip().startswith(EXTRACTION_PREFIX):
+            content, meta = self._extraction_reply(first_user)
+        else:
+            turn = sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "assistant")
+            script = self._script_for(first_user)
+            meta = {"kind": "research", "question": first_user, "turn": turn}
+            if script is None:
+                resp = _error(400, f"no script for question {first_user!r}")
+                resp.meta.update(meta)
+                return resp
+            content = script[min(turn, len(script) - 1)] if script else ""
+
+        content = _apply_stop(content, payload.get("stop"))
+        meta["content"] = content
+        model = str(payload.get("model") or MODEL_ID)
+        prompt_tokens = sum(len(message_text(m)) for m in messages if isinstance(m, dict)) // 4
+        completion_tokens = len(content) // 4 + 1
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        completion_id = f"chatcmpl-fake-{next(self._ids)}"
+
+        if payload.get("stream"):
+            options = payload.get("stream_options") or {}
+            include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+            chunks = _sse_chunks(completion_id, model, content, usage if include_usage else None)
+            return Response(200, {"Content-Type": "text/event-stream; charset=utf-8"}, chunks, meta)
+        return Response.json(
+            {
+                "id": completion_id,
+                "object": "chat.completion",
+                "created": CREATED,
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "logprobs": None,
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": usage,
+            },
+            meta=meta,
+        )
+
+    def _script_for(self, question: str) -> list[str] | None:
+        """Exact question first; else the longest script key contained in the message."""
+        if question in self.scripts:
+            return self.scripts[question]
+        if question.strip() in self.scripts:
+            return self.scripts[question.strip()]
+        contained = [k for k in self.scripts if k and k in question]
+        return self.scripts[max(contained, key=len)] if contained else None
+
+    def _extraction_reply(self, prompt: str) -> tuple[str, dict[str, Any]]:
+        page_match = _CONTENT_RE.search(prompt)
+        goal_match = _GOAL_RE.search(prompt)
+        webpage = page_match.group(1) if page_match else ""
+        goal = goal_match.group(1).strip() if goal_match else ""
+        matched = next((k for k in self.extractions if k in webpage), None)
+        if matched is not None:
+            answer: dict[str, Any] = self.extractions[matched]
+        else:
+            answer = {
+                "rational": "scanned the page",
+                "evidence": webpage[:300],
+                "summary": f"Page content relevant to: {goal}",
+            }
+        meta = {"kind": "extraction", "goal": goal, "webpage": webpage, "matched": matched}
+        return json.dumps(answer), meta
+
+
+def _sse_chunks(
+    completion_id: str, model: str, content: str, usage: dict[str, int] | None
+) -> Iterator[bytes]:
+    """chat.completion.chunk events: 3 content pieces, a stop chunk, optional usage, [DONE]."""
+
+    def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:
+        chunk = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "model": model,
+            "choices": choices,
+            **extra,
+        }
+        return f"data: {json.dumps(chunk)}\n\n".encode()
+
+    n = len(content)
+    bounds = [0, n // 3, 2 * n // 3, n]
+    for i in range(3):
+        delta: dict[str, Any] = {"content": content[bounds[i] : bounds[i + 1]]}
+        if i == 0:
+            delta = {"role": "assistant", **delta}
+        yield event([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])
+    yield event([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}])
+    if usage is not None:
+        yield event([], usage=usage)
+    yield b"data: [DONE]\n\n"

@@ -1,0 +1,294 @@
+"""`deepresearch ...`: ask, show, worker, server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.text import Text
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.errors import DeepResearchError
+from graphs.state import ResearchLimits
+from workers import devserver
+from workers.config import Settings, load_settings
+from workers.models import Progress, ResearchInput, ResearchReport
+from workers.research_worker import connect, research_worker, run_worker
+from workers.timeline import read_timeline
+from workers.workflow import ResearchWorkflow
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+class CliError(Exception):
+    """A one-line error for the user; exit code 2 unless given."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _run(work: Awaitable[T]) -> T:
+    """Run a command; every expected failure becomes one line on stderr, never a traceback."""
+    try:
+        return asyncio.run(work)  # type: ignore[arg-type]
+    except CliError as error:
+        err.print(f"[red]error:[/red] {escape(str(error))}")
+        raise typer.Exit(error.code) from None
+    except DeepResearchError as error:
+        err.print(f"[red]error:[/red] {escape(str(error))}")
+        raise typer.Exit(2) from None
+    except RPCError as error:
+        err.print(f"[red]error:[/red] Temporal: {escape(error.message)}")
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err.print("interrupted; the session keeps its progress (see `deepresearch show ID`)")
+        raise typer.Exit(130) from None
+
+
+async def _client(settings: Settings) -> Client:
+    address = settings.temporal_address or devserver.ensure_dev_server(settings.data_dir)
+    try:
+        return await connect(settings, address)
+    except RuntimeError as error:
+        raise CliError(f"cannot reach Temporal at {address}: {error}") from None
+
+
+def _status_name(status: int | None) -> str:
+    if status is None:
+        return "unknown"
+    return WorkflowExecutionStatus.Name(status).removeprefix("WORKFLOW_EXECUTION_STATUS_").lower()
+
+
+async def _describe_status(handle: WorkflowHandle[Any, Any]) -> str | None:
+    try:
+        return _status_name((await handle.describe()).status)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+
+
+def _spawn_background_worker(settings: Settings) -> None:
+    """For --detach: a worker process that outlives this command (reused while alive)."""
+    pid_file = settings.data_dir / "worker.pid"
+    if pid_file.exists():
+        try:
+            os.kill(int(pid_file.read_text()), 0)
+            return
+        except (OSError, ValueError):
+            pass
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.data_dir / "worker.log", "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "workers.cli", "worker"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    pid_file.write_text(str(process.pid))
+
+
+def _progress_line(session_id: str, progress: Progress) -> Text:
+    line = Text()
+    line.append(f"{session_id} ", style="bold")
+    line.append(f"step {progress.step} · {progress.node} · ")
+    line.append(f"{progress.llm_calls} model calls, {progress.tool_calls} tool calls, ")
+    line.append(f"{progress.tokens} tokens, {progress.sources} sources · {progress.elapsed_seconds:.0f}s\n")
+    line.append(progress.last_action[:160], style="dim")
+    return line
+
+
+async def _wait(handle: WorkflowHandle[Any, ResearchReport], live: bool) -> ResearchReport:
+    result = asyncio.ensure_future(handle.result())
+    if not live:
+        return await result
+    with Live(Text(f"{handle.id} starting…"), console=err, refresh_per_second=4, transient=True) as view:
+        while not result.done():
+            try:
+                progress = await handle.query(ResearchWorkflow.progress)
+                view.update(_progress_line(handle.id, progress))
+            except RPCError:
+                pass  # no worker has picked the session up yet
+            await asyncio.wait({result}, timeout=0.5)
+    return await result
+
+
+def _print_report(report: ResearchReport, as_json: bool) -> None:
+    if as_json:
+        out.print_json(report.model_dump_json())
+        return
+    out.print(f"[bold]Question:[/bold] {escape(report.question)}")
+    out.print(f"[bold]Answer:[/bold] {escape(report.answer)}")
+    if report.sources:
+        out.print("[bold]Sources:[/bold]")
+        for index, url in enumerate(report.sources, start=1):
+            out.print(f"  [{index}] {escape(url)}")
+    out.print(
+        f"[dim]{report.session_id}: {report.termination} · {report.llm_calls} model calls · "
+        f"{report.tool_calls} tool calls · {report.prompt_tokens + report.completion_tokens} tokens · "
+        f"{report.elapsed_seconds:.1f}s[/dim]"
+    )
+
+
+async def _ask(
+    question: str, session_id: str | None, max_llm_calls: int | None, as_json: bool, detach: bool, worker: bool
+) -> None:
+    settings = load_settings()
+    if worker:
+        settings.require_model()
+    limits = ResearchLimits(
+        max_llm_calls=max_llm_calls or settings.max_llm_calls,
+        max_context_tokens=settings.max_context_tokens,
+        wall_clock_seconds=settings.wall_clock_minutes * 60,
+    )
+    try:
+        request = ResearchInput(question=question, limits=limits)
+    except ValidationError as error:
+        raise CliError(error.errors()[0]["msg"].removeprefix("Value error, ")) from None
+    client = await _client(settings)
+    session_id = session_id or f"research-{uuid.uuid4().hex[:12]}"
+    handle = client.get_workflow_handle_for(ResearchWorkflow.run, session_id)
+    status = await _describe_status(handle)
+    if status == "completed":
+        err.print(f"session {session_id} already completed; showing its answer")
+    elif status != "running":
+        handle = await client.start_workflow(
+            ResearchWorkflow.run,
+            request,
+            id=session_id,
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    elif not as_json:
+        err.print(f"attaching to running session {session_id}")
+    if detach:
+        if worker:
+            _spawn_background_worker(settings)
+        out.print(json.dumps({"session_id": session_id}) if as_json else session_id)
+        return
+    live = not as_json and err.is_terminal
+    try:
+        if worker:
+            async with research_worker(settings, client):
+                report = await _wait(handle, live)
+        else:
+            report = await _wait(handle, live)
+    except WorkflowFailureError as error:
+        cause = error.cause
+        detail = f"{cause}" + (f": {cause.cause}" if cause and cause.cause else "")
+        raise CliError(f"session {session_id} failed: {detail}", code=1) from None
+    _print_report(report, as_json)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="What to research.")],
+    session_id: Annotated[str | None, typer.Option("--id", help="Session id (re-attaches if running).")] = None,
+    max_llm_calls: Annotated[int | None, typer.Option(min=1, help="Model-call budget.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    detach: Annotated[bool, typer.Option(help="Print the session id and return.")] = False,
+    worker: Annotated[
+        bool, typer.Option(help="Run a research worker while waiting (--no-worker: rely on others).")
+    ] = True,
+) -> None:
+    """Research a question and print the answer with its sources."""
+    _run(_ask(question, session_id, max_llm_calls, as_json, detach, worker))
+
+
+def _render_timeline(session_id: str, timeline: dict[str, Any]) -> None:
+    out.print(f"[bold]{escape(session_id)}[/bold] · {timeline['status']}")
+    for number, step in enumerate(timeline["steps"], start=1):
+        retries = f" · attempt {step['attempts']}" if step.get("attempts", 1) > 1 else ""
+        out.print(f"[cyan]{number:>3}. {escape(step['summary'] or step['node'])}[/cyan]"
+                  f" [dim]({step['status']}{retries})[/dim]")
+        for key in ("thought", "tool_call", "invalid_tool_call", "answer", "observation", "last_failure", "failure"):
+            if key in step:
+                value = step[key] if isinstance(step[key], str) else json.dumps(step[key], ensure_ascii=False)
+                out.print(f"       [bold]{key}:[/bold] {escape(value)}")
+    if timeline.get("report"):
+        report = timeline["report"]
+        out.print(f"[bold]Answer:[/bold] {escape(str(report.get('answer')))}  [dim]({report.get('termination')})[/dim]")
+    if timeline.get("error"):
+        out.print(f"[red]Failed:[/red] {escape(timeline['error'])}")
+
+
+async def _show(session_id: str, as_json: bool) -> None:
+    settings = load_settings()
+    client = await _client(settings)
+    handle = client.get_workflow_handle(session_id)
+    try:
+        history = await handle.fetch_history()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise CliError(f"no session with id {session_id!r}") from None
+        raise
+    timeline = await read_timeline(client, history)
+    if as_json:
+        out.print_json(json.dumps({"session_id": session_id, **timeline}, default=str))
+    else:
+        _render_timeline(session_id, timeline)
+
+
+@app.command()
+def show(
+    session_id: Annotated[str, typer.Argument(help="Session id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show a session's trajectory from its workflow history."""
+    _run(_show(session_id, as_json))
+
+
+async def _worker() -> None:
+    settings = load_settings()
+    settings.require_model()
+    client = await _client(settings)
+    err.print(f"research worker polling task queue {settings.task_queue!r}")
+    await run_worker(settings, client)
+
+
+@app.command(name="worker")
+def worker_command() -> None:
+    """Run a research worker until SIGTERM (graceful shutdown)."""
+    _run(_worker())
+
+
+@app.command()
+def server(
+    port: Annotated[int, typer.Option(help="gRPC port.")] = devserver.DEFAULT_PORT,
+    ui_port: Annotated[int, typer.Option(help="Web UI port.")] = devserver.DEFAULT_UI_PORT,
+) -> None:
+    """Run the embedded Temporal dev server in the foreground."""
+    try:
+        settings = load_settings()
+        devserver.run_foreground(Path(settings.data_dir), port, ui_port)
+    except DeepResearchError as error:
+        err.print(f"[red]error:[/red] {escape(str(error))}")
+        raise typer.Exit(2) from None
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

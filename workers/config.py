@@ -1,0 +1,88 @@
+"""Settings from the environment (the only place that reads it); secrets live only here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from activities.errors import ConfigurationError
+
+DEFAULT_SERPER_URL = "https://google.serper.dev"
+DEFAULT_JINA_URL = "https://r.jina.ai"
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Every variable in the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
+    openai_api_key: SecretStr = Field(SecretStr("EMPTY"), validation_alias=_env("OPENAI_API_KEY"))
+    model: str | None = Field(None, validation_alias=_env("DEEPRESEARCH_MODEL"))
+    protocol: Literal["tongyi"] = Field("tongyi", validation_alias=_env("DEEPRESEARCH_PROTOCOL"))
+    extract_base_url: str | None = Field(None, validation_alias=_env("DEEPRESEARCH_EXTRACT_BASE_URL"))
+    extract_api_key: SecretStr | None = Field(None, validation_alias=_env("DEEPRESEARCH_EXTRACT_API_KEY"))
+    extract_model: str | None = Field(None, validation_alias=_env("DEEPRESEARCH_EXTRACT_MODEL"))
+    serper_api_key: SecretStr | None = Field(None, validation_alias=_env("SERPER_API_KEY"))
+    serper_base_url: str = Field(DEFAULT_SERPER_URL, validation_alias=_env("SERPER_BASE_URL"))
+    jina_api_key: SecretStr | None = Field(None, validation_alias=_env("JINA_API_KEY"))
+    jina_base_url: str = Field(DEFAULT_JINA_URL, validation_alias=_env("JINA_BASE_URL"))
+    temporal_address: str | None = Field(None, validation_alias=_env("TEMPORAL_ADDRESS"))
+    temporal_namespace: str = Field("default", validation_alias=_env("TEMPORAL_NAMESPACE"))
+    task_queue: str = Field("research", validation_alias=_env("DEEPRESEARCH_TASK_QUEUE"))
+    data_dir: Path = Field(Path.home() / ".deepresearch", validation_alias=_env("DEEPRESEARCH_DATA_DIR"))
+    allow_loopback: bool = Field(False, validation_alias=_env("DEEPRESEARCH_ALLOW_LOOPBACK"))
+    max_llm_calls: int = Field(100, ge=1, validation_alias=_env("DEEPRESEARCH_MAX_LLM_CALLS"))
+    max_context_tokens: int = Field(
+        110 * 1024, ge=1024, validation_alias=_env("DEEPRESEARCH_MAX_CONTEXT_TOKENS")
+    )
+    wall_clock_minutes: float = Field(150, gt=0, validation_alias=_env("DEEPRESEARCH_WALL_CLOCK_MINUTES"))
+    heartbeat_seconds: float = Field(30, gt=0, validation_alias=_env("DEEPRESEARCH_HEARTBEAT_SECONDS"))
+    model_timeout_seconds: float = Field(
+        600, gt=0, validation_alias=_env("DEEPRESEARCH_MODEL_TIMEOUT_SECONDS")
+    )
+    tool_timeout_seconds: float = Field(60, gt=0, validation_alias=_env("DEEPRESEARCH_TOOL_TIMEOUT_SECONDS"))
+    model_attempts: int = Field(10, ge=1, validation_alias=_env("DEEPRESEARCH_MODEL_ATTEMPTS"))
+    tool_attempts: int = Field(5, ge=1, validation_alias=_env("DEEPRESEARCH_TOOL_ATTEMPTS"))
+    retry_initial_seconds: float = Field(
+        1.0, gt=0, validation_alias=_env("DEEPRESEARCH_RETRY_INITIAL_SECONDS")
+    )
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    def require_model(self) -> tuple[str, str]:
+        """The research endpoint, or a ConfigurationError naming the variables to set."""
+        missing = [
+            name
+            for name, value in (("OPENAI_BASE_URL", self.openai_base_url), ("DEEPRESEARCH_MODEL", self.model))
+            if not value
+        ]
+        if missing:
+            raise ConfigurationError(
+                f"no model endpoint configured: set {' and '.join(missing)} "
+                "(e.g. OPENAI_BASE_URL=http://localhost:8000/v1 "
+                "DEEPRESEARCH_MODEL=Alibaba-NLP/Tongyi-DeepResearch-30B-A3B)"
+            )
+        assert self.openai_base_url and self.model
+        return self.openai_base_url, self.model
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, with validation errors as one-line ConfigurationErrors."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = str(first.get("loc", ["?"])[0])
+        raise ConfigurationError(f"invalid setting {name}: {first.get('msg')}") from None

@@ -1,0 +1,55 @@
+"""Versioned workflow input, output and progress models (what crosses the client boundary)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, field_validator
+
+from graphs.state import ResearchLimits, Sampling
+
+
+class ResearchInput(BaseModel):
+    """Input of ResearchWorkflow; `version` lets later code read older histories."""
+
+    version: int = 1
+    question: str
+    limits: ResearchLimits = Field(default_factory=ResearchLimits)
+    sampling: Sampling = Field(default_factory=Sampling)
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the question is empty")
+        return value.strip()
+
+
+class ResearchReport(BaseModel):
+    """Output of ResearchWorkflow."""
+
+    version: int = 1
+    session_id: str
+    question: str
+    answer: str
+    termination: str
+    sources: list[str] = Field(default_factory=list)
+    llm_calls: int = 0
+    tool_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    started_at: str
+    finished_at: str
+    elapsed_seconds: float
+
+
+class Progress(BaseModel):
+    """Answer of the `progress` query."""
+
+    step: int = 0
+    node: str = "starting"
+    last_action: str = ""
+    llm_calls: int = 0
+    tool_calls: int = 0
+    tokens: int = 0
+    sources: int = 0
+    elapsed_seconds: float = 0.0
+    done: bool = False

@@ -1,0 +1,89 @@
+"""The research worker: hosts ResearchWorkflow and the graph's activities (task queue `research`)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import signal
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+from openai import AsyncOpenAI
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.langgraph import LangGraphPlugin
+from temporalio.worker import Worker
+
+from activities import context
+from activities.blobstore import LocalBlobStore
+from activities.claimcheck import ClaimCheckCodec
+from activities.context import ModelEndpoint, ToolContext
+from workers.config import Settings
+from workers.graph import GRAPH_NAME, make_research_graph
+from workers.workflow import ResearchWorkflow
+
+
+async def connect(settings: Settings, address: str) -> Client:
+    """A client whose payloads pass through the claim-check codec (same blob store as workers)."""
+    codec = ClaimCheckCodec(LocalBlobStore(settings.blob_dir))
+    converter = dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+    return await Client.connect(address, namespace=settings.temporal_namespace, data_converter=converter)
+
+
+def _endpoint(base_url: str, key: str, model: str, timeout: float) -> ModelEndpoint:
+    client = AsyncOpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=timeout)
+    return ModelEndpoint(client=client, model=model)
+
+
+def build_tool_context(settings: Settings, http: httpx.AsyncClient) -> ToolContext:
+    base_url, model = settings.require_model()
+    key = settings.openai_api_key.get_secret_value()
+    research = _endpoint(base_url, key, model, settings.model_timeout_seconds)
+    extract_key = settings.extract_api_key.get_secret_value() if settings.extract_api_key else key
+    extract = _endpoint(
+        settings.extract_base_url or base_url,
+        extract_key,
+        settings.extract_model or model,
+        settings.model_timeout_seconds,
+    )
+    return ToolContext(
+        http=http,
+        research_model=research,
+        extract_model=extract,
+        blobs=LocalBlobStore(settings.blob_dir),
+        serper_url=settings.serper_base_url,
+        serper_key=settings.serper_api_key.get_secret_value() if settings.serper_api_key else None,
+        jina_url=settings.jina_base_url,
+        jina_key=settings.jina_api_key.get_secret_value() if settings.jina_api_key else None,
+        allow_loopback=settings.allow_loopback,
+    )
+
+
+@asynccontextmanager
+async def research_worker(settings: Settings, client: Client) -> AsyncIterator[Worker]:
+    """A running worker; activities get their clients from the installed ToolContext."""
+    timeout = httpx.Timeout(settings.tool_timeout_seconds, connect=10)
+    async with httpx.AsyncClient(timeout=timeout, headers={"User-Agent": "deepresearch/0.1"}) as http:
+        context.install(build_tool_context(settings, http))
+        plugin = LangGraphPlugin(graphs={GRAPH_NAME: make_research_graph(settings)})
+        worker = Worker(
+            client,
+            task_queue=settings.task_queue,
+            workflows=[ResearchWorkflow],
+            plugins=[plugin],
+            graceful_shutdown_timeout=timedelta(seconds=10),
+        )
+        async with worker:
+            yield worker
+
+
+async def run_worker(settings: Settings, client: Client) -> None:
+    """Run until SIGTERM/SIGINT, then shut down gracefully (in-flight activities get 10 s)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with research_worker(settings, client):
+        await stop.wait()

@@ -1,0 +1,122 @@
+"""A session's trajectory read back from its workflow history: one step per activity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHistory
+
+from graphs.protocol import tongyi
+from graphs.state import to_message
+
+EXCERPT = 600
+
+
+def _clip(text: str, limit: int = EXCERPT) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… [{len(text) - limit} more chars]"
+
+
+def _node_details(node: str, args: list[Any], result: dict[str, Any] | None) -> dict[str, Any]:
+    task = args[0] if args else {}
+    result = result or {}
+    if node == "think":
+        messages = result.get("messages") or []
+        if not messages:
+            return {}
+        message = to_message(messages[-1])
+        details: dict[str, Any] = {
+            "thought": _clip(tongyi.thought(message)),  # type: ignore[arg-type]
+            "prompt_tokens": result.get("prompt_tokens"),
+            "completion_tokens": result.get("completion_tokens"),
+        }
+        answer = tongyi.extract_answer(str(message.content))
+        if answer is not None:
+            details["answer"] = _clip(answer)
+        calls = getattr(message, "tool_calls", [])
+        if calls:
+            details["tool_call"] = {"name": calls[0]["name"], "arguments": calls[0]["args"]}
+        for bad in getattr(message, "invalid_tool_calls", []):
+            details["invalid_tool_call"] = {"raw": _clip(str(bad["args"]), 300), "error": bad["error"]}
+        return details
+    details = {k: task[k] for k in ("query", "url", "goal") if k in task}
+    observations = result.get("observations") or []
+    if observations:
+        details["observation"] = _clip(observations[0].get("text", ""))
+    for page in result.get("pages") or []:
+        details["page_blob"] = page.get("blob")
+    return details
+
+
+async def _decode(client: Client, payloads: Any) -> list[Any]:
+    if not payloads or not payloads.payloads:
+        return []
+    return await client.data_converter.decode(payloads.payloads)
+
+
+async def read_timeline(client: Client, history: WorkflowHistory) -> dict[str, Any]:
+    """Steps (activities with attempts, failures, timings, decoded inputs/outputs) and outcome."""
+    steps: dict[int, dict[str, Any]] = {}
+    outcome: dict[str, Any] = {"status": "running"}
+    for event in history.events:
+        kind = event.event_type
+        at = event.event_time.ToDatetime().isoformat() + "Z"
+        if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attrs = event.activity_task_scheduled_event_attributes
+            decoded = await _decode(client, attrs.input)
+            payload = decoded[0] if decoded else {}
+            summary = ""
+            if event.user_metadata.HasField("summary"):
+                summary = (await client.data_converter.decode([event.user_metadata.summary]))[0]
+            steps[event.event_id] = {
+                "node": attrs.activity_type.name.split(".", 1)[-1],
+                "summary": summary,
+                "scheduled_at": at,
+                "status": "scheduled",
+                "attempts": 1,
+                "_args": payload.get("args", []) if isinstance(payload, dict) else [],
+            }
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            attrs = event.activity_task_started_event_attributes
+            step = steps[attrs.scheduled_event_id]
+            step.update(status="running", started_at=at, attempts=attrs.attempt, worker=attrs.identity)
+            if attrs.HasField("last_failure"):
+                step["last_failure"] = attrs.last_failure.message
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            attrs = event.activity_task_completed_event_attributes
+            step = steps[attrs.scheduled_event_id]
+            decoded = await _decode(client, attrs.result)
+            output = decoded[0] if decoded else {}
+            result = output.get("result") if isinstance(output, dict) else None
+            step.update(status="completed", finished_at=at)
+            step.update(_node_details(step["node"], step["_args"], result))
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+            attrs = event.activity_task_failed_event_attributes
+            steps[attrs.scheduled_event_id].update(
+                status="failed", finished_at=at, failure=attrs.failure.message
+            )
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+            attrs = event.activity_task_timed_out_event_attributes
+            steps[attrs.scheduled_event_id].update(
+                status="timed out", finished_at=at, failure=attrs.failure.message
+            )
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+            attrs = event.workflow_execution_completed_event_attributes
+            decoded = await _decode(client, attrs.result)
+            outcome = {"status": "completed", "report": decoded[0] if decoded else None}
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+            failure = event.workflow_execution_failed_event_attributes.failure
+            message = failure.message
+            if failure.HasField("cause"):
+                message += f" (cause: {failure.cause.message})"
+            outcome = {"status": "failed", "error": message}
+        elif kind in (
+            EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+            EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+            EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+        ):
+            outcome = {"status": EventType.Name(kind).removeprefix("EVENT_TYPE_WORKFLOW_EXECUTION_").lower()}
+    ordered = [steps[key] for key in sorted(steps)]
+    for step in ordered:
+        step.pop("_args", None)
+    return {"steps": ordered, **outcome}

@@ -1,0 +1,107 @@
+"""ResearchWorkflow: one research session = one workflow running the research graph."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from langchain_core.messages import HumanMessage
+    from temporalio.langgraph import graph
+
+    from graphs.state import ResearchState
+    from workers.graph import GRAPH_NAME
+    from workers.models import Progress, ResearchInput, ResearchReport
+
+RECURSION_LIMIT = 100_000  # supersteps; the session's own limits end it long before
+
+
+def describe_update(node: str, update: dict[str, Any]) -> str:
+    """One line for the progress view: what the node just did."""
+    if node == "think":
+        messages = update.get("messages") or []
+        message = messages[-1] if messages else None
+        calls = getattr(message, "tool_calls", None) or (message or {}).get("tool_calls", [])
+        if calls:
+            call = calls[0]
+            return f"{call['name']} {call['args']}"[:200]
+        return "answered" if message is not None else "thinking"
+    if node in ("search", "scholar"):
+        return "searched"
+    if node == "fetch":
+        return "read " + ", ".join(p.get("url", "") for p in update.get("pages") or []) or "read failed"
+    if node == "extract":
+        return "extracted evidence"
+    return node
+
+
+@workflow.defn(name="ResearchWorkflow")
+class ResearchWorkflow:
+    def __init__(self) -> None:
+        self._progress = Progress()
+        self._started: datetime | None = None
+
+    @workflow.query
+    def progress(self) -> Progress:
+        if self._started is not None:
+            elapsed = (workflow.now() - self._started).total_seconds()
+            return self._progress.model_copy(update={"elapsed_seconds": elapsed})
+        return self._progress
+
+    def _track(self, node: str, update: dict[str, Any]) -> None:
+        p = self._progress
+        p.node = node
+        p.last_action = describe_update(node, update) if node not in ("act", "collect", "refine") else p.last_action
+        if "llm_calls" in update:
+            p.llm_calls = p.step = update["llm_calls"]
+        if "tool_calls" in update:
+            p.tool_calls = update["tool_calls"]
+        p.tokens += update.get("prompt_tokens", 0) + update.get("completion_tokens", 0)
+        p.sources += len(update.get("sources") or [])
+
+    @workflow.run
+    async def run(self, request: ResearchInput) -> ResearchReport:
+        if not request.question.strip():
+            raise ApplicationError("the question is empty", non_retryable=True)
+        self._started = workflow.now()
+        state: ResearchState = {
+            "question": request.question,
+            "today": self._started.date().isoformat(),
+            "deadline": self._started.timestamp() + request.limits.wall_clock_seconds,
+            "clock": self._started.timestamp(),
+            "limits": request.limits.model_dump(),
+            "sampling": request.sampling.model_dump(),
+            "messages": [HumanMessage(content=request.question, id="question")],
+            "llm_calls": 0,
+            "tool_calls": 0,
+        }
+        final: dict[str, Any] = dict(state)
+        app = graph(GRAPH_NAME).compile()
+        async for mode, chunk in app.astream(
+            state, config={"recursion_limit": RECURSION_LIMIT}, stream_mode=["updates", "values"]
+        ):
+            if mode == "values":
+                final = chunk
+                continue
+            for node, update in chunk.items():
+                if isinstance(update, dict):
+                    self._track(node, update)
+        self._progress.done = True
+        finished = workflow.now()
+        return ResearchReport(
+            session_id=workflow.info().workflow_id,
+            question=request.question,
+            answer=final.get("answer", ""),
+            termination=final.get("termination", ""),
+            sources=final.get("sources", []),
+            llm_calls=final.get("llm_calls", 0),
+            tool_calls=final.get("tool_calls", 0),
+            prompt_tokens=final.get("prompt_tokens", 0),
+            completion_tokens=final.get("completion_tokens", 0),
+            started_at=self._started.isoformat(),
+            finished_at=finished.isoformat(),
+            elapsed_seconds=(finished - self._started).total_seconds(),
+        )
