@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from rich.text import Text
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.errors import DeepResearchError
@@ -33,8 +35,8 @@ from workers.timeline import read_timeline
 from workers.workflow import ResearchWorkflow
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 
@@ -133,6 +135,15 @@ async def _wait(handle: WorkflowHandle[Any, ResearchReport], live: bool) -> Rese
     return await result
 
 
+def _root_cause(error: BaseException) -> str:
+    """Our classified error (the first ApplicationError in the chain, e.g. the model endpoint's
+    HTTP status), on one line."""
+    current: BaseException | None = error
+    while current is not None and not isinstance(current, ApplicationError):
+        current = getattr(current, "cause", None)
+    return " ".join(str(current or error).split())
+
+
 def _print_report(report: ResearchReport, as_json: bool) -> None:
     if as_json:
         out.print_json(report.model_dump_json())
@@ -150,10 +161,22 @@ def _print_report(report: ResearchReport, as_json: bool) -> None:
     )
 
 
+def _log_to_file(settings: Settings, name: str) -> None:
+    """The in-process worker of `ask` logs retries and failures to a file, not over the answer."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        filename=settings.data_dir / name,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        force=True,
+    )
+
+
 async def _ask(
     question: str, session_id: str | None, max_llm_calls: int | None, as_json: bool, detach: bool, worker: bool
 ) -> None:
     settings = load_settings()
+    _log_to_file(settings, "ask.log")
     if worker:
         settings.require_model()
     limits = ResearchLimits(
@@ -194,9 +217,7 @@ async def _ask(
         else:
             report = await _wait(handle, live)
     except WorkflowFailureError as error:
-        cause = error.cause
-        detail = f"{cause}" + (f": {cause.cause}" if cause and cause.cause else "")
-        raise CliError(f"session {session_id} failed: {detail}", code=1) from None
+        raise CliError(f"session {session_id} failed: {_root_cause(error)}", code=1) from None
     _print_report(report, as_json)
 
 
@@ -260,6 +281,7 @@ def show(
 
 async def _worker() -> None:
     settings = load_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings.require_model()
     client = await _client(settings)
     err.print(f"research worker polling task queue {settings.task_queue!r}")

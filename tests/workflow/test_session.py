@@ -1,0 +1,212 @@
+"""End-to-end sessions through the CLI against a real dev server and loopback fakes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+from tests.conftest import Stack
+
+QUESTION = "Who won the 2024 Turing Award and for what?"
+ANSWER = "Andrew Barto and Richard Sutton, for reinforcement learning."
+
+
+def call(name: str, arguments: dict[str, object], thought: str = "next step") -> str:
+    body = json.dumps({"name": name, "arguments": arguments})
+    return f"<think>{thought}</think>\n<tool_call>\n{body}\n</tool_call>"
+
+
+def answer(text: str = ANSWER) -> str:
+    return f"<think>I have enough.</think>\n<answer>{text}</answer>"
+
+
+def four_call_script(stack: Stack) -> list[str]:
+    """Two searches then two page reads: four tool calls, three model turns before the answer."""
+    pages = [f"{stack.jina.url}/page/turing-{i}" for i in (1, 2)]
+    return [
+        call("search", {"query": ["turing award 2024", "turing award reinforcement learning"]}),
+        call("visit", {"url": pages, "goal": "who won and why"}),
+        answer(),
+    ]
+
+
+def ask_json(stack: Stack, *args: str, **env: str) -> dict[str, object]:
+    result = stack.cli("ask", QUESTION, "--json", *args, **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_ask_json_then_show(stack: Stack) -> None:
+    stack.script(QUESTION, four_call_script(stack))
+    started = time.monotonic()
+    report = ask_json(stack, "--id", "s-basic")
+    elapsed = time.monotonic() - started
+    print(f"scripted session (3 tool turns + answer) through the CLI: {elapsed:.2f}s")
+    assert report["answer"] == ANSWER
+    assert report["termination"] == "answer"
+    assert report["llm_calls"] == 3
+    assert report["tool_calls"] == 4
+    assert report["sources"] == [f"{stack.jina.url}/page/turing-{i}" for i in (1, 2)]
+    assert report["prompt_tokens"] > 0
+
+    shown = stack.cli("show", "s-basic", "--json")
+    assert shown.returncode == 0, shown.stderr
+    timeline = json.loads(shown.stdout)
+    assert timeline["status"] == "completed"
+    nodes = [step["node"] for step in timeline["steps"]]
+    assert nodes.count("think") == 3 and nodes.count("search") == 2
+    assert nodes.count("fetch") == 2 and nodes.count("extract") == 2
+    summaries = {step["summary"] for step in timeline["steps"]}
+    assert 'search: "turing award 2024"' in summaries
+    assert f"visit: {stack.jina.url}/page/turing-1" in summaries
+    first = timeline["steps"][0]
+    assert first["tool_call"]["name"] == "search"
+    assert first["thought"] == "next step"
+    assert "A Google search for 'turing award 2024' found 3 results" in timeline["steps"][1]["observation"]
+    assert timeline["report"]["answer"] == ANSWER
+
+    # The model saw the search results joined the reference's way in its second turn.
+    second = stack.model.research_requests()[1].body["messages"]
+    response = second[-1]["content"]
+    assert response.startswith("<tool_response>\nA Google search for 'turing award 2024'")
+    assert "\n=======\nA Google search for 'turing award reinforcement learning'" in response
+
+    # Asking again with the same id does not run the session twice.
+    again = ask_json(stack, "--id", "s-basic")
+    assert again["answer"] == ANSWER
+    assert len(stack.model.research_requests()) == 3
+
+
+def test_flaky_tools_give_the_same_answer(stack: Stack) -> None:
+    stack.script(QUESTION, four_call_script(stack))
+    stack.serper.fail_next(2, status=503)
+    stack.jina.fail_next(2, status=429, retry_after=0.2)
+    report = ask_json(stack)
+    assert report["answer"] == ANSWER and report["termination"] == "answer"
+    assert report["sources"] == [f"{stack.jina.url}/page/turing-{i}" for i in (1, 2)]
+    assert [r.status for r in stack.serper.requests].count(503) == 2
+    assert sorted(stack.serper.queries()) == [
+        "turing award 2024",
+        "turing award reinforcement learning",
+    ]
+    assert [r.status for r in stack.jina.requests].count(429) == 2
+    assert len(stack.jina.read_targets()) == 2
+    # The observations the model saw are the fault-free ones.
+    visit_turn = stack.model.research_requests()[2].body["messages"][-1]["content"]
+    assert "could not be accessed" not in visit_turn
+    assert "Evidence in page" in visit_turn
+
+
+def test_tool_that_keeps_failing_becomes_an_observation(stack: Stack) -> None:
+    stack.script(QUESTION, [call("search", {"query": ["anything"]}), answer()])
+    stack.serper.fail_next(50, status=503)
+    report = ask_json(stack, DEEPRESEARCH_TOOL_ATTEMPTS="2")
+    assert report["answer"] == ANSWER
+    seen = stack.model.research_requests()[1].body["messages"][-1]["content"]
+    assert seen == "<tool_response>\nGoogle search Timeout, return None, Please try again later.\n</tool_response>"
+
+
+def test_malformed_model_output_is_an_observation(stack: Stack) -> None:
+    stack.script(
+        QUESTION,
+        [
+            '<think>oops</think>\n<tool_call>\n{"name": "search", "arguments": {"query": [\n</tool_call>',
+            call("no_such_tool", {}),
+            answer(),
+        ],
+    )
+    report = ask_json(stack)
+    assert report["termination"] == "answer"
+    turns = stack.model.research_requests()
+    assert "Tool call is not a valid JSON" in turns[1].body["messages"][-1]["content"]
+    assert "Error: Tool no_such_tool not found" in turns[2].body["messages"][-1]["content"]
+
+
+def test_llm_call_limit(stack: Stack) -> None:
+    stack.script(QUESTION, [call("search", {"query": ["again"]})])
+    report = ask_json(stack, "--max-llm-calls", "3")
+    assert report["answer"] == "No answer found."
+    assert report["termination"] == "exceed available llm calls"
+    assert report["llm_calls"] == 3
+    assert len(stack.model.research_requests()) == 3
+
+
+def test_model_endpoint_down_fails_visibly(stack: Stack) -> None:
+    stack.script(QUESTION, [answer()])
+    stack.model.fail_next(100, status=503)
+    result = stack.cli("ask", QUESTION, "--id", "s-down", DEEPRESEARCH_MODEL_ATTEMPTS="2")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "session s-down failed" in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert "HTTP 503" in lines[0]
+    assert [r.status for r in stack.model.requests] == [503, 503]  # DEEPRESEARCH_MODEL_ATTEMPTS
+
+
+def test_no_model_configured_is_one_line(stack: Stack) -> None:
+    result = stack.cli("ask", QUESTION, OPENAI_BASE_URL="", DEEPRESEARCH_MODEL="")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "OPENAI_BASE_URL" in result.stderr and "DEEPRESEARCH_MODEL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_empty_question_is_one_line(stack: Stack) -> None:
+    result = stack.cli("ask", "   ")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: the question is empty"
+
+
+def test_show_unknown_session(stack: Stack) -> None:
+    result = stack.cli("show", "no-such-session")
+    assert result.returncode == 2
+    assert "no session with id 'no-such-session'" in result.stderr
+
+
+def test_detach_then_attach(stack: Stack) -> None:
+    stack.script(QUESTION, four_call_script(stack))
+    detached = stack.cli("ask", QUESTION, "--id", "s-detach", "--detach", "--no-worker")
+    assert detached.returncode == 0, detached.stderr
+    assert detached.stdout.strip() == "s-detach"
+    report = ask_json(stack, "--id", "s-detach")
+    assert report["answer"] == ANSWER
+    assert len(stack.model.research_requests()) == 3
+
+
+def test_worker_sigkill_mid_session(stack: Stack) -> None:
+    """Kill -9 the worker after two tool calls completed; a new worker finishes the session and
+    no completed call is sent again."""
+    stack.script(QUESTION, four_call_script(stack))
+    stack.jina.latency = 1.5  # page reads are in flight when the worker dies
+    started = time.monotonic()
+    detached = stack.cli("ask", QUESTION, "--id", "s-crash", "--detach", "--no-worker")
+    assert detached.returncode == 0, detached.stderr
+    first = stack.spawn_worker("worker-1.log")
+    try:
+        stack.jina.wait_for_requests(1, timeout=60)  # both searches done, a read has started
+        assert len(stack.serper.queries()) == 2
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    second = stack.spawn_worker("worker-2.log")
+    try:
+        stack.jina.latency = 0
+        report = ask_json(stack, "--id", "s-crash", "--no-worker")
+    finally:
+        second.terminate()
+        second.wait(20)
+    elapsed = time.monotonic() - started
+    print(f"crash test wall time: {elapsed:.2f}s")
+    assert report["answer"] == ANSWER and report["termination"] == "answer"
+    assert report["tool_calls"] == 4
+    # Completed calls ran once: each search query once, each model turn once.
+    assert sorted(stack.serper.queries()) == [
+        "turing award 2024",
+        "turing award reinforcement learning",
+    ]
+    turns = [r.meta["turn"] for r in stack.model.research_requests()]
+    assert sorted(turns) == [0, 1, 2]
+    assert second.returncode == 0  # SIGTERM: graceful shutdown
