@@ -25,7 +25,11 @@ class LocalBlobStore:
 
     def _path(self, digest: str) -> Path:
         algo, _, hexdigest = digest.partition(":")
-        if algo != "sha256" or len(hexdigest) != 64 or not all(c in "0123456789abcdef" for c in hexdigest):
+        if (
+            algo != "sha256"
+            or len(hexdigest) != 64
+            or not all(c in "0123456789abcdef" for c in hexdigest)
+        ):
             raise ValueError(f"not a blob digest: {digest!r}")
         return self.root / algo / hexdigest[:2] / hexdigest[2:]
 

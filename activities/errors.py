@@ -49,7 +49,9 @@ def retry_after(headers: httpx.Headers | dict[str, str] | None) -> timedelta | N
         return None
 
 
-def status_error(service: str, status: int, headers: httpx.Headers | None, detail: str) -> ApplicationError:
+def status_error(
+    service: str, status: int, headers: httpx.Headers | None, detail: str
+) -> ApplicationError:
     """The ApplicationError for an HTTP status from `service`."""
     message = f"{service} answered HTTP {status}: {detail[:200]}".rstrip(": ")
     return ApplicationError(
@@ -70,7 +72,9 @@ def raise_for_http(service: str, response: httpx.Response) -> None:
 def from_transport(service: str, error: httpx.HTTPError) -> ApplicationError:
     """Timeouts and connection failures are retryable; anything else in httpx is a bug in the
     request (invalid URL etc.) and is not."""
-    retryable = isinstance(error, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError))
+    retryable = isinstance(
+        error, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+    )
     kind = type(error).__name__
     return ApplicationError(f"{service}: {kind}: {error}", type=kind, non_retryable=not retryable)
 
@@ -81,5 +85,7 @@ def from_openai(service: str, error: openai.OpenAIError) -> ApplicationError:
         body = error.response.text if error.response is not None else str(error)
         return status_error(service, error.status_code, error.response.headers, body)
     if isinstance(error, (openai.APITimeoutError, openai.APIConnectionError)):
-        return ApplicationError(f"{service}: {type(error).__name__}: {error}", type=type(error).__name__)
+        return ApplicationError(
+            f"{service}: {type(error).__name__}: {error}", type=type(error).__name__
+        )
     return ApplicationError(f"{service}: {error}", type=type(error).__name__, non_retryable=True)

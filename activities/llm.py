@@ -74,8 +74,12 @@ async def chat(
         raise from_openai("model endpoint", error) from error
     text = _wrap_reasoning("".join(thinking), "".join(parts))
     if not text.strip():
-        raise ApplicationError("model endpoint returned an empty completion", type="EmptyCompletion")
-    prompt_tokens = usage.prompt_tokens if usage else sum(estimate_tokens(m["content"]) for m in messages)
+        raise ApplicationError(
+            "model endpoint returned an empty completion", type="EmptyCompletion"
+        )
+    prompt_tokens = (
+        usage.prompt_tokens if usage else sum(estimate_tokens(m["content"]) for m in messages)
+    )
     completion_tokens = usage.completion_tokens if usage else estimate_tokens(text)
     return ChatResult(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
 
@@ -86,7 +90,10 @@ async def think(state: dict[str, Any]) -> dict[str, Any]:
     turn = state.get("llm_calls", 0) + 1
     prompt = tongyi.render(to_messages(state["messages"]), state["today"])
     result = await chat(
-        ctx.research_model, prompt, Sampling(**state.get("sampling", {})), list(prompts.STOP_SEQUENCES)
+        ctx.research_model,
+        prompt,
+        Sampling(**state.get("sampling", {})),
+        list(prompts.STOP_SEQUENCES),
     )
     if activity.in_activity():
         activity.logger.info("turn %d: %d prompt tokens", turn, result.prompt_tokens)

@@ -30,7 +30,10 @@ MAX_REDIRECTS = 5
 
 def visit_failure(url: str, goal: str) -> str:
     return prompts.VISIT_RESULT.format(
-        url=url, goal=goal, evidence=prompts.VISIT_FAILED_EVIDENCE, summary=prompts.VISIT_FAILED_SUMMARY
+        url=url,
+        goal=goal,
+        evidence=prompts.VISIT_FAILED_EVIDENCE,
+        summary=prompts.VISIT_FAILED_SUMMARY,
     )
 
 
@@ -56,7 +59,9 @@ async def _direct(ctx: ToolContext, url: str) -> str:
                     continue
                 if not response.is_success:
                     await response.aread()
-                    raise status_error("page", response.status_code, response.headers, response.text)
+                    raise status_error(
+                        "page", response.status_code, response.headers, response.text
+                    )
                 body = bytearray()
                 async for chunk in response.aiter_bytes():
                     body.extend(chunk)
@@ -87,10 +92,16 @@ async def fetch(task: dict[str, Any]) -> dict[str, Any]:
     ctx = current()
     url, goal = task["url"], task["goal"]
     sentinel = prompts.VISIT_READ_FAILED
-    content = await tool_outcome(heartbeating(read_page(ctx, url)), fallback=sentinel, label="visit")
+    content = await tool_outcome(
+        heartbeating(read_page(ctx, url)), fallback=sentinel, label="visit"
+    )
     failed = content.startswith("[visit") or not content.strip()
     if failed:
-        observation = {"call_id": task["call_id"], "index": task["index"], "text": visit_failure(url, goal)}
+        observation = {
+            "call_id": task["call_id"],
+            "index": task["index"],
+            "text": visit_failure(url, goal),
+        }
         return {"observations": [observation], "clock": time.time()}
     blob = ctx.blobs.put(content.encode("utf-8"))
     return {"pages": [{**task, "blob": blob}], "sources": [url], "clock": time.time()}
@@ -160,7 +171,9 @@ async def extract(task: dict[str, Any]) -> dict[str, Any]:
     url, goal = task["url"], task["goal"]
     content = ctx.blobs.get(task["blob"]).decode("utf-8")
     text = await tool_outcome(
-        heartbeating(extract_evidence(ctx, content, url, goal)), fallback=visit_failure(url, goal), label="visit"
+        heartbeating(extract_evidence(ctx, content, url, goal)),
+        fallback=visit_failure(url, goal),
+        label="visit",
     )
     observation = {"call_id": task["call_id"], "index": task["index"], "text": text, "source": url}
     return {"observations": [observation], "clock": time.time()}

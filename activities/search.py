@@ -44,7 +44,9 @@ async def serper_post(ctx: ToolContext, path: str, payload: dict[str, str]) -> A
         raise ToolError("no search backend configured: set SERPER_API_KEY")
     try:
         response = await ctx.http.post(
-            f"{ctx.serper_url.rstrip('/')}{path}", json=payload, headers={"X-API-KEY": ctx.serper_key}
+            f"{ctx.serper_url.rstrip('/')}{path}",
+            json=payload,
+            headers={"X-API-KEY": ctx.serper_key},
         )
     except httpx.HTTPError as error:
         raise from_transport("Serper", error) from error
@@ -64,7 +66,9 @@ async def search(task: dict[str, Any]) -> dict[str, Any]:
     ctx = current()
     query = task["query"]
     text = await tool_outcome(
-        heartbeating(serper_search(ctx, query)), fallback=prompts.SEARCH_TIMEOUT, label=f"search {query!r}"
+        heartbeating(serper_search(ctx, query)),
+        fallback=prompts.SEARCH_TIMEOUT,
+        label=f"search {query!r}",
     )
     observation = {"call_id": task["call_id"], "index": task["index"], "text": text}
     return {"observations": [observation], "clock": time.time()}

@@ -69,7 +69,9 @@ def plan_tool_tasks(
         call_id, name, args = call["id"] or "", call["name"], call["args"]
         if name not in FANOUT_TOOLS:
             template = UNAVAILABLE_TOOL if name in KNOWN_TOOLS else prompts.TOOL_NOT_FOUND
-            observations.append({"call_id": call_id, "index": 0, "text": template.format(name=name)})
+            observations.append(
+                {"call_id": call_id, "index": 0, "text": template.format(name=name)}
+            )
             continue
         node, key, invalid = FANOUT_TOOLS[name]
         values = _fanout_values(args.get(key))
@@ -198,7 +200,9 @@ async def synthesize(state: ResearchState) -> dict[str, Any]:
 
 async def route_after_think(state: ResearchState) -> str:
     message = last_ai(state)
-    if message is None or state.get("forced") or tongyi.extract_answer(str(message.content)):
+    if message is None or state.get("forced"):
+        return "synthesize"
+    if tongyi.extract_answer(str(message.content)) is not None:
         return "synthesize"
     if message.tool_calls or message.invalid_tool_calls:
         return "act"

@@ -27,7 +27,9 @@ class ResearchLimits(BaseModel):
         150 * 60, gt=0, description="Time budget; past it the session stops without an answer."
     )
     max_tool_calls_per_step: int = Field(
-        20, ge=1, description="Fan-out cap: queries/URLs of one tool call run beyond it are skipped."
+        20,
+        ge=1,
+        description="Fan-out cap: queries/URLs of one tool call run beyond it are skipped.",
     )
 
 

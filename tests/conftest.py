@@ -50,7 +50,9 @@ class Stack:
     def script(self, question: str, turns: list[str]) -> None:
         self.model.scripts[question] = turns
 
-    def cli(self, *args: str, timeout: float = 120, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, timeout: float = 120, **extra_env: str
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [*CLI, *args],
             env={**self.env, **extra_env},

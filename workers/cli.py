@@ -115,7 +115,9 @@ def _progress_line(session_id: str, progress: Progress) -> Text:
     line.append(f"{session_id} ", style="bold")
     line.append(f"step {progress.step} · {progress.node} · ")
     line.append(f"{progress.llm_calls} model calls, {progress.tool_calls} tool calls, ")
-    line.append(f"{progress.tokens} tokens, {progress.sources} sources · {progress.elapsed_seconds:.0f}s\n")
+    line.append(
+        f"{progress.tokens} tokens, {progress.sources} sources · {progress.elapsed_seconds:.0f}s\n"
+    )
     line.append(progress.last_action[:160], style="dim")
     return line
 
@@ -124,7 +126,9 @@ async def _wait(handle: WorkflowHandle[Any, ResearchReport], live: bool) -> Rese
     result = asyncio.ensure_future(handle.result())
     if not live:
         return await result
-    with Live(Text(f"{handle.id} starting…"), console=err, refresh_per_second=4, transient=True) as view:
+    with Live(
+        Text(f"{handle.id} starting…"), console=err, refresh_per_second=4, transient=True
+    ) as view:
         while not result.done():
             try:
                 progress = await handle.query(ResearchWorkflow.progress)
@@ -156,7 +160,8 @@ def _print_report(report: ResearchReport, as_json: bool) -> None:
             out.print(f"  [{index}] {escape(url)}")
     out.print(
         f"[dim]{report.session_id}: {report.termination} · {report.llm_calls} model calls · "
-        f"{report.tool_calls} tool calls · {report.prompt_tokens + report.completion_tokens} tokens · "
+        f"{report.tool_calls} tool calls · "
+        f"{report.prompt_tokens + report.completion_tokens} tokens · "
         f"{report.elapsed_seconds:.1f}s[/dim]"
     )
 
@@ -173,7 +178,12 @@ def _log_to_file(settings: Settings, name: str) -> None:
 
 
 async def _ask(
-    question: str, session_id: str | None, max_llm_calls: int | None, as_json: bool, detach: bool, worker: bool
+    question: str,
+    session_id: str | None,
+    max_llm_calls: int | None,
+    as_json: bool,
+    detach: bool,
+    worker: bool,
 ) -> None:
     settings = load_settings()
     _log_to_file(settings, "ask.log")
@@ -224,12 +234,15 @@ async def _ask(
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="What to research.")],
-    session_id: Annotated[str | None, typer.Option("--id", help="Session id (re-attaches if running).")] = None,
+    session_id: Annotated[
+        str | None, typer.Option("--id", help="Session id (re-attaches if running).")
+    ] = None,
     max_llm_calls: Annotated[int | None, typer.Option(min=1, help="Model-call budget.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     detach: Annotated[bool, typer.Option(help="Print the session id and return.")] = False,
     worker: Annotated[
-        bool, typer.Option(help="Run a research worker while waiting (--no-worker: rely on others).")
+        bool,
+        typer.Option(help="Run a research worker while waiting (--no-worker: rely on others)."),
     ] = True,
 ) -> None:
     """Research a question and print the answer with its sources."""
@@ -240,15 +253,30 @@ def _render_timeline(session_id: str, timeline: dict[str, Any]) -> None:
     out.print(f"[bold]{escape(session_id)}[/bold] · {timeline['status']}")
     for number, step in enumerate(timeline["steps"], start=1):
         retries = f" · attempt {step['attempts']}" if step.get("attempts", 1) > 1 else ""
-        out.print(f"[cyan]{number:>3}. {escape(step['summary'] or step['node'])}[/cyan]"
-                  f" [dim]({step['status']}{retries})[/dim]")
-        for key in ("thought", "tool_call", "invalid_tool_call", "answer", "observation", "last_failure", "failure"):
+        out.print(
+            f"[cyan]{number:>3}. {escape(step['summary'] or step['node'])}[/cyan]"
+            f" [dim]({step['status']}{retries})[/dim]"
+        )
+        for key in (
+            "thought",
+            "tool_call",
+            "invalid_tool_call",
+            "answer",
+            "observation",
+            "last_failure",
+            "failure",
+        ):
             if key in step:
-                value = step[key] if isinstance(step[key], str) else json.dumps(step[key], ensure_ascii=False)
+                value = (
+                    step[key]
+                    if isinstance(step[key], str)
+                    else json.dumps(step[key], ensure_ascii=False)
+                )
                 out.print(f"       [bold]{key}:[/bold] {escape(value)}")
     if timeline.get("report"):
         report = timeline["report"]
-        out.print(f"[bold]Answer:[/bold] {escape(str(report.get('answer')))}  [dim]({report.get('termination')})[/dim]")
+        answer, why = escape(str(report.get("answer"))), report.get("termination")
+        out.print(f"[bold]Answer:[/bold] {answer}  [dim]({why})[/dim]")
     if timeline.get("error"):
         out.print(f"[red]Failed:[/red] {escape(timeline['error'])}")
 

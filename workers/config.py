@@ -27,8 +27,12 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr = Field(SecretStr("EMPTY"), validation_alias=_env("OPENAI_API_KEY"))
     model: str | None = Field(None, validation_alias=_env("DEEPRESEARCH_MODEL"))
     protocol: Literal["tongyi"] = Field("tongyi", validation_alias=_env("DEEPRESEARCH_PROTOCOL"))
-    extract_base_url: str | None = Field(None, validation_alias=_env("DEEPRESEARCH_EXTRACT_BASE_URL"))
-    extract_api_key: SecretStr | None = Field(None, validation_alias=_env("DEEPRESEARCH_EXTRACT_API_KEY"))
+    extract_base_url: str | None = Field(
+        None, validation_alias=_env("DEEPRESEARCH_EXTRACT_BASE_URL")
+    )
+    extract_api_key: SecretStr | None = Field(
+        None, validation_alias=_env("DEEPRESEARCH_EXTRACT_API_KEY")
+    )
     extract_model: str | None = Field(None, validation_alias=_env("DEEPRESEARCH_EXTRACT_MODEL"))
     serper_api_key: SecretStr | None = Field(None, validation_alias=_env("SERPER_API_KEY"))
     serper_base_url: str = Field(DEFAULT_SERPER_URL, validation_alias=_env("SERPER_BASE_URL"))
@@ -37,18 +41,26 @@ class Settings(BaseSettings):
     temporal_address: str | None = Field(None, validation_alias=_env("TEMPORAL_ADDRESS"))
     temporal_namespace: str = Field("default", validation_alias=_env("TEMPORAL_NAMESPACE"))
     task_queue: str = Field("research", validation_alias=_env("DEEPRESEARCH_TASK_QUEUE"))
-    data_dir: Path = Field(Path.home() / ".deepresearch", validation_alias=_env("DEEPRESEARCH_DATA_DIR"))
+    data_dir: Path = Field(
+        Path.home() / ".deepresearch", validation_alias=_env("DEEPRESEARCH_DATA_DIR")
+    )
     allow_loopback: bool = Field(False, validation_alias=_env("DEEPRESEARCH_ALLOW_LOOPBACK"))
     max_llm_calls: int = Field(100, ge=1, validation_alias=_env("DEEPRESEARCH_MAX_LLM_CALLS"))
     max_context_tokens: int = Field(
         110 * 1024, ge=1024, validation_alias=_env("DEEPRESEARCH_MAX_CONTEXT_TOKENS")
     )
-    wall_clock_minutes: float = Field(150, gt=0, validation_alias=_env("DEEPRESEARCH_WALL_CLOCK_MINUTES"))
-    heartbeat_seconds: float = Field(30, gt=0, validation_alias=_env("DEEPRESEARCH_HEARTBEAT_SECONDS"))
+    wall_clock_minutes: float = Field(
+        150, gt=0, validation_alias=_env("DEEPRESEARCH_WALL_CLOCK_MINUTES")
+    )
+    heartbeat_seconds: float = Field(
+        30, gt=0, validation_alias=_env("DEEPRESEARCH_HEARTBEAT_SECONDS")
+    )
     model_timeout_seconds: float = Field(
         600, gt=0, validation_alias=_env("DEEPRESEARCH_MODEL_TIMEOUT_SECONDS")
     )
-    tool_timeout_seconds: float = Field(60, gt=0, validation_alias=_env("DEEPRESEARCH_TOOL_TIMEOUT_SECONDS"))
+    tool_timeout_seconds: float = Field(
+        60, gt=0, validation_alias=_env("DEEPRESEARCH_TOOL_TIMEOUT_SECONDS")
+    )
     model_attempts: int = Field(10, ge=1, validation_alias=_env("DEEPRESEARCH_MODEL_ATTEMPTS"))
     tool_attempts: int = Field(5, ge=1, validation_alias=_env("DEEPRESEARCH_TOOL_ATTEMPTS"))
     retry_initial_seconds: float = Field(
@@ -63,7 +75,10 @@ class Settings(BaseSettings):
         """The research endpoint, or a ConfigurationError naming the variables to set."""
         missing = [
             name
-            for name, value in (("OPENAI_BASE_URL", self.openai_base_url), ("DEEPRESEARCH_MODEL", self.model))
+            for name, value in (
+                ("OPENAI_BASE_URL", self.openai_base_url),
+                ("DEEPRESEARCH_MODEL", self.model),
+            )
             if not value
         ]
         if missing:

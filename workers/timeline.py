@@ -37,7 +37,10 @@ def _node_details(node: str, args: list[Any], result: dict[str, Any] | None) -> 
         if calls:
             details["tool_call"] = {"name": calls[0]["name"], "arguments": calls[0]["args"]}
         for bad in getattr(message, "invalid_tool_calls", []):
-            details["invalid_tool_call"] = {"raw": _clip(str(bad["args"]), 300), "error": bad["error"]}
+            details["invalid_tool_call"] = {
+                "raw": _clip(str(bad["args"]), 300),
+                "error": bad["error"],
+            }
         return details
     details = {k: task[k] for k in ("query", "url", "goal") if k in task}
     observations = result.get("observations") or []
@@ -79,7 +82,9 @@ async def read_timeline(client: Client, history: WorkflowHistory) -> dict[str, A
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             attrs = event.activity_task_started_event_attributes
             step = steps[attrs.scheduled_event_id]
-            step.update(status="running", started_at=at, attempts=attrs.attempt, worker=attrs.identity)
+            step.update(
+                status="running", started_at=at, attempts=attrs.attempt, worker=attrs.identity
+            )
             if attrs.HasField("last_failure"):
                 step["last_failure"] = attrs.last_failure.message
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
@@ -115,7 +120,11 @@ async def read_timeline(client: Client, history: WorkflowHistory) -> dict[str, A
             EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
             EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
         ):
-            outcome = {"status": EventType.Name(kind).removeprefix("EVENT_TYPE_WORKFLOW_EXECUTION_").lower()}
+            outcome = {
+                "status": EventType.Name(kind)
+                .removeprefix("EVENT_TYPE_WORKFLOW_EXECUTION_")
+                .lower()
+            }
     ordered = [steps[key] for key in sorted(steps)]
     for step in ordered:
         step.pop("_args", None)

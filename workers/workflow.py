@@ -32,7 +32,10 @@ def describe_update(node: str, update: dict[str, Any]) -> str:
     if node in ("search", "scholar"):
         return "searched"
     if node == "fetch":
-        return "read " + ", ".join(p.get("url", "") for p in update.get("pages") or []) or "read failed"
+        return (
+            "read " + ", ".join(p.get("url", "") for p in update.get("pages") or [])
+            or "read failed"
+        )
     if node == "extract":
         return "extracted evidence"
     return node
@@ -54,7 +57,11 @@ class ResearchWorkflow:
     def _track(self, node: str, update: dict[str, Any]) -> None:
         p = self._progress
         p.node = node
-        p.last_action = describe_update(node, update) if node not in ("act", "collect", "refine") else p.last_action
+        p.last_action = (
+            describe_update(node, update)
+            if node not in ("act", "collect", "refine")
+            else p.last_action
+        )
         if "llm_calls" in update:
             p.llm_calls = p.step = update["llm_calls"]
         if "tool_calls" in update:

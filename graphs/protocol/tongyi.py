@@ -52,7 +52,7 @@ def _invalid(call_id: str, raw: str, error: str) -> dict[str, Any]:
 def _parse_json_call(raw: str) -> dict[str, Any] | None:
     try:
         call = json5.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: pathologically nested output
         return None
     if not isinstance(call, dict) or not isinstance(call.get("name"), str):
         return None
@@ -60,7 +60,7 @@ def _parse_json_call(raw: str) -> dict[str, Any] | None:
     if isinstance(args, str):  # some models emit the arguments as a JSON string
         try:
             args = json5.loads(args) if args.strip() else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
     if not isinstance(args, dict):
         return None
@@ -73,16 +73,16 @@ def parse_tool_call(raw: str, call_id: str) -> tuple[dict[str, Any] | None, dict
     Routed by the parsed name, not by a substring test on the raw text as the reference does
     (where a search for "python tutorial" went to the interpreter).
     """
-    body, code = raw, None
-    if "<code>" in raw:
-        body = raw.split("<code>")[0]
+    call = _parse_json_call(raw.strip())
+    code = None
+    if (call is None or call["name"] == "PythonInterpreter") and "<code>" in raw:
+        call = _parse_json_call(raw.split("<code>")[0].strip())
         code = raw.split("<code>")[1].split("</code>")[0].strip() if "</code>" in raw else None
-    call = _parse_json_call(body.strip())
     if call is None:
         if "python" in raw.lower():  # a mangled interpreter call: the reference's message
             return None, _invalid(call_id, raw, prompts.PYTHON_FORMAT_ERROR)
         return None, _invalid(call_id, raw, prompts.INVALID_TOOL_CALL_JSON)
-    if call["name"] == "PythonInterpreter" or "<code>" in raw:
+    if call["name"] == "PythonInterpreter":
         if code is None:
             return None, _invalid(call_id, raw, prompts.PYTHON_FORMAT_ERROR)
         call["args"] = {**call["args"], "code": code}

@@ -534,15 +534,9 @@ async def test_clock_before_the_deadline_keeps_going() -> None:
     assert final["termination"] == prompts.TERMINATION_ANSWER
 
 
-# --- bugs -----------------------------------------------------------------------------------------
+# --- regressions (bugs found and fixed) ----------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: route_after_think tests the extracted answer for truthiness, so an empty "
-    "<answer></answer> is not taken as an answer and the loop calls the model again; the "
-    "reference stops on any closed <answer> (synthesize itself handles '' correctly).",
-)
 async def test_empty_answer_ends_the_session() -> None:
     final, ports = await run(["<think>nothing to say</think>\n<answer></answer>", answer("second")])
     assert len(ports.prompts_seen) == 1

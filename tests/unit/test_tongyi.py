@@ -327,14 +327,9 @@ def test_parse_tool_call_merges_code_into_interpreter_arguments() -> None:
     assert good["args"] == {"timeout": 5, "code": "x = 1"}
 
 
-# --- bugs -----------------------------------------------------------------------------------------
+# --- regressions (bugs found and fixed) ----------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: parse_tool_call still routes on the substring '<code>' in the raw call: a valid "
-    "search whose query mentions the <code> tag is cut at '<code>' and answered as invalid JSON.",
-)
 def test_search_whose_query_mentions_the_code_tag_stays_a_search() -> None:
     text = call("search", {"query": ["what does the html <code> element do"]})
     tool_call = only_call(tongyi.parse(text, 1))
@@ -342,13 +337,6 @@ def test_search_whose_query_mentions_the_code_tag_stays_a_search() -> None:
     assert tool_call["args"] == {"query": ["what does the html <code> element do"]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="BUG: _parse_json_call catches only ValueError; json5 raises RecursionError on deeply "
-    "nested input (a degenerate, repetitive completion), so parse() crashes the think node "
-    "instead of answering INVALID_TOOL_CALL_JSON as the reference's bare except does.",
-)
 def test_deeply_nested_tool_call_is_an_invalid_call_not_a_crash() -> None:
     body = '{"name": "search", "arguments": {"query": ' + "[" * 2000
     message = tongyi.parse(f"<tool_call>\n{body}\n</tool_call>", 1)

@@ -6,6 +6,7 @@ import json
 import signal
 import time
 
+from graphs import prompts
 from tests.conftest import Stack
 
 QUESTION = "Who won the 2024 Turing Award and for what?"
@@ -63,7 +64,10 @@ def test_ask_json_then_show(stack: Stack) -> None:
     first = timeline["steps"][0]
     assert first["tool_call"]["name"] == "search"
     assert first["thought"] == "next step"
-    assert "A Google search for 'turing award 2024' found 3 results" in timeline["steps"][1]["observation"]
+    assert (
+        "A Google search for 'turing award 2024' found 3 results"
+        in timeline["steps"][1]["observation"]
+    )
     assert timeline["report"]["answer"] == ANSWER
 
     # The model saw the search results joined the reference's way in its second turn.
@@ -104,14 +108,15 @@ def test_tool_that_keeps_failing_becomes_an_observation(stack: Stack) -> None:
     report = ask_json(stack, DEEPRESEARCH_TOOL_ATTEMPTS="2")
     assert report["answer"] == ANSWER
     seen = stack.model.research_requests()[1].body["messages"][-1]["content"]
-    assert seen == "<tool_response>\nGoogle search Timeout, return None, Please try again later.\n</tool_response>"
+    assert seen == f"<tool_response>\n{prompts.SEARCH_TIMEOUT}\n</tool_response>"
 
 
 def test_malformed_model_output_is_an_observation(stack: Stack) -> None:
     stack.script(
         QUESTION,
         [
-            '<think>oops</think>\n<tool_call>\n{"name": "search", "arguments": {"query": [\n</tool_call>',
+            '<think>oops</think>\n<tool_call>\n{"name": "search", "arguments": {"query": [\n'
+            "</tool_call>",
             call("no_such_tool", {}),
             answer(),
         ],
