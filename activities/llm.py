@@ -12,7 +12,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.context import ModelEndpoint, current
-from activities.errors import from_openai
+from activities.errors import ConfigurationError, from_openai
 from activities.heartbeat import beat
 from graphs import prompts
 from graphs.protocol import tongyi
@@ -105,3 +105,23 @@ async def think(state: dict[str, Any]) -> dict[str, Any]:
         "context_tokens": result.prompt_tokens + result.completion_tokens,
         "clock": time.time(),
     }
+
+
+async def probe(endpoint: ModelEndpoint, timeout: float = 5.0) -> None:
+    """Fail fast on an endpoint that is unreachable or rejects the key, before a session starts
+    (once started, a session retries the endpoint within its budget instead)."""
+    client = endpoint.client.with_options(timeout=timeout)
+    try:
+        await client.models.list()
+    except openai.APIConnectionError as error:
+        raise ConfigurationError(
+            f"cannot reach the model endpoint at {endpoint.client.base_url} ({error}); "
+            "check OPENAI_BASE_URL"
+        ) from None
+    except openai.AuthenticationError:
+        raise ConfigurationError(
+            f"the model endpoint at {endpoint.client.base_url} rejected the key; "
+            "check OPENAI_API_KEY"
+        ) from None
+    except openai.APIStatusError:
+        pass  # some servers have no /models; the session's own calls will tell

@@ -26,11 +26,12 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.errors import DeepResearchError
+from activities.llm import probe
 from graphs.state import ResearchLimits
 from workers import devserver
 from workers.config import Settings, load_settings
 from workers.models import Progress, ResearchInput, ResearchReport
-from workers.research_worker import connect, research_worker, run_worker
+from workers.research_worker import connect, research_endpoint, research_worker, run_worker
 from workers.timeline import read_timeline
 from workers.workflow import ResearchWorkflow
 
@@ -187,8 +188,6 @@ async def _ask(
 ) -> None:
     settings = load_settings()
     _log_to_file(settings, "ask.log")
-    if worker:
-        settings.require_model()
     limits = ResearchLimits(
         max_llm_calls=max_llm_calls or settings.max_llm_calls,
         max_context_tokens=settings.max_context_tokens,
@@ -198,6 +197,8 @@ async def _ask(
         request = ResearchInput(question=question, limits=limits)
     except ValidationError as error:
         raise CliError(error.errors()[0]["msg"].removeprefix("Value error, ")) from None
+    if worker:
+        await probe(research_endpoint(settings))
     client = await _client(settings)
     session_id = session_id or f"research-{uuid.uuid4().hex[:12]}"
     handle = client.get_workflow_handle_for(ResearchWorkflow.run, session_id)
@@ -272,6 +273,7 @@ def _render_timeline(session_id: str, timeline: dict[str, Any]) -> None:
                     if isinstance(step[key], str)
                     else json.dumps(step[key], ensure_ascii=False)
                 )
+                value = value.strip().replace("\n", "\n" + " " * 9)
                 out.print(f"       [bold]{key}:[/bold] {escape(value)}")
     if timeline.get("report"):
         report = timeline["report"]

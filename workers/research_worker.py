@@ -39,10 +39,16 @@ def _endpoint(base_url: str, key: str, model: str, timeout: float) -> ModelEndpo
     return ModelEndpoint(client=client, model=model)
 
 
+def research_endpoint(settings: Settings) -> ModelEndpoint:
+    base_url, model = settings.require_model()
+    key = settings.openai_api_key.get_secret_value()
+    return _endpoint(base_url, key, model, settings.model_timeout_seconds)
+
+
 def build_tool_context(settings: Settings, http: httpx.AsyncClient) -> ToolContext:
     base_url, model = settings.require_model()
     key = settings.openai_api_key.get_secret_value()
-    research = _endpoint(base_url, key, model, settings.model_timeout_seconds)
+    research = research_endpoint(settings)
     extract_key = settings.extract_api_key.get_secret_value() if settings.extract_api_key else key
     extract = _endpoint(
         settings.extract_base_url or base_url,

@@ -215,3 +215,18 @@ def test_worker_sigkill_mid_session(stack: Stack) -> None:
     turns = [r.meta["turn"] for r in stack.model.research_requests()]
     assert sorted(turns) == [0, 1, 2]
     assert second.returncode == 0  # SIGTERM: graceful shutdown
+
+
+def test_unreachable_model_endpoint_is_one_line(stack: Stack) -> None:
+    result = stack.cli("ask", QUESTION, OPENAI_BASE_URL="http://127.0.0.1:9/v1")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: cannot reach the model endpoint at http://127.0.0.1:9")
+    assert result.stderr.strip().count("\n") == 0
+
+
+def test_wrong_model_key_is_one_line(stack: Stack) -> None:
+    stack.model.api_key = "the-right-key"
+    result = stack.cli("ask", QUESTION, OPENAI_API_KEY="a-wrong-key")
+    assert result.returncode == 2
+    assert "rejected the key; check OPENAI_API_KEY" in result.stderr
+    assert "a-wrong-key" not in result.stderr

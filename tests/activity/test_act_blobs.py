@@ -1,0 +1,125 @@
+"""Content-addressed blob store and the claim-check payload codec."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from pathlib import Path
+
+import pytest
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import DataConverter
+
+from activities.blobstore import LocalBlobStore
+from activities.claimcheck import DEFAULT_THRESHOLD, ENCODING, ClaimCheckCodec
+
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalBlobStore:
+    return LocalBlobStore(tmp_path / "blobs")
+
+
+def test_put_get_roundtrip(store: LocalBlobStore) -> None:
+    data = "página — 页面 \x00 bytes".encode()
+    digest = store.put(data)
+    assert DIGEST.match(digest)
+    assert digest == "sha256:" + hashlib.sha256(data).hexdigest()
+    assert store.get(digest) == data
+    hexdigest = digest.removeprefix("sha256:")
+    assert (store.root / "sha256" / hexdigest[:2] / hexdigest[2:]).read_bytes() == data
+
+
+def test_put_is_idempotent_and_leaves_no_temp_files(store: LocalBlobStore) -> None:
+    assert store.put(b"same") == store.put(b"same")
+    assert store.put(b"") == "sha256:" + hashlib.sha256(b"").hexdigest()
+    files = [p for p in store.root.rglob("*") if p.is_file()]
+    assert len(files) == 2
+    assert not any(p.name.startswith(".tmp-") for p in files)
+
+
+def test_store_shared_between_instances(store: LocalBlobStore) -> None:
+    digest = store.put(b"shared")
+    assert LocalBlobStore(store.root).get(digest) == b"shared"
+
+
+@pytest.mark.parametrize(
+    "digest",
+    [
+        "md5:" + "0" * 64,
+        "sha256:" + "0" * 63,
+        "sha256:" + "0" * 65,
+        "sha256:" + "A" * 64,  # upper case is not what put() writes
+        "sha256:" + "g" * 64,
+        "sha256:../../" + "0" * 58,
+        "0" * 64,
+        "",
+    ],
+)
+def test_bad_digest_rejected(store: LocalBlobStore, digest: str) -> None:
+    with pytest.raises(ValueError, match="not a blob digest"):
+        store.get(digest)
+
+
+def test_missing_blob_is_key_error(store: LocalBlobStore) -> None:
+    with pytest.raises(KeyError):
+        store.get("sha256:" + "ab" * 32)
+
+
+# -- claim-check codec ---------------------------------------------------------------------
+
+
+def _payload(size: int) -> Payload:
+    return Payload(metadata={"encoding": b"json/plain"}, data=b'"' + b"a" * size + b'"')
+
+
+async def test_small_payloads_untouched(store: LocalBlobStore) -> None:
+    codec = ClaimCheckCodec(store)
+    small = [_payload(10), _payload(DEFAULT_THRESHOLD - 100)]
+    encoded = await codec.encode(small)
+    assert encoded == small
+    assert await codec.decode(encoded) == small
+    assert not store.root.exists()  # nothing was stored
+
+
+async def test_large_payload_claim_checked(store: LocalBlobStore) -> None:
+    codec = ClaimCheckCodec(store)
+    small, large = _payload(5), _payload(100_000)
+    encoded = await codec.encode([small, large])
+    assert encoded[0] == small
+    claim = encoded[1]
+    assert claim.metadata["encoding"] == b"binary/claim-check-zlib" == ENCODING
+    assert DIGEST.match(claim.data.decode())
+    assert claim.ByteSize() < 120
+    # The blob is the zlib-compressed serialized payload.
+    assert zlib.decompress(store.get(claim.data.decode())) == large.SerializeToString()
+    decoded = await codec.decode(encoded)
+    assert decoded == [small, large]
+    assert decoded[1].SerializeToString() == large.SerializeToString()
+
+
+async def test_threshold_boundary(store: LocalBlobStore) -> None:
+    codec = ClaimCheckCodec(store, threshold=200)
+    at = next(p for n in range(300) if (p := _payload(n)).ByteSize() == 200)
+    over = next(p for n in range(300) if (p := _payload(n)).ByteSize() == 201)
+    encoded = await codec.encode([at, over])
+    assert encoded[0] == at
+    assert encoded[1].metadata["encoding"] == ENCODING
+
+
+async def test_decode_missing_blob_raises(store: LocalBlobStore) -> None:
+    codec = ClaimCheckCodec(store)
+    claim = Payload(metadata={"encoding": ENCODING}, data=("sha256:" + "cd" * 32).encode())
+    with pytest.raises(KeyError):
+        await codec.decode([claim])
+
+
+async def test_codec_in_data_converter(store: LocalBlobStore) -> None:
+    converter = DataConverter(payload_codec=ClaimCheckCodec(store))
+    value = {"messages": ["x" * 50_000, "短"], "n": 3}
+    payloads = await converter.encode([value, "tiny"])
+    assert payloads[0].metadata["encoding"] == ENCODING
+    assert payloads[1].metadata["encoding"] == b"json/plain"
+    assert await converter.decode(payloads, [dict, str]) == [value, "tiny"]

@@ -1,0 +1,145 @@
+"""tool_outcome's last-attempt rule and heartbeating, outside and inside an activity context
+(Temporal's ActivityEnvironment supplies the attempt number and retry policy)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.context import ToolContext
+from activities.errors import ToolError
+from activities.heartbeat import heartbeating
+from activities.llm import chat
+from activities.outcome import tool_outcome
+from activities.search import search
+from graphs import prompts
+from graphs.state import Sampling
+from tests.fakes import FakeJina, FakeModel, FakeSerper
+
+FALLBACK = "fallback text"
+
+
+async def _raise(error: Exception) -> str:
+    raise error
+
+
+def _retryable() -> ApplicationError:
+    return ApplicationError("svc answered HTTP 503", type="HTTP503")
+
+
+def _env(attempt: int, maximum: int | None, heartbeat: float | None = None) -> ActivityEnvironment:
+    env = ActivityEnvironment()
+    policy = None if maximum is None else RetryPolicy(maximum_attempts=maximum)
+    env.info = replace(
+        env.info,
+        attempt=attempt,
+        retry_policy=policy,
+        heartbeat_timeout=None if heartbeat is None else timedelta(seconds=heartbeat),
+    )
+    return env
+
+
+# -- outside an activity: every attempt is the last ------------------------------------------
+
+
+async def test_success_passes_through() -> None:
+    async def ok() -> str:
+        return "result"
+
+    assert await tool_outcome(ok(), fallback=FALLBACK, label="t") == "result"
+
+
+async def test_retryable_outside_activity_is_fallback() -> None:
+    assert await tool_outcome(_raise(_retryable()), fallback=FALLBACK, label="t") == FALLBACK
+
+
+async def test_non_retryable_answers_error() -> None:
+    error = ApplicationError("svc answered HTTP 404", type="HTTP404", non_retryable=True)
+    text = await tool_outcome(_raise(error), fallback=FALLBACK, label="search 'q'")
+    assert text.startswith("[search 'q'] failed: ") and "HTTP 404" in text
+
+
+async def test_tool_error_answers_message() -> None:
+    text = await tool_outcome(_raise(ToolError("refused it")), fallback=FALLBACK, label="visit")
+    assert text == "[visit] refused it"
+
+
+async def test_other_exceptions_propagate() -> None:
+    with pytest.raises(ZeroDivisionError):
+        await tool_outcome(_raise(ZeroDivisionError()), fallback=FALLBACK, label="t")
+
+
+# -- inside an activity -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("attempt", "maximum"), [(1, 3), (2, 3), (1, None), (7, 0)], ids=["1of3", "2of3", "none", "inf"]
+)
+async def test_retryable_raises_before_last_attempt(attempt: int, maximum: int | None) -> None:
+    async def body() -> str:
+        return await tool_outcome(_raise(_retryable()), fallback=FALLBACK, label="t")
+
+    with pytest.raises(ApplicationError, match="HTTP 503"):
+        await _env(attempt, maximum).run(body)
+
+
+@pytest.mark.parametrize(("attempt", "maximum"), [(3, 3), (1, 1)])
+async def test_retryable_on_last_attempt_is_fallback(attempt: int, maximum: int) -> None:
+    async def body() -> str:
+        return await tool_outcome(_raise(_retryable()), fallback=FALLBACK, label="t")
+
+    assert await _env(attempt, maximum).run(body) == FALLBACK
+
+
+async def test_search_node_in_activity(
+    tools: ToolContext, serper: FakeSerper, install: Callable[[ToolContext], ToolContext]
+) -> None:
+    install(tools)
+    task = {"call_id": "c", "index": 0, "query": "flaky"}
+    serper.fail_next(2, 503)
+    with pytest.raises(ApplicationError) as caught:
+        await _env(1, 5).run(search, task)
+    assert not caught.value.non_retryable
+    result = await _env(5, 5).run(search, task)
+    assert result["observations"][0]["text"] == prompts.SEARCH_TIMEOUT
+    result = await _env(2, 5).run(search, task)  # the fault queue is empty now
+    assert result["observations"][0]["text"].startswith("A Google search for 'flaky' found 3")
+
+
+# -- heartbeats ------------------------------------------------------------------------------
+
+
+async def test_heartbeating_while_waiting(tools: ToolContext, jina: FakeJina) -> None:
+    jina.latency = 0.8
+    beats: list[tuple[object, ...]] = []
+    env = _env(1, 3, heartbeat=0.6)  # a beat every 0.2 s
+    env.on_heartbeat = lambda *details: beats.append(details)
+
+    async def body() -> str:
+        response = heartbeating(tools.http.get(f"{jina.url}/page/slow"))
+        return (await response).text
+
+    assert "slow" in await env.run(body)
+    assert len(beats) >= 2
+
+
+async def test_heartbeating_outside_activity_just_awaits() -> None:
+    assert await heartbeating(asyncio.sleep(0.01, result="done")) == "done"
+
+
+async def test_chat_heartbeats_per_chunk(tools: ToolContext, model: FakeModel) -> None:
+    model.scripts["Q"] = ["<answer>A longer streamed answer</answer>"]
+    beats: list[tuple[object, ...]] = []
+    env = _env(1, 3)
+    env.on_heartbeat = lambda *details: beats.append(details)
+    messages = [{"role": "user", "content": "Q"}]
+    result = await env.run(chat, tools.research_model, messages, Sampling())
+    assert result.text == "<answer>A longer streamed answer</answer>"
+    assert len(beats) >= 5  # 3 content chunks, the stop chunk and the usage chunk
