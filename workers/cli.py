@@ -254,6 +254,8 @@ def _render_timeline(session_id: str, timeline: dict[str, Any]) -> None:
     out.print(f"[bold]{escape(session_id)}[/bold] · {timeline['status']}")
     for number, step in enumerate(timeline["steps"], start=1):
         retries = f" · attempt {step['attempts']}" if step.get("attempts", 1) > 1 else ""
+        if "duration_s" in step:
+            retries += f" · {step['duration_s']:.2f}s"
         out.print(
             f"[cyan]{number:>3}. {escape(step['summary'] or step['node'])}[/cyan]"
             f" [dim]({step['status']}{retries})[/dim]"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
@@ -128,4 +129,8 @@ async def read_timeline(client: Client, history: WorkflowHistory) -> dict[str, A
     ordered = [steps[key] for key in sorted(steps)]
     for step in ordered:
         step.pop("_args", None)
+        if "started_at" in step and "finished_at" in step:
+            began = datetime.fromisoformat(step["started_at"].rstrip("Z"))
+            ended = datetime.fromisoformat(step["finished_at"].rstrip("Z"))
+            step["duration_s"] = round((ended - began).total_seconds(), 3)
     return {"steps": ordered, **outcome}

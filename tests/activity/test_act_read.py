@@ -342,3 +342,10 @@ async def test_unresolvable_host_is_tool_error() -> None:
 async def test_shared_address_space_refused(url: str) -> None:
     with pytest.raises(ToolError):
         await check_url(url, allow_loopback=False)
+
+
+async def test_jina_passes_query_string_through(tools: ToolContext, jina: FakeJina) -> None:
+    url = "https://site.example/page/search?q=bees&lang=en"
+    text = await read_page(tools, url)
+    assert f"URL Source: {url}\n" in text
+    assert jina.read_targets() == [url]
