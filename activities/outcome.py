@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable
+from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import ToolError
+from activities.heartbeat import heartbeating
 
 
 def _last_attempt() -> bool:
@@ -35,3 +38,12 @@ async def tool_outcome(work: Awaitable[str], *, fallback: str, label: str) -> st
                 activity.logger.warning("%s gave up after retries: %s", label, error)
             return fallback
         raise
+
+
+async def observe(
+    task: dict[str, Any], work: Awaitable[str], *, fallback: str, label: str
+) -> dict[str, Any]:
+    """A tool node's state update: the (heartbeated) tool text as the task's observation."""
+    text = await tool_outcome(heartbeating(work), fallback=fallback, label=label)
+    observation = {"call_id": task["call_id"], "index": task["index"], "text": text}
+    return {"observations": [observation], "clock": time.time()}

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from activities.context import ToolContext, current
-from activities.heartbeat import heartbeating
-from activities.outcome import tool_outcome
+from activities.outcome import observe
 from activities.search import serper_post
 from graphs import prompts
 
@@ -33,12 +31,7 @@ async def scholar_search(ctx: ToolContext, query: str) -> str:
 
 async def scholar(task: dict[str, Any]) -> dict[str, Any]:
     """Graph node: one query of a `google_scholar` call."""
-    ctx = current()
     query = task["query"]
-    text = await tool_outcome(
-        heartbeating(scholar_search(ctx, query)),
-        fallback=prompts.SCHOLAR_TIMEOUT,
-        label=f"google_scholar {query!r}",
-    )
-    observation = {"call_id": task["call_id"], "index": task["index"], "text": text}
-    return {"observations": [observation], "clock": time.time()}
+    work = scholar_search(current(), query)
+    label = f"google_scholar {query!r}"
+    return await observe(task, work, fallback=prompts.SCHOLAR_TIMEOUT, label=label)

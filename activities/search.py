@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 
 from activities.context import ToolContext, current
 from activities.errors import ToolError, from_transport, raise_for_http
-from activities.heartbeat import heartbeating
-from activities.outcome import tool_outcome
+from activities.outcome import observe
 from graphs import prompts
 
 
@@ -63,12 +61,6 @@ async def serper_search(ctx: ToolContext, query: str) -> str:
 
 async def search(task: dict[str, Any]) -> dict[str, Any]:
     """Graph node: one query of a `search` call."""
-    ctx = current()
     query = task["query"]
-    text = await tool_outcome(
-        heartbeating(serper_search(ctx, query)),
-        fallback=prompts.SEARCH_TIMEOUT,
-        label=f"search {query!r}",
-    )
-    observation = {"call_id": task["call_id"], "index": task["index"], "text": text}
-    return {"observations": [observation], "clock": time.time()}
+    work = serper_search(current(), query)
+    return await observe(task, work, fallback=prompts.SEARCH_TIMEOUT, label=f"search {query!r}")

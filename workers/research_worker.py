@@ -8,11 +8,13 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 from openai import AsyncOpenAI
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.langgraph import LangGraphPlugin
 from temporalio.worker import Worker
 
@@ -25,10 +27,20 @@ from workers.graph import GRAPH_NAME, make_research_graph
 from workers.workflow import ResearchWorkflow
 
 
+def data_converter(blob_dir: Path) -> DataConverter:
+    """Pydantic JSON payloads through the claim-check codec (every client and worker of a
+    namespace must share the blob store)."""
+    codec = ClaimCheckCodec(LocalBlobStore(blob_dir))
+    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+
+
+def plugin(settings: Settings) -> LangGraphPlugin:
+    return LangGraphPlugin(graphs={GRAPH_NAME: make_research_graph(settings)})
+
+
 async def connect(settings: Settings, address: str) -> Client:
     """A client whose payloads pass through the claim-check codec (same blob store as workers)."""
-    codec = ClaimCheckCodec(LocalBlobStore(settings.blob_dir))
-    converter = dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+    converter = data_converter(settings.blob_dir)
     return await Client.connect(
         address, namespace=settings.temporal_namespace, data_converter=converter
     )
@@ -77,12 +89,11 @@ async def research_worker(settings: Settings, client: Client) -> AsyncIterator[W
         timeout=timeout, headers={"User-Agent": "deepresearch/0.1"}
     ) as http:
         context.install(build_tool_context(settings, http))
-        plugin = LangGraphPlugin(graphs={GRAPH_NAME: make_research_graph(settings)})
         worker = Worker(
             client,
             task_queue=settings.task_queue,
             workflows=[ResearchWorkflow],
-            plugins=[plugin],
+            plugins=[plugin(settings)],
             graceful_shutdown_timeout=timedelta(seconds=10),
         )
         async with worker:

@@ -1,0 +1,53 @@
+"""Replay: stored and fresh histories run through today's workflow code without
+non-determinism. Set RECORD_HISTORIES=1 to re-record the stored one after an intended change
+guarded by `workflow.patched`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowHistory
+from temporalio.worker import Replayer
+
+from tests.conftest import Stack
+from tests.workflow.test_session import QUESTION, ask_json, four_call_script
+from workers.config import Settings
+from workers.research_worker import data_converter, plugin
+from workers.workflow import ResearchWorkflow
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+
+
+def replayer(blob_dir: Path) -> Replayer:
+    settings = Settings(OPENAI_BASE_URL="http://unused/v1", DEEPRESEARCH_MODEL="unused")
+    return Replayer(
+        workflows=[ResearchWorkflow],
+        plugins=[plugin(settings)],
+        data_converter=data_converter(blob_dir),
+    )
+
+
+async def test_fresh_history_replays(stack: Stack, temporal_address: str) -> None:
+    stack.script(QUESTION, four_call_script(stack))
+    ask_json(stack, "--id", "s-replay")
+    client = await Client.connect(temporal_address)
+    history = await client.get_workflow_handle("s-replay").fetch_history()
+    assert any(e.activity_task_completed_event_attributes.result.payloads for e in history.events)
+    blob_dir = stack.data_dir / "blobs"
+    result = await replayer(blob_dir).replay_workflow(history)
+    assert result.replay_failure is None
+    if os.environ.get("RECORD_HISTORIES"):
+        (HISTORIES / "tongyi-four-calls.json").write_text(history.to_json())
+        shutil.rmtree(HISTORIES / "blobs", ignore_errors=True)
+        shutil.copytree(blob_dir, HISTORIES / "blobs")
+
+
+async def test_stored_histories_replay() -> None:
+    stored = sorted(HISTORIES.glob("*.json"))
+    assert stored, "no stored histories: run with RECORD_HISTORIES=1"
+    for path in stored:
+        history = WorkflowHistory.from_json(path.stem, path.read_text())
+        result = await replayer(HISTORIES / "blobs").replay_workflow(history)
+        assert result.replay_failure is None, path.name
