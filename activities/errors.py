@@ -18,6 +18,7 @@ import openai
 from temporalio.exceptions import ApplicationError
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
+MAX_RETRY_AFTER = 3600.0  # a server asking for longer is capped: a session must not stall
 
 
 class DeepResearchError(Exception):
@@ -44,9 +45,12 @@ def retry_after(headers: httpx.Headers | dict[str, str] | None) -> timedelta | N
     """Seconds form of Retry-After (the HTTP-date form is rare from APIs; ignored)."""
     value = (headers or {}).get("retry-after") or (headers or {}).get("Retry-After")
     try:
-        return timedelta(seconds=max(0.0, float(value))) if value is not None else None
+        seconds = float(value) if value is not None else None
     except ValueError:
         return None
+    if seconds is None or seconds != seconds:  # absent or NaN
+        return None
+    return timedelta(seconds=min(max(0.0, seconds), MAX_RETRY_AFTER))
 
 
 def status_error(

@@ -26,6 +26,8 @@ def _refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_loopback: 
     ):
         if hit:
             return reason
+    if not ip.is_global:  # e.g. 100.64.0.0/10, where some clouds put their metadata service
+        return "non-public address"
     return None
 
 

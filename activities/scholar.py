@@ -20,7 +20,8 @@ def format_scholar(query: str, body: Any) -> str:
         snippet = "\n" + page["snippet"] if "snippet" in page else ""
         link = "pdfUrl: " + page["pdfUrl"] if "pdfUrl" in page else prompts.SCHOLAR_NO_LINK
         cited = "\ncitedBy: " + str(page["citedBy"]) if "citedBy" in page else ""
-        entries.append(f"{idx}. [{page.get('title', '')}]({link}){info}{year}{cited}\n{snippet}")
+        entry = f"{idx}. [{page.get('title', '')}]({link}){info}{year}{cited}\n{snippet}"
+        entries.append(entry.replace(prompts.VIDEO_PLACEHOLDER, ""))
     header = prompts.SCHOLAR_RESULTS_HEADER.format(query=query, count=len(entries))
     return header + "\n\n".join(entries)
 

@@ -31,7 +31,7 @@ def format_results(query: str, body: Any) -> str:
         source = "\nSource: " + page["source"] if "source" in page else ""
         snippet = "\n" + page["snippet"] if "snippet" in page else ""
         entry = f"{idx}. [{page.get('title', '')}]({page.get('link', '')}){date}{source}\n{snippet}"
-        snippets.append(entry.replace("Your browser can't play this video.", ""))
+        snippets.append(entry.replace(prompts.VIDEO_PLACEHOLDER, ""))
     header = prompts.SEARCH_RESULTS_HEADER.format(query=query, count=len(snippets))
     return header + "\n\n".join(snippets)
 

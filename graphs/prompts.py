@@ -239,8 +239,8 @@ DOCUMENT_PARSER_PREFIX: Final[str] = "[document_parser]"
 # call; a reply that is not JSON is cut to its first "{" .. last "}". While the reply is shorter
 # than 10 chars: 3 retries on content cut to int(0.7 * len(content)) chars, then a 4th on the
 # first 25000 chars. Then ```json / ``` fences are removed and json.loads is tried; on failure the
-# extractor is called again, at most 3 times (the 3rd reply is never parsed), then the failure
-# texts below are used.
+# extractor is called again, at most 3 times (the 3rd reply is never parsed; we parse it, see
+# docs/architecture.md), then the failure texts below are used.
 EXTRACTOR_TEMPERATURE: Final[float] = 0.7
 
 # .format(url=..., goal=..., evidence=str(raw["evidence"]), summary=str(raw["summary"])).

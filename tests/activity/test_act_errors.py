@@ -170,11 +170,6 @@ async def test_from_openai_connection_error_retryable(
     assert not from_openai("model", sdk_error).non_retryable
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="activities/errors.py:47 catches only ValueError: a Retry-After too large for a "
-    "timedelta raises OverflowError, so raise_for_http leaks it instead of an ApplicationError",
-)
 async def test_huge_retry_after_still_classified(server: FakeServer) -> None:
     error = await _classified(server, 503, retry_after=10**15)
     assert not error.non_retryable

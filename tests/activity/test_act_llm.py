@@ -11,12 +11,13 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from temporalio.exceptions import ApplicationError
 
 from activities.context import ModelEndpoint, ToolContext
-from activities.llm import chat, think
+from activities.errors import ConfigurationError
+from activities.llm import chat, probe, think
 from graphs import prompts
 from graphs.react import estimate_tokens
 from graphs.state import Sampling
 from tests.activity.helpers import StaticServer, delta_event, sse_event, sse_response
-from tests.fakes import FakeModel, Response
+from tests.fakes import FakeModel, FakeServer, Response
 
 QUESTION = "Which element has atomic number 79?"
 ANSWER = "<think>\nGold is element 79.\n</think>\n<answer>Gold</answer>"
@@ -291,3 +292,38 @@ async def test_think_node_empty_completion_raises_retryable(
     with pytest.raises(ApplicationError) as caught:
         await think(state)
     assert not caught.value.non_retryable
+
+
+# -- probe: fail fast before a session starts -----------------------------------------------
+
+
+async def test_probe_accepts_a_working_endpoint(tools: ToolContext, model: FakeModel) -> None:
+    await probe(tools.research_model)
+    assert [(r.method, r.path) for r in model.records()] == [("GET", "/v1/models")]
+
+
+async def test_probe_unreachable_is_configuration_error(endpoint_for: Endpoints) -> None:
+    fake = FakeServer().start()
+    endpoint = endpoint_for(fake)
+    fake.stop()
+    with pytest.raises(ConfigurationError, match="cannot reach the model endpoint"):
+        await probe(endpoint, timeout=1)
+
+
+async def test_probe_wrong_key_is_configuration_error(endpoint_for: Endpoints) -> None:
+    with FakeModel(api_key="sk-right") as fake:
+        with pytest.raises(ConfigurationError, match="rejected the key"):
+            await probe(endpoint_for(fake, api_key="sk-wrong"))
+
+
+async def test_probe_tolerates_missing_models_route(endpoint_for: Endpoints) -> None:
+    with StaticServer(lambda *_: Response.json({"error": "no such route"}, 404)) as server:
+        await probe(endpoint_for(server))
+        assert [r.path for r in server.records()] == ["/v1/models"]
+
+
+async def test_probe_hang_is_configuration_error(endpoint_for: Endpoints) -> None:
+    with FakeModel() as fake:
+        fake.hang_next(1)
+        with pytest.raises(ConfigurationError, match="cannot reach"):
+            await probe(endpoint_for(fake), timeout=0.3)

@@ -332,12 +332,6 @@ async def test_unresolvable_host_is_tool_error() -> None:
         await check_url("http://no-such-host.invalid/", allow_loopback=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="activities/netguard.py:20-28 only refuses is_private/link-local/multicast/reserved/"
-    "unspecified; the shared range 100.64.0.0/10 (is_private and is_global both False) passes, "
-    "and Alibaba Cloud's metadata service lives at 100.100.100.200",
-)
 @pytest.mark.parametrize("url", ["http://100.100.100.200/latest/meta-data/", "http://100.64.0.1/"])
 async def test_shared_address_space_refused(url: str) -> None:
     with pytest.raises(ToolError):

@@ -242,12 +242,6 @@ async def test_scholar_no_organic(tools: ToolContext) -> None:
     assert text == "No results found for 'void'. Try with a more general query."
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='activities/scholar.py:25 does not strip "Your browser can\'t play this video." '
-    "from scholar items; the reference (tool_scholar.py) and graphs/prompts.py VIDEO_PLACEHOLDER "
-    "say it is removed from every formatted item, search and scholar",
-)
 async def test_scholar_video_placeholder_removed(tools: ToolContext, serper: FakeSerper) -> None:
     serper.scholar_results["talk"] = [
         {"title": "Talk", "pdfUrl": "https://p.example/t.pdf", "snippet": f"{VIDEO} Slides."}
