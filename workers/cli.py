@@ -341,7 +341,18 @@ def server(
 
 
 def main() -> None:
-    app()
+    """Run the CLI, then leave without interpreter teardown: temporalio's Rust runtime threads
+    can abort a finalizing interpreter (temporalio/sdk-python#300), turning a finished command
+    into a crash."""
+    code = 0
+    try:
+        app()
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

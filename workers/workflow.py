@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -12,33 +13,33 @@ with workflow.unsafe.imports_passed_through():
     from langchain_core.messages import HumanMessage
     from temporalio.langgraph import graph
 
-    from graphs.state import ResearchState
+    from graphs.protocol import tongyi
+    from graphs.state import ResearchState, to_message
     from workers.graph import GRAPH_NAME
     from workers.models import Progress, ResearchInput, ResearchReport
 
 RECURSION_LIMIT = 100_000  # supersteps; the session's own limits end it long before
 
 
-def describe_update(node: str, update: dict[str, Any]) -> str:
-    """One line for the progress view: what the node just did."""
+def describe_update(node: str, update: dict[str, Any]) -> str | None:
+    """One line for the progress view: what an I/O node just did (None: nothing to say)."""
     if node == "think":
         messages = update.get("messages") or []
-        message = messages[-1] if messages else None
-        calls = getattr(message, "tool_calls", None) or (message or {}).get("tool_calls", [])
+        if not messages:
+            return None
+        message = to_message(messages[-1])
+        calls = getattr(message, "tool_calls", [])
         if calls:
-            call = calls[0]
-            return f"{call['name']} {call['args']}"[:200]
-        return "answered" if message is not None else "thinking"
+            return f"{calls[0]['name']} {json.dumps(calls[0]['args'], ensure_ascii=False)}"[:200]
+        return "answered" if tongyi.extract_answer(str(message.content)) is not None else "thought"
     if node in ("search", "scholar"):
-        return "searched"
+        return f"{node}: {len(update.get('observations') or [])} result set(s)"
     if node == "fetch":
-        return (
-            "read " + ", ".join(p.get("url", "") for p in update.get("pages") or [])
-            or "read failed"
-        )
+        pages = update.get("pages") or []
+        return "read " + pages[0].get("url", "") if pages else "a page could not be read"
     if node == "extract":
         return "extracted evidence"
-    return node
+    return None
 
 
 @workflow.defn(name="ResearchWorkflow")
@@ -54,20 +55,18 @@ class ResearchWorkflow:
             return self._progress.model_copy(update={"elapsed_seconds": elapsed})
         return self._progress
 
-    def _track(self, node: str, update: dict[str, Any]) -> None:
+    def _track_update(self, node: str, update: dict[str, Any]) -> None:
+        self._progress.node = node
+        action = describe_update(node, update)
+        if action is not None:
+            self._progress.last_action = action
+
+    def _track_state(self, state: dict[str, Any]) -> None:
         p = self._progress
-        p.node = node
-        p.last_action = (
-            describe_update(node, update)
-            if node not in ("act", "collect", "refine")
-            else p.last_action
-        )
-        if "llm_calls" in update:
-            p.llm_calls = p.step = update["llm_calls"]
-        if "tool_calls" in update:
-            p.tool_calls = update["tool_calls"]
-        p.tokens += update.get("prompt_tokens", 0) + update.get("completion_tokens", 0)
-        p.sources += len(update.get("sources") or [])
+        p.llm_calls = p.step = state.get("llm_calls", 0)
+        p.tool_calls = state.get("tool_calls", 0)
+        p.tokens = state.get("prompt_tokens", 0) + state.get("completion_tokens", 0)
+        p.sources = len(state.get("sources") or [])
 
     @workflow.run
     async def run(self, request: ResearchInput) -> ResearchReport:
@@ -92,10 +91,11 @@ class ResearchWorkflow:
         ):
             if mode == "values":
                 final = chunk
+                self._track_state(chunk)
                 continue
             for node, update in chunk.items():
                 if isinstance(update, dict):
-                    self._track(node, update)
+                    self._track_update(node, update)
         self._progress.done = True
         finished = workflow.now()
         return ResearchReport(

@@ -6,6 +6,8 @@ import json
 import signal
 import time
 
+from temporalio.client import Client
+
 from graphs import prompts
 from tests.conftest import Stack
 
@@ -231,3 +233,25 @@ def test_wrong_model_key_is_one_line(stack: Stack) -> None:
     assert result.returncode == 2
     assert "rejected the key; check OPENAI_API_KEY" in result.stderr
     assert "a-wrong-key" not in result.stderr
+
+
+async def test_progress_query_while_running(stack: Stack, temporal_address: str) -> None:
+    stack.script(QUESTION, four_call_script(stack))
+    stack.jina.latency = 2.0  # hold the session in its page reads
+    detached = stack.cli("ask", QUESTION, "--id", "s-progress", "--detach", "--no-worker")
+    assert detached.returncode == 0, detached.stderr
+    worker = stack.spawn_worker()
+    try:
+        stack.jina.wait_for_requests(1, timeout=60)
+        client = await Client.connect(temporal_address)
+        progress = await client.get_workflow_handle("s-progress").query("progress")
+        assert progress["step"] == 2 and progress["llm_calls"] == 2
+        assert progress["tool_calls"] == 4  # 2 searches done, 2 reads planned
+        assert progress["last_action"].startswith(('visit {"url": [', "read http://"))
+        assert progress["tokens"] > 0 and not progress["done"]
+        stack.jina.latency = 0
+        report = ask_json(stack, "--id", "s-progress", "--no-worker")
+        assert report["answer"] == ANSWER
+    finally:
+        worker.terminate()
+        worker.wait(20)
