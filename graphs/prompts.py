@@ -268,3 +268,19 @@ VISIT_FAILED_SUMMARY: Final[str] = (
 )
 # Multi-URL calls only: an exception while visiting one URL, .format(url=u, error=str(e)).
 VISIT_FETCH_ERROR: Final[str] = "Error fetching {url}: {error}"
+
+
+# ---------------------------------------------------------------------------
+# Our own texts (not from the reference): operator controls.
+# ---------------------------------------------------------------------------
+
+# Sent after the turn's tool responses when an operator cancels; worded like the reference's
+# forced-answer prompt so the model answers in the format it was trained on.
+CANCEL_PROMPT: Final[str] = (
+    "The operator has stopped this research. You should stop making tool calls and, based on all "
+    "the information above, think again and provide what you consider the most likely answer in "
+    "the following format:<think>your final thinking</think>\n<answer>your answer</answer>"
+)
+CANCELLED_TOOL: Final[str] = "[cancelled] The operator stopped the research before this tool ran."
+STEER_NOTE: Final[str] = "Note from the operator: {note}"
+TERMINATION_CANCELLED: Final[str] = "cancelled"

@@ -11,13 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import get_runtime
 from langgraph.types import Send
 
 from graphs import prompts
 from graphs.protocol import tongyi
-from graphs.state import ResearchLimits, ResearchState, ToolTask
+from graphs.state import Control, ResearchLimits, ResearchState, ToolTask
 
 # Tool name the model uses -> (graph node, argument that fans out, invalid-request text).
 FANOUT_TOOLS: dict[str, tuple[str, str, str]] = {
@@ -127,10 +128,21 @@ def tool_response(observations: list[dict[str, Any]]) -> str:
     return prompts.OBSERVATION_SEPARATOR.join(o["text"] for o in ordered)
 
 
+def control() -> Control:
+    """The operator's cancel/steer input (the graph's runtime context; empty outside a session)."""
+    try:
+        return get_runtime().context or {}
+    except RuntimeError:
+        return {}
+
+
 async def refine(state: ResearchState) -> dict[str, Any]:
-    """Fold observations into the conversation, count tokens, apply the limits."""
+    """Fold observations into the conversation, count tokens, apply the limits and the
+    operator's cancel and steer notes."""
     message = last_ai(state)
     limits = ResearchLimits(**state.get("limits", {}))
+    operator = control()
+    cancel = operator.get("cancel")
     new: list[AnyMessage] = []
     if message is not None:
         by_call: dict[str, list[dict[str, Any]]] = {}
@@ -140,7 +152,11 @@ async def refine(state: ResearchState) -> dict[str, Any]:
             c["id"] for c in message.invalid_tool_calls
         ]
         for call_id in call_ids:
-            text = tool_response(by_call.get(call_id or "", []))
+            observations = by_call.get(call_id or "", [])
+            if observations or not cancel:
+                text = tool_response(observations)
+            else:
+                text = prompts.CANCELLED_TOOL
             new.append(ToolMessage(content=text, tool_call_id=call_id, id=f"tool-{call_id}"))
     context = state.get("context_tokens", 0) + sum(estimate_tokens(str(m.content)) for m in new)
     last: AnyMessage | None = new[-1] if new else (state.get("messages") or [None])[-1]
@@ -156,13 +172,23 @@ async def refine(state: ResearchState) -> dict[str, Any]:
     elif last is not None:
         new = [last]
     update: dict[str, Any] = {
-        "messages": new,
         "observations": None,
         "pages": None,
         "pending": [],
         "context_tokens": context,
-        "forced": forced,
     }
+    steered = state.get("steered", 0)
+    notes = (operator.get("steer") or [])[steered:]
+    if notes and not forced and not exhausted:
+        for offset, note in enumerate(notes):
+            text = prompts.STEER_NOTE.format(note=note)
+            new.append(HumanMessage(content=text, id=f"steer-{steered + offset}"))
+        update["steered"] = steered + len(notes)
+    if cancel and not forced and not exhausted:
+        new.append(HumanMessage(content=prompts.CANCEL_PROMPT, id="cancel"))
+        forced = True
+        update["cancelled"] = cancel
+    update |= {"messages": new, "forced": forced}
     if not forced and exhausted:
         update |= {"answer": prompts.NO_ANSWER_FOUND, "termination": prompts.TERMINATION_LLM_LIMIT}
     elif not forced and state.get("clock", 0.0) >= state.get("deadline", math.inf):
@@ -186,6 +212,9 @@ async def synthesize(state: ResearchState) -> dict[str, Any]:
     message = last_ai(state)
     content = str(message.content) if message is not None else ""
     answer = tongyi.extract_answer(content)
+    if state.get("cancelled"):
+        termination = prompts.TERMINATION_CANCELLED
+        return {"answer": content if answer is None else answer, "termination": termination}
     if state.get("forced"):
         if answer is not None:
             return {"answer": answer, "termination": prompts.TERMINATION_TOKEN_LIMIT}
@@ -204,7 +233,7 @@ async def route_after_think(state: ResearchState) -> str:
         return "synthesize"
     if tongyi.extract_answer(str(message.content)) is not None:
         return "synthesize"
-    if message.tool_calls or message.invalid_tool_calls:
+    if (message.tool_calls or message.invalid_tool_calls) and not control().get("cancel"):
         return "act"
     return "refine"
 
@@ -215,6 +244,8 @@ async def route_after_act(state: ResearchState) -> list[Send] | str:
 
 
 async def route_after_collect(state: ResearchState) -> list[Send] | str:
+    if control().get("cancel"):
+        return "refine"  # a cancelled session spends no more model calls on extraction
     pages = [p for p in state.get("pages") or [] if p.get("blob")]
     return [Send("extract", page) for page in pages] or "refine"
 

@@ -116,6 +116,14 @@ def total(left: int | None, right: int | None) -> int:
     return (left or 0) + (right or 0)
 
 
+class Control(TypedDict, total=False):
+    """Operator input, written by the workflow's signal handlers while the graph runs and read
+    by the graph as its runtime context (signals are in history, so replay sees the same)."""
+
+    cancel: str | None
+    steer: list[str]
+
+
 class ResearchState(TypedDict, total=False):
     """Graph state. Large texts stay out: pages live in the blob store, state holds digests."""
 
@@ -136,5 +144,7 @@ class ResearchState(TypedDict, total=False):
     context_tokens: int
     clock: Annotated[float, latest]
     forced: bool
+    steered: int
+    cancelled: str
     answer: str
     termination: str

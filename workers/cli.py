@@ -311,6 +311,50 @@ def show(
     _run(_show(session_id, as_json))
 
 
+async def _running_handle(session_id: str) -> WorkflowHandle[Any, Any]:
+    settings = load_settings()
+    client = await _client(settings)
+    handle = client.get_workflow_handle_for(ResearchWorkflow.run, session_id)
+    status = await _describe_status(handle)
+    if status is None:
+        raise CliError(f"no session with id {session_id!r}")
+    if status != "running":
+        raise CliError(f"session {session_id} is not running (it is {status})")
+    return handle
+
+
+async def _cancel(session_id: str, reason: str) -> None:
+    handle = await _running_handle(session_id)
+    await handle.signal(ResearchWorkflow.cancel, reason)
+    err.print(f"cancelling {session_id}: the model gives its best answer after the current step")
+
+
+async def _steer(session_id: str, note: str) -> None:
+    if not note.strip():
+        raise CliError("the note is empty")
+    handle = await _running_handle(session_id)
+    await handle.signal(ResearchWorkflow.steer, note)
+    err.print(f"note queued for {session_id}: the model sees it before its next turn")
+
+
+@app.command()
+def cancel(
+    session_id: Annotated[str, typer.Argument(help="Session id.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the session's history).")] = "",
+) -> None:
+    """Stop a session gracefully: no more tool calls, best answer from what it has."""
+    _run(_cancel(session_id, reason))
+
+
+@app.command()
+def steer(
+    session_id: Annotated[str, typer.Argument(help="Session id.")],
+    note: Annotated[str, typer.Argument(help="A note for the model, seen at its next step.")],
+) -> None:
+    """Send the model an operator's note."""
+    _run(_steer(session_id, note))
+
+
 async def _worker() -> None:
     settings = load_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

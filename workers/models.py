@@ -53,3 +53,4 @@ class Progress(BaseModel):
     sources: int = 0
     elapsed_seconds: float = 0.0
     done: bool = False
+    cancelling: str | None = None

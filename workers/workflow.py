@@ -14,7 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.langgraph import graph
 
     from graphs.protocol import tongyi
-    from graphs.state import ResearchState, to_message
+    from graphs.state import Control, ResearchState, to_message
     from workers.graph import GRAPH_NAME
     from workers.models import Progress, ResearchInput, ResearchReport
 
@@ -47,6 +47,19 @@ class ResearchWorkflow:
     def __init__(self) -> None:
         self._progress = Progress()
         self._started: datetime | None = None
+        self._control: Control = {"cancel": None, "steer": []}
+
+    @workflow.signal
+    def cancel(self, reason: str = "") -> None:
+        """Graceful stop: no more tool calls; the model gives its best answer from what it has."""
+        self._control["cancel"] = reason.strip() or "cancelled by the operator"
+        self._progress.cancelling = self._control["cancel"]
+
+    @workflow.signal
+    def steer(self, note: str) -> None:
+        """An operator's note, delivered to the model before its next turn."""
+        if note.strip():
+            self._control.setdefault("steer", []).append(note.strip())
 
     @workflow.query
     def progress(self) -> Progress:
@@ -87,7 +100,10 @@ class ResearchWorkflow:
         final: dict[str, Any] = dict(state)
         app = graph(GRAPH_NAME).compile()
         async for mode, chunk in app.astream(
-            state, config={"recursion_limit": RECURSION_LIMIT}, stream_mode=["updates", "values"]
+            state,
+            config={"recursion_limit": RECURSION_LIMIT},
+            context=self._control,
+            stream_mode=["updates", "values"],
         ):
             if mode == "values":
                 final = chunk

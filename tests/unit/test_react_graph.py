@@ -542,3 +542,70 @@ async def test_empty_answer_ends_the_session() -> None:
     assert len(ports.prompts_seen) == 1
     assert final["answer"] == ""
     assert final["termination"] == prompts.TERMINATION_ANSWER
+
+
+# --- operator controls (runtime context written by the workflow's signal handlers) -------------
+
+
+class CancelDuringTurn(Ports):
+    """Sets the cancel flag while turn `at` is being generated, as a signal would."""
+
+    def __init__(self, script: list[Turn | str], operator: dict[str, Any], at: int) -> None:
+        super().__init__(script)
+        self.operator = operator
+        self.at = at
+
+    async def think(self, state: dict[str, Any]) -> dict[str, Any]:
+        if state.get("llm_calls", 0) + 1 == self.at:
+            self.operator["cancel"] = "enough"
+        return await super().think(state)
+
+
+async def run_with(ports: Ports, operator: dict[str, Any]) -> dict[str, Any]:
+    graph = make_react_graph(
+        think=NodeSpec(ports.think),
+        extract=NodeSpec(ports.extract),
+        tools={"search": NodeSpec(ports.search), "fetch": NodeSpec(ports.fetch)},
+    )
+    app = graph.compile()
+    return await app.ainvoke(initial_state(), {"recursion_limit": 1000}, context=operator)
+
+
+async def test_cancel_during_a_turn_skips_its_tools_and_asks_for_the_answer() -> None:
+    operator: dict[str, Any] = {"cancel": None, "steer": []}
+    ports = CancelDuringTurn(
+        [call("search", {"query": ["a"]}), call("search", {"query": ["b"]}), answer("best")],
+        operator,
+        at=2,
+    )
+    final = await run_with(ports, operator)
+    assert final["termination"] == prompts.TERMINATION_CANCELLED
+    assert final["answer"] == "best"
+    assert ("search", "b") not in ports.events  # turn 2's call never ran
+    last_prompt = ports.prompts_seen[-1]
+    assert (
+        last_prompt[-2]["content"] == f"<tool_response>\n{prompts.CANCELLED_TOOL}\n</tool_response>"
+    )
+    assert last_prompt[-1]["content"] == prompts.CANCEL_PROMPT
+
+
+async def test_cancel_reply_without_answer_tags_is_the_answer() -> None:
+    operator: dict[str, Any] = {"cancel": None, "steer": []}
+    ports = CancelDuringTurn([call("search", {"query": ["a"]}), "just text"], operator, at=1)
+    final = await run_with(ports, operator)
+    assert final["termination"] == prompts.TERMINATION_CANCELLED
+    assert final["answer"] == "just text"
+    assert ("search", "a") not in ports.events
+
+
+async def test_steer_notes_are_delivered_once_in_order() -> None:
+    operator: dict[str, Any] = {"cancel": None, "steer": ["look at ACM", "prefer 2025 sources"]}
+    ports = Ports([call("search", {"query": ["a"]}), call("search", {"query": ["b"]}), answer("x")])
+    await run_with(ports, operator)
+    second, third = ports.prompts_seen[1], ports.prompts_seen[2]
+    assert [m["content"] for m in second[-2:]] == [
+        prompts.STEER_NOTE.format(note="look at ACM"),
+        prompts.STEER_NOTE.format(note="prefer 2025 sources"),
+    ]
+    notes = [m for m in third if m["content"].startswith("Note from the operator")]
+    assert len(notes) == 2  # not delivered again

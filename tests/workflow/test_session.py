@@ -255,3 +255,53 @@ async def test_progress_query_while_running(stack: Stack, temporal_address: str)
     finally:
         worker.terminate()
         worker.wait(20)
+
+
+def wait_for_turns(stack: Stack, turns: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while len(stack.model.research_requests()) < turns:
+        assert time.monotonic() < deadline, f"the model never got {turns} turns"
+        time.sleep(0.05)
+
+
+def test_steer_then_cancel(stack: Stack) -> None:
+    """An operator's note reaches the model before its next turn; cancel ends the session with
+    the model's best answer and no further tool calls."""
+    pages = [f"{stack.jina.url}/page/slow-{i}" for i in (1, 2)]
+    stack.script(
+        QUESTION,
+        [
+            call("visit", {"url": pages, "goal": "who won"}),
+            call("search", {"query": ["more"]}),
+            answer("Best guess: Barto and Sutton."),  # the reply to the cancel prompt
+        ],
+    )
+    stack.jina.latency = 5  # turn 1's page reads are slow
+    stack.serper.latency = 5  # and so is turn 2's search
+    detached = stack.cli("ask", QUESTION, "--id", "s-ctl", "--detach", "--no-worker")
+    assert detached.returncode == 0, detached.stderr
+    worker = stack.spawn_worker()
+    try:
+        wait_for_turns(stack, 1)  # turn 1 answered: its reads are in flight
+        steered = stack.cli("steer", "s-ctl", "Prefer the ACM announcement.")
+        assert steered.returncode == 0, steered.stderr
+        wait_for_turns(stack, 2)  # turn 2 answered: its search is in flight
+        cancelled = stack.cli("cancel", "s-ctl", "--reason", "enough")
+        assert cancelled.returncode == 0, cancelled.stderr
+        report = ask_json(stack, "--id", "s-ctl", "--no-worker")
+    finally:
+        worker.terminate()
+        worker.wait(20)
+    assert report["termination"] == "cancelled"
+    assert report["answer"] == "Best guess: Barto and Sutton."
+    turns = stack.model.research_requests()
+    assert len(turns) == 3
+    second = [m["content"] for m in turns[1].body["messages"]]
+    assert second[-1] == "Note from the operator: Prefer the ACM announcement."
+    assert second[-2].startswith("<tool_response>\nThe useful information in")
+    third = [m["content"] for m in turns[2].body["messages"]]
+    assert third[-1].startswith("The operator has stopped this research.")
+    assert stack.serper.queries() == ["more"]  # the search already in flight completed
+    # Cancelling a finished session is a clear one-line error.
+    late = stack.cli("cancel", "s-ctl")
+    assert late.returncode == 2 and "is not running (it is completed)" in late.stderr
