@@ -62,10 +62,13 @@ class Stack:
             timeout=timeout,
         )
 
-    def spawn_worker(self, log_name: str = "worker.log") -> subprocess.Popen[bytes]:
-        log = open(self.data_dir / log_name, "ab")  # noqa: SIM115 - handed to the child
+    def spawn_worker(
+        self, log_name: str = "worker.log", **extra_env: str
+    ) -> subprocess.Popen[bytes]:
+        output = open(self.data_dir / log_name, "ab")  # noqa: SIM115 - handed to the child
+        env = {**self.env, **extra_env}
         return subprocess.Popen(
-            [*CLI, "worker"], env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
+            [*CLI, "worker"], env=env, cwd=REPO, stdout=output, stderr=subprocess.STDOUT
         )
 
 

@@ -32,13 +32,18 @@ from workers import devserver
 from workers.config import Settings, load_settings
 from workers.models import Progress, ResearchInput, ResearchReport
 from workers.research_worker import connect, research_endpoint, research_worker, run_worker
-from workers.timeline import read_timeline
+from workers.timeline import last_turn_state, read_timeline
 from workers.workflow import ResearchWorkflow
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+DetachOption = Annotated[bool, typer.Option(help="Print the session id and return.")]
+WorkerOption = Annotated[
+    bool, typer.Option(help="Run a research worker while waiting (--no-worker: rely on others).")
+]
 
 
 class CliError(Exception):
@@ -215,10 +220,23 @@ async def _ask(
         )
     elif not as_json:
         err.print(f"attaching to running session {session_id}")
+    await _follow(settings, client, handle, as_json=as_json, detach=detach, worker=worker)
+
+
+async def _follow(
+    settings: Settings,
+    client: Client,
+    handle: WorkflowHandle[Any, ResearchReport],
+    *,
+    as_json: bool,
+    detach: bool,
+    worker: bool,
+) -> None:
+    """Return at once (--detach), or wait for the report, hosting a worker meanwhile."""
     if detach:
         if worker:
             _spawn_background_worker(settings)
-        out.print(json.dumps({"session_id": session_id}) if as_json else session_id)
+        out.print(json.dumps({"session_id": handle.id}) if as_json else handle.id)
         return
     live = not as_json and err.is_terminal
     try:
@@ -228,8 +246,36 @@ async def _ask(
         else:
             report = await _wait(handle, live)
     except WorkflowFailureError as error:
-        raise CliError(f"session {session_id} failed: {_root_cause(error)}", code=1) from None
+        raise CliError(f"session {handle.id} failed: {_root_cause(error)}", code=1) from None
     _print_report(report, as_json)
+
+
+async def _resume(session_id: str, as_json: bool, detach: bool, worker: bool) -> None:
+    settings = load_settings()
+    _log_to_file(settings, "ask.log")
+    if worker:
+        await probe(research_endpoint(settings))
+    client = await _client(settings)
+    handle = client.get_workflow_handle_for(ResearchWorkflow.run, session_id)
+    status = await _describe_status(handle)
+    if status is None:
+        raise CliError(f"no session with id {session_id!r}")
+    if status in ("running", "completed"):
+        raise CliError(f"session {session_id} is {status}; only a stopped session can be resumed")
+    state = await last_turn_state(client, await handle.fetch_history())
+    if state is None:
+        raise CliError(f"session {session_id} stopped before its first model call; ask again")
+    request = ResearchInput(
+        question=state["question"],
+        limits=ResearchLimits(**state.get("limits", {})),
+        resume_state=state,
+    )
+    handle = await client.start_workflow(
+        ResearchWorkflow.run, request, id=session_id, task_queue=settings.task_queue
+    )
+    if not as_json:
+        err.print(f"resuming {session_id} at model call {state.get('llm_calls', 0) + 1}")
+    await _follow(settings, client, handle, as_json=as_json, detach=detach, worker=worker)
 
 
 @app.command()
@@ -239,15 +285,23 @@ def ask(
         str | None, typer.Option("--id", help="Session id (re-attaches if running).")
     ] = None,
     max_llm_calls: Annotated[int | None, typer.Option(min=1, help="Model-call budget.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    detach: Annotated[bool, typer.Option(help="Print the session id and return.")] = False,
-    worker: Annotated[
-        bool,
-        typer.Option(help="Run a research worker while waiting (--no-worker: rely on others)."),
-    ] = True,
+    as_json: JsonOption = False,
+    detach: DetachOption = False,
+    worker: WorkerOption = True,
 ) -> None:
     """Research a question and print the answer with its sources."""
     _run(_ask(question, session_id, max_llm_calls, as_json, detach, worker))
+
+
+@app.command()
+def resume(
+    session_id: Annotated[str, typer.Argument(help="Id of a failed or terminated session.")],
+    as_json: JsonOption = False,
+    detach: DetachOption = False,
+    worker: WorkerOption = True,
+) -> None:
+    """Continue a failed session from its last model call, keeping everything done before it."""
+    _run(_resume(session_id, as_json, detach, worker))
 
 
 def _render_timeline(session_id: str, timeline: dict[str, Any]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field, field_validator
 
 from graphs.state import ResearchLimits, Sampling
@@ -14,6 +16,9 @@ class ResearchInput(BaseModel):
     question: str
     limits: ResearchLimits = Field(default_factory=ResearchLimits)
     sampling: Sampling = Field(default_factory=Sampling)
+    resume_state: dict[str, Any] | None = Field(
+        None, description="Graph state to continue from (`deepresearch resume`); None: start."
+    )
 
     @field_validator("question")
     @classmethod

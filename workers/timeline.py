@@ -134,3 +134,19 @@ async def read_timeline(client: Client, history: WorkflowHistory) -> dict[str, A
             ended = datetime.fromisoformat(step["finished_at"].rstrip("Z"))
             step["duration_s"] = round((ended - began).total_seconds(), 3)
     return {"steps": ordered, **outcome}
+
+
+async def last_turn_state(client: Client, history: WorkflowHistory) -> dict[str, Any] | None:
+    """The graph state the last model call started from (its activity input): where a stopped
+    session resumes. None when no model call was scheduled."""
+    last: Any = None
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attrs = event.activity_task_scheduled_event_attributes
+            if attrs.activity_type.name.endswith(".think"):
+                last = attrs.input
+    if last is None:
+        return None
+    decoded = await _decode(client, last)
+    args = decoded[0].get("args", []) if decoded and isinstance(decoded[0], dict) else []
+    return args[0] if args and isinstance(args[0], dict) else None

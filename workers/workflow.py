@@ -14,7 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.langgraph import graph
 
     from graphs.protocol import tongyi
-    from graphs.state import Control, ResearchState, to_message
+    from graphs.state import Control, ResearchState, to_message, to_messages
     from workers.graph import GRAPH_NAME
     from workers.models import Progress, ResearchInput, ResearchReport
 
@@ -40,6 +40,15 @@ def describe_update(node: str, update: dict[str, Any]) -> str | None:
     if node == "extract":
         return "extracted evidence"
     return None
+
+
+def resumed(saved: dict[str, Any], fresh: ResearchState) -> ResearchState:
+    """A stopped session's state with a fresh clock and wall-clock budget, from now."""
+    state: ResearchState = {**saved}  # type: ignore[typeddict-item]
+    state["messages"] = to_messages(saved.get("messages") or [])
+    for key in ("deadline", "clock", "today"):
+        state[key] = fresh[key]  # type: ignore[literal-required]
+    return state
 
 
 @workflow.defn(name="ResearchWorkflow")
@@ -97,6 +106,8 @@ class ResearchWorkflow:
             "llm_calls": 0,
             "tool_calls": 0,
         }
+        if request.resume_state is not None:
+            state = resumed(request.resume_state, state)
         final: dict[str, Any] = dict(state)
         app = graph(GRAPH_NAME).compile()
         async for mode, chunk in app.astream(

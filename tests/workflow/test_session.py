@@ -305,3 +305,31 @@ def test_steer_then_cancel(stack: Stack) -> None:
     # Cancelling a finished session is a clear one-line error.
     late = stack.cli("cancel", "s-ctl")
     assert late.returncode == 2 and "is not running (it is completed)" in late.stderr
+
+
+def test_resume_a_failed_session(stack: Stack) -> None:
+    """The model endpoint dies mid-session, the session fails; once it is back, `resume`
+    continues from the failed model call without redoing the search or the first turn."""
+    stack.script(QUESTION, [call("search", {"query": ["turing award"]}), answer()])
+    stack.serper.latency = 2
+    detached = stack.cli("ask", QUESTION, "--id", "s-resume", "--detach", "--no-worker")
+    assert detached.returncode == 0, detached.stderr
+    worker = stack.spawn_worker(DEEPRESEARCH_MODEL_ATTEMPTS="2")
+    try:
+        wait_for_turns(stack, 1)
+        stack.model.fail_next(100, status=503)  # down before turn 2
+        failed = stack.cli("ask", QUESTION, "--id", "s-resume", "--no-worker")
+        assert failed.returncode == 1 and "failed" in failed.stderr
+    finally:
+        worker.terminate()
+        worker.wait(20)
+    stack.model.clear_faults()
+    result = stack.cli("resume", "s-resume", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["answer"] == ANSWER and report["termination"] == "answer"
+    assert report["llm_calls"] == 2 and report["tool_calls"] == 1
+    assert stack.serper.queries() == ["turing award"]
+    assert [r.meta["turn"] for r in stack.model.research_requests()] == [0, 1]
+    again = stack.cli("resume", "s-resume")
+    assert again.returncode == 2 and "is completed" in again.stderr
