@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
+from rich.table import Table
 from rich.text import Text
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
@@ -28,7 +30,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.errors import DeepResearchError
 from activities.llm import probe
 from graphs.state import ResearchLimits
-from workers import devserver
+from workers import devserver, search_attributes
 from workers.config import Settings, load_settings
 from workers.models import Progress, ResearchInput, ResearchReport
 from workers.research_worker import connect, research_endpoint, research_worker, run_worker
@@ -205,6 +207,7 @@ async def _ask(
     if worker:
         await probe(research_endpoint(settings))
     client = await _client(settings)
+    request = await _for_server(client, settings, request)
     session_id = session_id or f"research-{uuid.uuid4().hex[:12]}"
     handle = client.get_workflow_handle_for(ResearchWorkflow.run, session_id)
     status = await _describe_status(handle)
@@ -221,6 +224,12 @@ async def _ask(
     elif not as_json:
         err.print(f"attaching to running session {session_id}")
     await _follow(settings, client, handle, as_json=as_json, detach=detach, worker=worker)
+
+
+async def _for_server(client: Client, settings: Settings, request: ResearchInput) -> ResearchInput:
+    """Stamp the model name and whether this server indexes our search attributes."""
+    indexed = await search_attributes.ensure_registered(client)
+    return request.model_copy(update={"indexed": indexed, "model": settings.model or ""})
 
 
 async def _follow(
@@ -270,6 +279,7 @@ async def _resume(session_id: str, as_json: bool, detach: bool, worker: bool) ->
         limits=ResearchLimits(**state.get("limits", {})),
         resume_state=state,
     )
+    request = await _for_server(client, settings, request)
     handle = await client.start_workflow(
         ResearchWorkflow.run, request, id=session_id, task_queue=settings.task_queue
     )
@@ -302,6 +312,86 @@ def resume(
 ) -> None:
     """Continue a failed session from its last model call, keeping everything done before it."""
     _run(_resume(session_id, as_json, detach, worker))
+
+
+STATUSES = {
+    "running": "Running",
+    "completed": "Completed",
+    "failed": "Failed",
+    "cancelled": "Canceled",
+    "terminated": "Terminated",
+    "timed-out": "TimedOut",
+}
+
+
+def since_clause(since: str, now: datetime) -> str:
+    """'30m', '2h', '7d' -> a StartTime filter."""
+    units = {"m": 60, "h": 3600, "d": 86400}
+    try:
+        seconds = float(since[:-1]) * units[since[-1]]
+    except (KeyError, ValueError, IndexError):
+        raise CliError(
+            f"invalid --since {since!r}: use a number with m, h or d (e.g. 2h)"
+        ) from None
+    start = (now - timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"StartTime > '{start}'"
+
+
+async def _list(
+    status: str | None, since: str | None, text: str | None, limit: int, as_json: bool
+) -> None:
+    settings = load_settings()
+    client = await _client(settings)
+    clauses = ["WorkflowType = 'ResearchWorkflow'"]
+    if status:
+        if status not in STATUSES:
+            raise CliError(f"invalid --status {status!r}: choose from {', '.join(STATUSES)}")
+        clauses.append(f"ExecutionStatus = '{STATUSES[status]}'")
+    if since:
+        clauses.append(since_clause(since, datetime.now(UTC)))
+    if text:
+        escaped = text.replace("\\", "\\\\").replace("'", "\\'")
+        clauses.append(f"{search_attributes.QUESTION.name} = '{escaped}'")
+    rows = []
+    async for execution in client.list_workflows(" AND ".join(clauses), limit=limit):
+        found = execution.typed_search_attributes
+        rows.append(
+            {
+                "session_id": execution.id,
+                "status": _status_name(execution.status),
+                "started": execution.start_time.isoformat() if execution.start_time else "",
+                "steps": found.get(search_attributes.STEPS),
+                "termination": found.get(search_attributes.TERMINATION),
+                "model": found.get(search_attributes.MODEL),
+                "question": found.get(search_attributes.QUESTION) or "",
+            }
+        )
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table("session", "status", "started", "steps", "termination", "question", box=None)
+    for row in rows:
+        table.add_row(
+            row["session_id"],
+            row["status"],
+            row["started"][:19].replace("T", " "),
+            "" if row["steps"] is None else str(row["steps"]),
+            row["termination"] or "",
+            escape(row["question"][:60]),
+        )
+    out.print(table if rows else "no sessions")
+
+
+@app.command(name="list")
+def list_sessions(
+    status: Annotated[str | None, typer.Option(help=f"One of: {', '.join(STATUSES)}.")] = None,
+    since: Annotated[str | None, typer.Option(help="Started within, e.g. 30m, 2h, 7d.")] = None,
+    query: Annotated[str | None, typer.Option(help="Words in the question.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many rows.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List sessions, newest first."""
+    _run(_list(status, since, query, limit, as_json))
 
 
 def _render_timeline(session_id: str, timeline: dict[str, Any]) -> None:

@@ -16,6 +16,8 @@ class ResearchInput(BaseModel):
     question: str
     limits: ResearchLimits = Field(default_factory=ResearchLimits)
     sampling: Sampling = Field(default_factory=Sampling)
+    model: str = Field("", description="Model name, for display and search (not a secret).")
+    indexed: bool = Field(False, description="Set the custom search attributes (registered).")
     resume_state: dict[str, Any] | None = Field(
         None, description="Graph state to continue from (`deepresearch resume`); None: start."
     )

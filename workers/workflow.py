@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
 
     from graphs.protocol import tongyi
     from graphs.state import Control, ResearchState, to_message, to_messages
+    from workers import search_attributes as attrs
     from workers.graph import GRAPH_NAME
     from workers.models import Progress, ResearchInput, ResearchReport
 
@@ -57,6 +58,7 @@ class ResearchWorkflow:
         self._progress = Progress()
         self._started: datetime | None = None
         self._control: Control = {"cancel": None, "steer": []}
+        self._indexed = False
 
     @workflow.signal
     def cancel(self, reason: str = "") -> None:
@@ -83,8 +85,14 @@ class ResearchWorkflow:
         if action is not None:
             self._progress.last_action = action
 
+    def _index(self, *updates: Any) -> None:
+        if self._indexed:
+            workflow.upsert_search_attributes(list(updates))
+
     def _track_state(self, state: dict[str, Any]) -> None:
         p = self._progress
+        if state.get("llm_calls", 0) != p.llm_calls:
+            self._index(attrs.STEPS.value_set(state.get("llm_calls", 0)))
         p.llm_calls = p.step = state.get("llm_calls", 0)
         p.tool_calls = state.get("tool_calls", 0)
         p.tokens = state.get("prompt_tokens", 0) + state.get("completion_tokens", 0)
@@ -95,6 +103,12 @@ class ResearchWorkflow:
         if not request.question.strip():
             raise ApplicationError("the question is empty", non_retryable=True)
         self._started = workflow.now()
+        self._indexed = request.indexed
+        self._index(
+            attrs.MODEL.value_set(request.model or "unknown"),
+            attrs.DIALECT.value_set("tongyi"),
+            attrs.QUESTION.value_set(request.question[:1000]),
+        )
         state: ResearchState = {
             "question": request.question,
             "today": self._started.date().isoformat(),
@@ -124,6 +138,7 @@ class ResearchWorkflow:
                 if isinstance(update, dict):
                     self._track_update(node, update)
         self._progress.done = True
+        self._index(attrs.TERMINATION.value_set(final.get("termination", "") or "unknown"))
         finished = workflow.now()
         return ResearchReport(
             session_id=workflow.info().workflow_id,

@@ -333,3 +333,26 @@ def test_resume_a_failed_session(stack: Stack) -> None:
     assert [r.meta["turn"] for r in stack.model.research_requests()] == [0, 1]
     again = stack.cli("resume", "s-resume")
     assert again.returncode == 2 and "is completed" in again.stderr
+
+
+def test_list_finds_sessions_by_status_and_words(stack: Stack) -> None:
+    stack.script(QUESTION, four_call_script(stack))
+    ask_json(stack, "--id", "s-listed")
+    deadline = time.monotonic() + 10
+    while True:  # visibility is eventually consistent
+        listed = stack.cli("list", "--json", "--query", "Turing", "--since", "1h")
+        assert listed.returncode == 0, listed.stderr
+        rows = {row["session_id"]: row for row in json.loads(listed.stdout)}
+        if "s-listed" in rows and rows["s-listed"]["termination"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    row = rows["s-listed"]
+    assert row["status"] == "completed" and row["steps"] == 3
+    assert row["termination"] == "answer" and row["model"] == "fake-model"
+    assert row["question"] == QUESTION
+    running = json.loads(stack.cli("list", "--json", "--status", "running").stdout)
+    assert "s-listed" not in {r["session_id"] for r in running}
+    other = json.loads(stack.cli("list", "--json", "--query", "zebras").stdout)
+    assert "s-listed" not in {r["session_id"] for r in other}
+    bad = stack.cli("list", "--status", "sleeping")
+    assert bad.returncode == 2 and "choose from running" in bad.stderr
