@@ -34,7 +34,7 @@ from workers import devserver, search_attributes
 from workers.config import Settings, load_settings
 from workers.models import Progress, ResearchInput, ResearchReport
 from workers.research_worker import connect, research_endpoint, research_worker, run_worker
-from workers.timeline import last_turn_state, read_timeline
+from workers.timeline import last_turn_state, read_timeline, tongyi_record
 from workers.workflow import ResearchWorkflow
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -497,6 +497,50 @@ def steer(
 ) -> None:
     """Send the model an operator's note."""
     _run(_steer(session_id, note))
+
+
+async def _export(session_ids: list[str], every: bool, output: Path | None) -> None:
+    settings = load_settings()
+    client = await _client(settings)
+    if every:
+        query = "WorkflowType = 'ResearchWorkflow' AND ExecutionStatus = 'Completed'"
+        session_ids = [execution.id async for execution in client.list_workflows(query)]
+    if not session_ids:
+        raise CliError("name one or more session ids, or --all")
+    lines = []
+    for session_id in session_ids:
+        try:
+            history = await client.get_workflow_handle(session_id).fetch_history()
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                raise CliError(f"no session with id {session_id!r}") from None
+            raise
+        record = await tongyi_record(client, history)
+        if record is None:
+            raise CliError(f"session {session_id} has not completed; nothing to export")
+        lines.append(json.dumps(record, ensure_ascii=False))
+    text = "\n".join(lines) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {len(lines)} trajectories to {output}")
+
+
+@app.command()
+def export(
+    session_ids: Annotated[list[str] | None, typer.Argument(help="Session ids.")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every completed session.")] = False,
+    format_: Annotated[
+        str, typer.Option("--format", help="Record format (tongyi: the reference's JSONL).")
+    ] = "tongyi",
+    output: Annotated[Path | None, typer.Option("--out", help="File (default: stdout).")] = None,
+) -> None:
+    """Write completed sessions as JSON lines in the reference agent's trajectory format."""
+    if format_ != "tongyi":
+        err.print(f"[red]error:[/red] unknown --format {format_!r}: choose from tongyi")
+        raise typer.Exit(2)
+    _run(_export(session_ids or [], every, output))
 
 
 async def _worker() -> None:

@@ -9,7 +9,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 
 from graphs.protocol import tongyi
-from graphs.state import to_message
+from graphs.state import to_message, to_messages
 
 EXCERPT = 600
 
@@ -136,17 +136,52 @@ async def read_timeline(client: Client, history: WorkflowHistory) -> dict[str, A
     return {"steps": ordered, **outcome}
 
 
-async def last_turn_state(client: Client, history: WorkflowHistory) -> dict[str, Any] | None:
-    """The graph state the last model call started from (its activity input): where a stopped
-    session resumes. None when no model call was scheduled."""
-    last: Any = None
+async def _last_think(client: Client, history: WorkflowHistory) -> tuple[Any, Any]:
+    """Decoded (input state, result) of the last model call; result None if it did not finish."""
+    scheduled: dict[int, Any] = {}
+    last_id, result = None, None
     for event in history.events:
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             attrs = event.activity_task_scheduled_event_attributes
             if attrs.activity_type.name.endswith(".think"):
-                last = attrs.input
-    if last is None:
-        return None
-    decoded = await _decode(client, last)
+                scheduled[event.event_id] = attrs.input
+                last_id, result = event.event_id, None
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            attrs = event.activity_task_completed_event_attributes
+            if attrs.scheduled_event_id == last_id:
+                result = attrs.result
+    if last_id is None:
+        return None, None
+    decoded = await _decode(client, scheduled[last_id])
     args = decoded[0].get("args", []) if decoded and isinstance(decoded[0], dict) else []
-    return args[0] if args and isinstance(args[0], dict) else None
+    state = args[0] if args and isinstance(args[0], dict) else None
+    output = (await _decode(client, result))[0] if result is not None else None
+    return state, (output or {}).get("result") if isinstance(output, dict) else None
+
+
+async def last_turn_state(client: Client, history: WorkflowHistory) -> dict[str, Any] | None:
+    """The graph state the last model call started from (its activity input): where a stopped
+    session resumes. None when no model call was scheduled."""
+    state, _ = await _last_think(client, history)
+    return state
+
+
+async def tongyi_record(client: Client, history: WorkflowHistory) -> dict[str, Any] | None:
+    """The session in the reference's trajectory format (question, answer, messages,
+    prediction, termination), so its evaluation scripts run on our sessions unchanged. The
+    ground-truth `answer` is unknown here and left empty."""
+    state, result = await _last_think(client, history)
+    timeline = await read_timeline(client, history)
+    report = timeline.get("report")
+    if state is None or not isinstance(report, dict):
+        return None
+    messages = to_messages(state.get("messages") or [])
+    if result and result.get("messages"):
+        messages.append(to_message(result["messages"][-1]))
+    return {
+        "question": report["question"],
+        "answer": "",
+        "messages": tongyi.render(messages, state.get("today", "")),  # type: ignore[arg-type]
+        "prediction": report["answer"],
+        "termination": report["termination"],
+    }

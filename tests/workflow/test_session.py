@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from pathlib import Path
 
 from temporalio.client import Client
 
@@ -356,3 +357,22 @@ def test_list_finds_sessions_by_status_and_words(stack: Stack) -> None:
     assert "s-listed" not in {r["session_id"] for r in other}
     bad = stack.cli("list", "--status", "sleeping")
     assert bad.returncode == 2 and "choose from running" in bad.stderr
+
+
+def test_export_in_the_reference_format(stack: Stack, tmp_path: Path) -> None:
+    stack.script(QUESTION, four_call_script(stack))
+    ask_json(stack, "--id", "s-export")
+    out = tmp_path / "iter1.jsonl"
+    result = stack.cli("export", "s-export", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    (line,) = out.read_text().splitlines()
+    record = json.loads(line)
+    assert list(record) == ["question", "answer", "messages", "prediction", "termination"]
+    assert record["prediction"] == ANSWER and record["termination"] == "answer"
+    # Byte for byte what the model was sent on its last turn, plus its final reply.
+    last_request = stack.model.research_requests()[-1].body["messages"]
+    assert record["messages"][:-1] == last_request
+    assert record["messages"][-1] == {"role": "assistant", "content": answer()}
+    assert record["messages"][0]["content"].startswith(prompts.SYSTEM_PROMPT)
+    missing = stack.cli("export", "nope")
+    assert missing.returncode == 2 and "no session with id 'nope'" in missing.stderr
