@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     tool_timeout_seconds: float = Field(
         60, gt=0, validation_alias=_env("DEEPRESEARCH_TOOL_TIMEOUT_SECONDS")
     )
+    sticky_seconds: float = Field(5, gt=0, validation_alias=_env("DEEPRESEARCH_STICKY_SECONDS"))
     model_attempts: int = Field(10, ge=1, validation_alias=_env("DEEPRESEARCH_MODEL_ATTEMPTS"))
     tool_attempts: int = Field(5, ge=1, validation_alias=_env("DEEPRESEARCH_TOOL_ATTEMPTS"))
     retry_initial_seconds: float = Field(

@@ -95,6 +95,8 @@ async def research_worker(settings: Settings, client: Client) -> AsyncIterator[W
             workflows=[ResearchWorkflow],
             plugins=[plugin(settings)],
             graceful_shutdown_timeout=timedelta(seconds=10),
+            # A dead worker's cached session moves to another worker after this long.
+            sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_seconds),
         )
         async with worker:
             yield worker
