@@ -251,7 +251,11 @@ async def route_after_collect(state: ResearchState) -> list[Send] | str:
 
 
 async def route_after_refine(state: ResearchState) -> str:
-    return "synthesize" if state.get("termination") else "think"
+    if state.get("termination"):
+        return "synthesize"
+    if control().get("checkpoint"):
+        return END  # the workflow continues as new from this state
+    return "think"
 
 
 def make_react_graph(
@@ -278,6 +282,6 @@ def make_react_graph(
     graph.add_conditional_edges("act", route_after_act, [*tools, "refine"])
     graph.add_conditional_edges("collect", route_after_collect, ["extract", "refine"])
     graph.add_edge("extract", "refine")
-    graph.add_conditional_edges("refine", route_after_refine, ["think", "synthesize"])
+    graph.add_conditional_edges("refine", route_after_refine, ["think", "synthesize", END])
     graph.add_edge("synthesize", END)
     return graph

@@ -122,12 +122,14 @@ class Control(TypedDict, total=False):
 
     cancel: str | None
     steer: list[str]
+    checkpoint: bool  # the workflow's history is full: stop before the next turn
 
 
 class ResearchState(TypedDict, total=False):
     """Graph state. Large texts stay out: pages live in the blob store, state holds digests."""
 
     question: str
+    started: float
     today: str
     deadline: float
     limits: dict[str, Any]

@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -32,9 +32,14 @@ from activities.llm import probe
 from graphs.state import ResearchLimits
 from workers import devserver, search_attributes
 from workers.config import Settings, load_settings
-from workers.models import Progress, ResearchInput, ResearchReport
+from workers.models import HistoryBudget, Progress, ResearchInput, ResearchReport
 from workers.research_worker import connect, research_endpoint, research_worker, run_worker
-from workers.timeline import last_turn_state, read_timeline, tongyi_record
+from workers.timeline import (
+    last_turn_state,
+    read_timeline,
+    session_histories,
+    tongyi_record,
+)
 from workers.workflow import ResearchWorkflow
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -227,9 +232,13 @@ async def _ask(
 
 
 async def _for_server(client: Client, settings: Settings, request: ResearchInput) -> ResearchInput:
-    """Stamp the model name and whether this server indexes our search attributes."""
+    """Stamp the model name, the history budget and whether this server indexes our search
+    attributes."""
     indexed = await search_attributes.ensure_registered(client)
-    return request.model_copy(update={"indexed": indexed, "model": settings.model or ""})
+    budget = HistoryBudget(events=settings.history_events, bytes=settings.history_bytes)
+    return request.model_copy(
+        update={"indexed": indexed, "model": settings.model or "", "history": budget}
+    )
 
 
 async def _follow(
@@ -271,7 +280,7 @@ async def _resume(session_id: str, as_json: bool, detach: bool, worker: bool) ->
         raise CliError(f"no session with id {session_id!r}")
     if status in ("running", "completed"):
         raise CliError(f"session {session_id} is {status}; only a stopped session can be resumed")
-    state = await last_turn_state(client, await handle.fetch_history())
+    state = await last_turn_state(client, await session_histories(client, session_id))
     if state is None:
         raise CliError(f"session {session_id} stopped before its first model call; ask again")
     request = ResearchInput(
@@ -429,17 +438,19 @@ def _render_timeline(session_id: str, timeline: dict[str, Any]) -> None:
         out.print(f"[red]Failed:[/red] {escape(timeline['error'])}")
 
 
-async def _show(session_id: str, as_json: bool) -> None:
-    settings = load_settings()
-    client = await _client(settings)
-    handle = client.get_workflow_handle(session_id)
+async def _histories(client: Client, session_id: str) -> list[WorkflowHistory]:
     try:
-        history = await handle.fetch_history()
+        return await session_histories(client, session_id)
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise CliError(f"no session with id {session_id!r}") from None
         raise
-    timeline = await read_timeline(client, history)
+
+
+async def _show(session_id: str, as_json: bool) -> None:
+    settings = load_settings()
+    client = await _client(settings)
+    timeline = await read_timeline(client, await _histories(client, session_id))
     if as_json:
         out.print_json(json.dumps({"session_id": session_id, **timeline}, default=str))
     else:
@@ -509,13 +520,7 @@ async def _export(session_ids: list[str], every: bool, output: Path | None) -> N
         raise CliError("name one or more session ids, or --all")
     lines = []
     for session_id in session_ids:
-        try:
-            history = await client.get_workflow_handle(session_id).fetch_history()
-        except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                raise CliError(f"no session with id {session_id!r}") from None
-            raise
-        record = await tongyi_record(client, history)
+        record = await tongyi_record(client, await _histories(client, session_id))
         if record is None:
             raise CliError(f"session {session_id} has not completed; nothing to export")
         lines.append(json.dumps(record, ensure_ascii=False))

@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         60, gt=0, validation_alias=_env("DEEPRESEARCH_TOOL_TIMEOUT_SECONDS")
     )
     sticky_seconds: float = Field(5, gt=0, validation_alias=_env("DEEPRESEARCH_STICKY_SECONDS"))
+    history_events: int = Field(
+        10_000, ge=100, validation_alias=_env("DEEPRESEARCH_HISTORY_EVENTS")
+    )
+    history_bytes: int = Field(
+        20 * 1024 * 1024, ge=64 * 1024, validation_alias=_env("DEEPRESEARCH_HISTORY_BYTES")
+    )
     model_attempts: int = Field(10, ge=1, validation_alias=_env("DEEPRESEARCH_MODEL_ATTEMPTS"))
     tool_attempts: int = Field(5, ge=1, validation_alias=_env("DEEPRESEARCH_TOOL_ATTEMPTS"))
     retry_initial_seconds: float = Field(

@@ -9,6 +9,13 @@ from pydantic import BaseModel, Field, field_validator
 from graphs.state import ResearchLimits, Sampling
 
 
+class HistoryBudget(BaseModel):
+    """Past either bound a session continues as new, carrying its state."""
+
+    events: int = Field(10_000, ge=100)
+    bytes: int = Field(20 * 1024 * 1024, ge=64 * 1024)
+
+
 class ResearchInput(BaseModel):
     """Input of ResearchWorkflow; `version` lets later code read older histories."""
 
@@ -18,6 +25,9 @@ class ResearchInput(BaseModel):
     sampling: Sampling = Field(default_factory=Sampling)
     model: str = Field("", description="Model name, for display and search (not a secret).")
     indexed: bool = Field(False, description="Set the custom search attributes (registered).")
+    history: HistoryBudget = Field(default_factory=HistoryBudget)
+    continued: bool = Field(False, description="This run continues the previous one (as new).")
+    control: dict[str, Any] | None = Field(None, description="Operator input carried over.")
     resume_state: dict[str, Any] | None = Field(
         None, description="Graph state to continue from (`deepresearch resume`); None: start."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -58,11 +59,27 @@ async def _decode(client: Client, payloads: Any) -> list[Any]:
     return await client.data_converter.decode(payloads.payloads)
 
 
-async def read_timeline(client: Client, history: WorkflowHistory) -> dict[str, Any]:
-    """Steps (activities with attempts, failures, timings, decoded inputs/outputs) and outcome."""
-    steps: dict[int, dict[str, Any]] = {}
+async def session_histories(client: Client, session_id: str) -> list[WorkflowHistory]:
+    """The histories of the session's latest run and the runs it continued as new from,
+    oldest first (raises RPCError NOT_FOUND for an unknown session)."""
+    histories: list[WorkflowHistory] = []
+    run_id: str | None = None
+    while True:
+        history = await client.get_workflow_handle(session_id, run_id=run_id).fetch_history()
+        histories.append(history)
+        started = history.events[0].workflow_execution_started_event_attributes
+        run_id = started.continued_execution_run_id
+        if not run_id:
+            return histories[::-1]
+
+
+async def read_timeline(client: Client, histories: Sequence[WorkflowHistory]) -> dict[str, Any]:
+    """Steps (activities with attempts, failures, timings, decoded inputs/outputs) and outcome,
+    across the runs of a continued-as-new session."""
+    steps: dict[tuple[int, int], dict[str, Any]] = {}
     outcome: dict[str, Any] = {"status": "running"}
-    for event in history.events:
+    events = [(run, event) for run, history in enumerate(histories) for event in history.events]
+    for run, event in events:
         kind = event.event_type
         at = event.event_time.ToDatetime().isoformat() + "Z"
         if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
@@ -72,7 +89,7 @@ async def read_timeline(client: Client, history: WorkflowHistory) -> dict[str, A
             summary = ""
             if event.user_metadata.HasField("summary"):
                 summary = (await client.data_converter.decode([event.user_metadata.summary]))[0]
-            steps[event.event_id] = {
+            steps[run, event.event_id] = {
                 "node": attrs.activity_type.name.split(".", 1)[-1],
                 "summary": summary,
                 "scheduled_at": at,
@@ -82,7 +99,7 @@ async def read_timeline(client: Client, history: WorkflowHistory) -> dict[str, A
             }
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             attrs = event.activity_task_started_event_attributes
-            step = steps[attrs.scheduled_event_id]
+            step = steps[run, attrs.scheduled_event_id]
             step.update(
                 status="running", started_at=at, attempts=attrs.attempt, worker=attrs.identity
             )
@@ -90,7 +107,7 @@ async def read_timeline(client: Client, history: WorkflowHistory) -> dict[str, A
                 step["last_failure"] = attrs.last_failure.message
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             attrs = event.activity_task_completed_event_attributes
-            step = steps[attrs.scheduled_event_id]
+            step = steps[run, attrs.scheduled_event_id]
             decoded = await _decode(client, attrs.result)
             output = decoded[0] if decoded else {}
             result = output.get("result") if isinstance(output, dict) else None
@@ -98,12 +115,12 @@ async def read_timeline(client: Client, history: WorkflowHistory) -> dict[str, A
             step.update(_node_details(step["node"], step["_args"], result))
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
             attrs = event.activity_task_failed_event_attributes
-            steps[attrs.scheduled_event_id].update(
+            steps[run, attrs.scheduled_event_id].update(
                 status="failed", finished_at=at, failure=attrs.failure.message
             )
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
             attrs = event.activity_task_timed_out_event_attributes
-            steps[attrs.scheduled_event_id].update(
+            steps[run, attrs.scheduled_event_id].update(
                 status="timed out", finished_at=at, failure=attrs.failure.message
             )
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
@@ -136,10 +153,11 @@ async def read_timeline(client: Client, history: WorkflowHistory) -> dict[str, A
     return {"steps": ordered, **outcome}
 
 
-async def _last_think(client: Client, history: WorkflowHistory) -> tuple[Any, Any]:
+async def _last_think(client: Client, histories: Sequence[WorkflowHistory]) -> tuple[Any, Any]:
     """Decoded (input state, result) of the last model call; result None if it did not finish."""
     scheduled: dict[int, Any] = {}
     last_id, result = None, None
+    history = next((h for h in reversed(histories) if _has_think(h)), histories[-1])
     for event in history.events:
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             attrs = event.activity_task_scheduled_event_attributes
@@ -159,19 +177,31 @@ async def _last_think(client: Client, history: WorkflowHistory) -> tuple[Any, An
     return state, (output or {}).get("result") if isinstance(output, dict) else None
 
 
-async def last_turn_state(client: Client, history: WorkflowHistory) -> dict[str, Any] | None:
+def _has_think(history: WorkflowHistory) -> bool:
+    return any(
+        e.activity_task_scheduled_event_attributes.activity_type.name.endswith(".think")
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    )
+
+
+async def last_turn_state(
+    client: Client, histories: Sequence[WorkflowHistory]
+) -> dict[str, Any] | None:
     """The graph state the last model call started from (its activity input): where a stopped
     session resumes. None when no model call was scheduled."""
-    state, _ = await _last_think(client, history)
+    state, _ = await _last_think(client, histories)
     return state
 
 
-async def tongyi_record(client: Client, history: WorkflowHistory) -> dict[str, Any] | None:
+async def tongyi_record(
+    client: Client, histories: Sequence[WorkflowHistory]
+) -> dict[str, Any] | None:
     """The session in the reference's trajectory format (question, answer, messages,
     prediction, termination), so its evaluation scripts run on our sessions unchanged. The
     ground-truth `answer` is unknown here and left empty."""
-    state, result = await _last_think(client, history)
-    timeline = await read_timeline(client, history)
+    state, result = await _last_think(client, histories)
+    timeline = await read_timeline(client, histories)
     report = timeline.get("report")
     if state is None or not isinstance(report, dict):
         return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio import workflow
@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from graphs.state import Control, ResearchState, to_message, to_messages
     from workers import search_attributes as attrs
     from workers.graph import GRAPH_NAME
-    from workers.models import Progress, ResearchInput, ResearchReport
+    from workers.models import HistoryBudget, Progress, ResearchInput, ResearchReport
 
 RECURSION_LIMIT = 100_000  # supersteps; the session's own limits end it long before
 
@@ -43,12 +43,15 @@ def describe_update(node: str, update: dict[str, Any]) -> str | None:
     return None
 
 
-def resumed(saved: dict[str, Any], fresh: ResearchState) -> ResearchState:
-    """A stopped session's state with a fresh clock and wall-clock budget, from now."""
+def resumed(saved: dict[str, Any], fresh: ResearchState, *, fresh_budget: bool) -> ResearchState:
+    """A saved state to continue from: after a continue-as-new as it was; after a failure
+    (`resume`) with a fresh clock and wall-clock budget from now."""
     state: ResearchState = {**saved}  # type: ignore[typeddict-item]
     state["messages"] = to_messages(saved.get("messages") or [])
-    for key in ("deadline", "clock", "today"):
-        state[key] = fresh[key]  # type: ignore[literal-required]
+    state.setdefault("started", fresh["started"])
+    if fresh_budget:
+        for key in ("deadline", "clock", "today"):
+            state[key] = fresh[key]  # type: ignore[literal-required]
     return state
 
 
@@ -98,22 +101,28 @@ class ResearchWorkflow:
         p.tokens = state.get("prompt_tokens", 0) + state.get("completion_tokens", 0)
         p.sources = len(state.get("sources") or [])
 
+    def _history_full(self, budget: HistoryBudget) -> bool:
+        info = workflow.info()
+        return (
+            info.get_current_history_length() >= budget.events
+            or info.get_current_history_size() >= budget.bytes
+            or info.is_continue_as_new_suggested()
+        )
+
     @workflow.run
     async def run(self, request: ResearchInput) -> ResearchReport:
         if not request.question.strip():
             raise ApplicationError("the question is empty", non_retryable=True)
-        self._started = workflow.now()
+        now = workflow.now()
         self._indexed = request.indexed
-        self._index(
-            attrs.MODEL.value_set(request.model or "unknown"),
-            attrs.DIALECT.value_set("tongyi"),
-            attrs.QUESTION.value_set(request.question[:1000]),
-        )
+        if request.control is not None:  # carried over a continue-as-new
+            self._control = {"cancel": None, "steer": [], **request.control}
         state: ResearchState = {
             "question": request.question,
-            "today": self._started.date().isoformat(),
-            "deadline": self._started.timestamp() + request.limits.wall_clock_seconds,
-            "clock": self._started.timestamp(),
+            "started": now.timestamp(),
+            "today": now.date().isoformat(),
+            "deadline": now.timestamp() + request.limits.wall_clock_seconds,
+            "clock": now.timestamp(),
             "limits": request.limits.model_dump(),
             "sampling": request.sampling.model_dump(),
             "messages": [HumanMessage(content=request.question, id="question")],
@@ -121,7 +130,14 @@ class ResearchWorkflow:
             "tool_calls": 0,
         }
         if request.resume_state is not None:
-            state = resumed(request.resume_state, state)
+            state = resumed(request.resume_state, state, fresh_budget=not request.continued)
+        self._started = datetime.fromtimestamp(state["started"], tz=UTC)
+        if not request.continued:
+            self._index(
+                attrs.MODEL.value_set(request.model or "unknown"),
+                attrs.DIALECT.value_set("tongyi"),
+                attrs.QUESTION.value_set(request.question[:1000]),
+            )
         final: dict[str, Any] = dict(state)
         app = graph(GRAPH_NAME).compile()
         async for mode, chunk in app.astream(
@@ -133,10 +149,22 @@ class ResearchWorkflow:
             if mode == "values":
                 final = chunk
                 self._track_state(chunk)
+                if self._history_full(request.history):
+                    self._control["checkpoint"] = True  # the graph stops before its next turn
                 continue
             for node, update in chunk.items():
                 if isinstance(update, dict):
                     self._track_update(node, update)
+        if not final.get("termination"):  # stopped at a checkpoint: go on in a fresh run
+            workflow.continue_as_new(
+                request.model_copy(
+                    update={
+                        "resume_state": final,
+                        "continued": True,
+                        "control": {k: v for k, v in self._control.items() if k != "checkpoint"},
+                    }
+                )
+            )
         self._progress.done = True
         self._index(attrs.TERMINATION.value_set(final.get("termination", "") or "unknown"))
         finished = workflow.now()

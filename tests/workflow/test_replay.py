@@ -12,7 +12,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
 from tests.conftest import Stack
-from tests.workflow.test_session import QUESTION, ask_json, four_call_script
+from tests.workflow.test_session import QUESTION, answer, ask_json, call, four_call_script
 from workers.config import Settings
 from workers.research_worker import data_converter, plugin
 from workers.workflow import ResearchWorkflow
@@ -42,6 +42,22 @@ async def test_fresh_history_replays(stack: Stack, temporal_address: str) -> Non
         (HISTORIES / "tongyi-four-calls.json").write_text(history.to_json())
         shutil.rmtree(HISTORIES / "blobs", ignore_errors=True)
         shutil.copytree(blob_dir, HISTORIES / "blobs")
+
+
+async def test_continued_as_new_history_replays(stack: Stack, temporal_address: str) -> None:
+    turns = [call("search", {"query": [f"q{i}"]}) for i in range(30)]
+    stack.script(QUESTION, [*turns, answer()])
+    ask_json(stack, "--id", "s-replay-can", DEEPRESEARCH_HISTORY_EVENTS="200")
+    client = await Client.connect(temporal_address)
+    runs = [run async for run in client.list_workflows("WorkflowId = 's-replay-can'")]
+    first = min(runs, key=lambda run: run.start_time)
+    history = await client.get_workflow_handle("s-replay-can", run_id=first.run_id).fetch_history()
+    assert history.events[-1].HasField("workflow_execution_continued_as_new_event_attributes")
+    result = await replayer(stack.data_dir / "blobs").replay_workflow(history)
+    assert result.replay_failure is None
+    if os.environ.get("RECORD_HISTORIES"):
+        (HISTORIES / "tongyi-continued-as-new.json").write_text(history.to_json())
+        shutil.copytree(stack.data_dir / "blobs", HISTORIES / "blobs", dirs_exist_ok=True)
 
 
 async def test_stored_histories_replay() -> None:

@@ -35,8 +35,8 @@ def four_call_script(stack: Stack) -> list[str]:
     ]
 
 
-def ask_json(stack: Stack, *args: str, **env: str) -> dict[str, object]:
-    result = stack.cli("ask", QUESTION, "--json", *args, **env)
+def ask_json(stack: Stack, *args: str, timeout: str = "120", **env: str) -> dict[str, object]:
+    result = stack.cli("ask", QUESTION, "--json", *args, timeout=float(timeout), **env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
