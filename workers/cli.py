@@ -403,33 +403,27 @@ def list_sessions(
     _run(_list(status, since, query, limit, as_json))
 
 
-def _render_timeline(session_id: str, timeline: dict[str, Any]) -> None:
-    out.print(f"[bold]{escape(session_id)}[/bold] · {timeline['status']}")
-    for number, step in enumerate(timeline["steps"], start=1):
-        retries = f" · attempt {step['attempts']}" if step.get("attempts", 1) > 1 else ""
-        if "duration_s" in step:
-            retries += f" · {step['duration_s']:.2f}s"
-        out.print(
-            f"[cyan]{number:>3}. {escape(step['summary'] or step['node'])}[/cyan]"
-            f" [dim]({step['status']}{retries})[/dim]"
-        )
-        for key in (
-            "thought",
-            "tool_call",
-            "invalid_tool_call",
-            "answer",
-            "observation",
-            "last_failure",
-            "failure",
-        ):
-            if key in step:
-                value = (
-                    step[key]
-                    if isinstance(step[key], str)
-                    else json.dumps(step[key], ensure_ascii=False)
-                )
-                value = value.strip().replace("\n", "\n" + " " * 9)
-                out.print(f"       [bold]{key}:[/bold] {escape(value)}")
+STEP_FIELDS = ("thought", "tool_call", "invalid_tool_call", "answer", "observation")
+FAILURE_FIELDS = ("last_failure", "failure")
+
+
+def _render_step(number: int, step: dict[str, Any]) -> None:
+    retries = f" · attempt {step['attempts']}" if step.get("attempts", 1) > 1 else ""
+    if "duration_s" in step:
+        retries += f" · {step['duration_s']:.2f}s"
+    out.print(
+        f"[cyan]{number:>3}. {escape(step['summary'] or step['node'])}[/cyan]"
+        f" [dim]({step['status']}{retries})[/dim]"
+    )
+    for key in (*STEP_FIELDS, *FAILURE_FIELDS):
+        if key in step:
+            value = step[key]
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            text = text.strip().replace("\n", "\n" + " " * 9)
+            out.print(f"       [bold]{key}:[/bold] {escape(text)}")
+
+
+def _render_outcome(timeline: dict[str, Any]) -> None:
     if timeline.get("report"):
         report = timeline["report"]
         answer, why = escape(str(report.get("answer"))), report.get("termination")
@@ -447,23 +441,50 @@ async def _histories(client: Client, session_id: str) -> list[WorkflowHistory]:
         raise
 
 
-async def _show(session_id: str, as_json: bool) -> None:
+async def _show(session_id: str, as_json: bool, follow: bool) -> None:
     settings = load_settings()
     client = await _client(settings)
     timeline = await read_timeline(client, await _histories(client, session_id))
-    if as_json:
-        out.print_json(json.dumps({"session_id": session_id, **timeline}, default=str))
-    else:
-        _render_timeline(session_id, timeline)
+    if not follow:
+        if as_json:
+            out.print_json(json.dumps({"session_id": session_id, **timeline}, default=str))
+            return
+        out.print(f"[bold]{escape(session_id)}[/bold] · {timeline['status']}")
+        for number, step in enumerate(timeline["steps"], start=1):
+            _render_step(number, step)
+        _render_outcome(timeline)
+        return
+    printed = 0  # --follow: each finished step once, as it finishes, until the session ends
+    while True:
+        steps = timeline["steps"]
+        while printed < len(steps) and steps[printed]["status"] not in ("scheduled", "running"):
+            step = steps[printed]
+            printed += 1
+            if as_json:
+                out.print(json.dumps({"step": printed, **step}, default=str), highlight=False)
+            else:
+                _render_step(printed, step)
+        if timeline["status"] != "running":
+            if as_json:
+                outcome = {k: v for k, v in timeline.items() if k != "steps"}
+                out.print(json.dumps(outcome, default=str), highlight=False)
+            else:
+                _render_outcome(timeline)
+            return
+        await asyncio.sleep(1.0)
+        timeline = await read_timeline(client, await _histories(client, session_id))
 
 
 @app.command()
 def show(
     session_id: Annotated[str, typer.Argument(help="Session id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Print steps as they finish, until the end.")
+    ] = False,
 ) -> None:
     """Show a session's trajectory from its workflow history."""
-    _run(_show(session_id, as_json))
+    _run(_show(session_id, as_json, follow))
 
 
 async def _running_handle(session_id: str) -> WorkflowHandle[Any, Any]:

@@ -376,3 +376,23 @@ def test_export_in_the_reference_format(stack: Stack, tmp_path: Path) -> None:
     assert record["messages"][0]["content"].startswith(prompts.SYSTEM_PROMPT)
     missing = stack.cli("export", "nope")
     assert missing.returncode == 2 and "no session with id 'nope'" in missing.stderr
+
+
+def test_show_follow_streams_steps_until_the_end(stack: Stack) -> None:
+    stack.script(QUESTION, four_call_script(stack))
+    stack.serper.latency = 1.0
+    detached = stack.cli("ask", QUESTION, "--id", "s-follow", "--detach", "--no-worker")
+    assert detached.returncode == 0, detached.stderr
+    worker = stack.spawn_worker()
+    try:
+        followed = stack.cli("show", "s-follow", "--follow", "--json")
+    finally:
+        worker.terminate()
+        worker.wait(20)
+    assert followed.returncode == 0, followed.stderr
+    lines = [json.loads(line) for line in followed.stdout.splitlines()]
+    steps, outcome = lines[:-1], lines[-1]
+    assert [s["step"] for s in steps] == list(range(1, len(steps) + 1))
+    assert [s["node"] for s in steps].count("think") == 3 and len(steps) == 9
+    assert all(s["status"] == "completed" for s in steps)
+    assert outcome["status"] == "completed" and outcome["report"]["answer"] == ANSWER
