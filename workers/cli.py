@@ -31,6 +31,7 @@ from activities.errors import DeepResearchError
 from activities.llm import probe
 from graphs.state import ResearchLimits
 from workers import devserver, search_attributes
+from workers.codec_server import make_server
 from workers.config import Settings, load_settings
 from workers.models import HistoryBudget, Progress, ResearchInput, ResearchReport
 from workers.research_worker import connect, research_endpoint, research_worker, run_worker
@@ -576,6 +577,28 @@ async def _worker() -> None:
     client = await _client(settings)
     err.print(f"research worker polling task queue {settings.task_queue!r}")
     await run_worker(settings, client)
+
+
+@app.command(name="codec-server")
+def codec_server(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8081,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    allow_origin: Annotated[
+        str, typer.Option(help="The Temporal UI's origin, allowed by CORS.")
+    ] = "http://localhost:8233",
+) -> None:
+    """Serve Temporal's codec endpoints so the UI and the temporal CLI decode payloads."""
+    settings = load_settings()
+    try:
+        server = make_server(settings.blob_dir, host, port, allow_origin)
+    except OSError as error:
+        err.print(f"[red]error:[/red] cannot listen on {host}:{port}: {error.strerror}")
+        raise typer.Exit(2) from None
+    err.print(f"codec server on http://{host}:{port} (blob store {settings.blob_dir})")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
 
 
 @app.command(name="worker")
