@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 from activities.context import ModelEndpoint, current
 from activities.errors import ConfigurationError, from_openai
 from activities.heartbeat import beat
+from activities.metrics import count
 from graphs import prompts
 from graphs.protocol import tongyi
 from graphs.react import estimate_tokens
@@ -77,10 +78,13 @@ async def chat(
         raise ApplicationError(
             "model endpoint returned an empty completion", type="EmptyCompletion"
         )
+    count("model_calls", model=endpoint.model)
     prompt_tokens = (
         usage.prompt_tokens if usage else sum(estimate_tokens(m["content"]) for m in messages)
     )
     completion_tokens = usage.completion_tokens if usage else estimate_tokens(text)
+    count("tokens", prompt_tokens, model=endpoint.model, kind="prompt")
+    count("tokens", completion_tokens, model=endpoint.model, kind="completion")
     return ChatResult(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
 
 

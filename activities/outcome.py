@@ -11,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import ToolError
 from activities.heartbeat import heartbeating
+from activities.metrics import count
 
 
 def _last_attempt() -> bool:
@@ -24,20 +25,27 @@ def _last_attempt() -> bool:
 async def tool_outcome(work: Awaitable[str], *, fallback: str, label: str) -> str:
     """Await a tool's text. A non-retryable failure answers at once with the error; a retryable
     one raises (Temporal retries) until the last attempt, which answers with `fallback`."""
+    tool = label.split(" ", 1)[0]
     try:
-        return await work
+        text = await work
     except ToolError as error:
+        count("tool_calls", tool=tool, outcome="refused")
         return f"[{label}] {error}"
     except ApplicationError as error:
         if error.non_retryable:
+            count("tool_calls", tool=tool, outcome="failed")
             if activity.in_activity():
                 activity.logger.warning("%s failed: %s", label, error)
             return f"[{label}] failed: {error}"
         if _last_attempt():
+            count("tool_calls", tool=tool, outcome="gave_up")
             if activity.in_activity():
                 activity.logger.warning("%s gave up after retries: %s", label, error)
             return fallback
+        count("tool_retries", tool=tool)
         raise
+    count("tool_calls", tool=tool, outcome="ok")
+    return text
 
 
 async def observe(

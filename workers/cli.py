@@ -80,10 +80,10 @@ def _run(work: Awaitable[T]) -> T:
         raise typer.Exit(130) from None
 
 
-async def _client(settings: Settings) -> Client:
+async def _client(settings: Settings, metrics_port: int | None = None) -> Client:
     address = settings.temporal_address or devserver.ensure_dev_server(settings.data_dir)
     try:
-        return await connect(settings, address)
+        return await connect(settings, address, metrics_port)
     except RuntimeError as error:
         raise CliError(f"cannot reach Temporal at {address}: {error}") from None
 
@@ -570,12 +570,14 @@ def export(
     _run(_export(session_ids or [], every, output))
 
 
-async def _worker() -> None:
+async def _worker(metrics_port: int | None) -> None:
     settings = load_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings.require_model()
-    client = await _client(settings)
+    client = await _client(settings, metrics_port)
     err.print(f"research worker polling task queue {settings.task_queue!r}")
+    if metrics_port is not None:
+        err.print(f"Prometheus metrics on http://0.0.0.0:{metrics_port}/metrics")
     await run_worker(settings, client)
 
 
@@ -602,9 +604,13 @@ def codec_server(
 
 
 @app.command(name="worker")
-def worker_command() -> None:
+def worker_command(
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on this port.")
+    ] = None,
+) -> None:
     """Run a research worker until SIGTERM (graceful shutdown)."""
-    _run(_worker())
+    _run(_worker(metrics_port))
 
 
 @app.command()

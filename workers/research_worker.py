@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.langgraph import LangGraphPlugin
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities import context
@@ -38,11 +39,19 @@ def plugin(settings: Settings) -> LangGraphPlugin:
     return LangGraphPlugin(graphs={GRAPH_NAME: make_research_graph(settings)})
 
 
-async def connect(settings: Settings, address: str) -> Client:
-    """A client whose payloads pass through the claim-check codec (same blob store as workers)."""
+async def connect(settings: Settings, address: str, metrics_port: int | None = None) -> Client:
+    """A client whose payloads pass through the claim-check codec (same blob store as workers);
+    with `metrics_port`, its runtime serves Prometheus metrics (SDK's and ours) on it."""
     converter = data_converter(settings.blob_dir)
+    runtime = None
+    if metrics_port is not None:
+        prometheus = PrometheusConfig(bind_address=f"0.0.0.0:{metrics_port}")
+        runtime = Runtime(telemetry=TelemetryConfig(metrics=prometheus))
     return await Client.connect(
-        address, namespace=settings.temporal_namespace, data_converter=converter
+        address,
+        namespace=settings.temporal_namespace,
+        data_converter=converter,
+        **({"runtime": runtime} if runtime else {}),
     )
 
 

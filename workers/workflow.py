@@ -166,6 +166,9 @@ class ResearchWorkflow:
                 )
             )
         self._progress.done = True
+        workflow.metric_meter().create_counter("deepresearch_sessions").add(
+            1, {"termination": final.get("termination", "") or "unknown"}
+        )
         self._index(attrs.TERMINATION.value_set(final.get("termination", "") or "unknown"))
         finished = workflow.now()
         return ResearchReport(
