@@ -396,3 +396,27 @@ def test_show_follow_streams_steps_until_the_end(stack: Stack) -> None:
     assert [s["node"] for s in steps].count("think") == 3 and len(steps) == 9
     assert all(s["status"] == "completed" for s in steps)
     assert outcome["status"] == "completed" and outcome["report"]["answer"] == ANSWER
+
+
+def test_sigterm_lets_in_flight_calls_finish(stack: Stack) -> None:
+    """A worker told to stop (SIGTERM) finishes its running tool calls before it exits; the
+    next worker carries on without running them again."""
+    stack.script(QUESTION, four_call_script(stack))
+    stack.serper.latency = 3
+    detached = stack.cli("ask", QUESTION, "--id", "s-sigterm", "--detach", "--no-worker")
+    assert detached.returncode == 0, detached.stderr
+    first = stack.spawn_worker("worker-1.log")
+    wait_for_turns(stack, 1)
+    time.sleep(0.5)  # the two searches are in flight
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(30) == 0
+    assert [r.status for r in stack.serper.requests] == [200, 200]  # they finished
+    stack.serper.latency = 0
+    second = stack.spawn_worker("worker-2.log")
+    try:
+        report = ask_json(stack, "--id", "s-sigterm", "--no-worker")
+    finally:
+        second.terminate()
+        second.wait(20)
+    assert report["answer"] == ANSWER
+    assert len(stack.serper.requests) == 2  # not sent again
