@@ -488,6 +488,24 @@ def show(
     _run(_show(session_id, as_json, follow))
 
 
+async def _watch(session_id: str, as_json: bool) -> None:
+    settings = load_settings()
+    client = await _client(settings)
+    handle = client.get_workflow_handle_for(ResearchWorkflow.run, session_id)
+    if await _describe_status(handle) is None:
+        raise CliError(f"no session with id {session_id!r}")
+    await _follow(settings, client, handle, as_json=as_json, detach=False, worker=False)
+
+
+@app.command()
+def watch(
+    session_id: Annotated[str, typer.Argument(help="Session id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Watch a session's live progress, then print its answer (runs no worker)."""
+    _run(_watch(session_id, as_json))
+
+
 async def _running_handle(session_id: str) -> WorkflowHandle[Any, Any]:
     settings = load_settings()
     client = await _client(settings)

@@ -420,3 +420,19 @@ def test_sigterm_lets_in_flight_calls_finish(stack: Stack) -> None:
         second.wait(20)
     assert report["answer"] == ANSWER
     assert len(stack.serper.requests) == 2  # not sent again
+
+
+def test_watch_waits_for_the_answer(stack: Stack) -> None:
+    stack.script(QUESTION, four_call_script(stack))
+    stack.serper.latency = 1
+    detached = stack.cli("ask", QUESTION, "--id", "s-watch", "--detach", "--no-worker")
+    assert detached.returncode == 0, detached.stderr
+    worker = stack.spawn_worker()
+    try:
+        watched = stack.cli("watch", "s-watch", "--json")
+    finally:
+        worker.terminate()
+        worker.wait(20)
+    assert watched.returncode == 0, watched.stderr
+    assert json.loads(watched.stdout)["answer"] == ANSWER
+    assert stack.cli("watch", "nope").returncode == 2
