@@ -37,6 +37,18 @@ class ToolContext:
     jina_key: str | None
     allow_loopback: bool = False
     page_max_bytes: int = 10 * 1024 * 1024
+    # PythonInterpreter: SandboxFusion endpoints (another one on each retry); none = local sandbox
+    sandbox_fusion_urls: tuple[str, ...] = ()
+    python_timeout_seconds: float = 50.0  # the reference's run_timeout
+    python_allow_network: bool = False  # run the local sandbox even where it cannot be isolated
+    # parse_file: Dashscope for what local parsers cannot read (audio, scanned documents)
+    dashscope_url: str = "https://dashscope.aliyuncs.com/compatible-mode/v1"
+    dashscope_key: str | None = None
+    # search backend: serper | searxng | ddgs | local; "" = automatic (serper with a key, else
+    # searxng with a URL, else ddgs)
+    search_backend: str = ""
+    searxng_url: str | None = None
+    index_dir: str | None = None  # the local corpus index (`deepresearch index DIR`)
 
 
 _context: ToolContext | None = None

@@ -16,7 +16,7 @@ from activities.errors import ConfigurationError, from_openai
 from activities.heartbeat import beat
 from activities.metrics import count
 from graphs import prompts
-from graphs.protocol import tongyi
+from graphs.protocol import openai_tools, tongyi
 from graphs.react import estimate_tokens
 from graphs.state import Sampling, to_messages
 
@@ -25,6 +25,8 @@ class ChatResult(BaseModel):
     text: str
     prompt_tokens: int
     completion_tokens: int
+    reasoning: str = ""
+    tool_calls: list[dict[str, str]] = []  # native calls: id, name, arguments (JSON text)
 
 
 def _wrap_reasoning(reasoning: str, content: str) -> str:
@@ -37,15 +39,17 @@ def _wrap_reasoning(reasoning: str, content: str) -> str:
 
 async def chat(
     endpoint: ModelEndpoint,
-    messages: list[dict[str, str]],
+    messages: list[dict[str, Any]],
     sampling: Sampling,
     stop: list[str] | None = None,
     temperature: float | None = None,
+    tools: list[dict[str, Any]] | None = None,
 ) -> ChatResult:
     """Stream one completion, heartbeating per chunk; an empty completion is retryable, as the
     reference retries it."""
     parts: list[str] = []
     thinking: list[str] = []
+    calls: dict[int, dict[str, str]] = {}
     usage: Any = None
     try:
         stream = await endpoint.client.chat.completions.create(
@@ -58,6 +62,7 @@ async def chat(
             max_tokens=sampling.max_tokens,
             stream=True,
             stream_options={"include_usage": True},
+            **({"tools": tools} if tools else {}),
         )
         async for chunk in stream:
             beat()
@@ -71,38 +76,58 @@ async def chat(
             extra = getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None)
             if isinstance(extra, str):
                 thinking.append(extra)
+            for part in delta.tool_calls or []:
+                call = calls.setdefault(part.index, {"id": "", "name": "", "arguments": ""})
+                call["id"] = part.id or call["id"]
+                if part.function is not None:
+                    call["name"] += part.function.name or ""
+                    call["arguments"] += part.function.arguments or ""
     except openai.OpenAIError as error:
         raise from_openai("model endpoint", error) from error
-    text = _wrap_reasoning("".join(thinking), "".join(parts))
-    if not text.strip():
+    text, reasoning = "".join(parts), "".join(thinking)
+    if not (text.strip() or reasoning.strip() or calls):
         raise ApplicationError(
             "model endpoint returned an empty completion", type="EmptyCompletion"
         )
     count("model_calls", model=endpoint.model)
     prompt_tokens = (
-        usage.prompt_tokens if usage else sum(estimate_tokens(m["content"]) for m in messages)
+        usage.prompt_tokens
+        if usage
+        else sum(estimate_tokens(str(m.get("content") or "")) for m in messages)
     )
-    completion_tokens = usage.completion_tokens if usage else estimate_tokens(text)
+    completion_tokens = (
+        usage.completion_tokens if usage else estimate_tokens(text + reasoning + str(calls))
+    )
     count("tokens", prompt_tokens, model=endpoint.model, kind="prompt")
     count("tokens", completion_tokens, model=endpoint.model, kind="completion")
-    return ChatResult(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+    return ChatResult(
+        text=text,
+        reasoning=reasoning,
+        tool_calls=[calls[index] for index in sorted(calls)],
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+    )
 
 
 async def think(state: dict[str, Any]) -> dict[str, Any]:
     """One research turn: render the conversation, call the model, parse its actions."""
     ctx = current()
     turn = state.get("llm_calls", 0) + 1
-    prompt = tongyi.render(to_messages(state["messages"]), state["today"])
-    result = await chat(
-        ctx.research_model,
-        prompt,
-        Sampling(**state.get("sampling", {})),
-        list(prompts.STOP_SEQUENCES),
-    )
+    messages = to_messages(state["messages"])
+    sampling = Sampling(**state.get("sampling", {}))
+    if state.get("protocol", "tongyi") == openai_tools.NAME:
+        prompt = openai_tools.render(messages, state["today"])
+        result = await chat(ctx.research_model, prompt, sampling, tools=openai_tools.tools())
+        message = openai_tools.parse(result.text, result.tool_calls, turn, state["question"])
+    else:
+        prompt = tongyi.render(messages, state["today"])
+        stop = list(prompts.STOP_SEQUENCES)
+        result = await chat(ctx.research_model, prompt, sampling, stop)
+        message = tongyi.parse(_wrap_reasoning(result.reasoning, result.text), turn)
     if activity.in_activity():
         activity.logger.info("turn %d: %d prompt tokens", turn, result.prompt_tokens)
     return {
-        "messages": [tongyi.parse(result.text, turn)],
+        "messages": [message],
         "llm_calls": turn,
         "prompt_tokens": result.prompt_tokens,
         "completion_tokens": result.completion_tokens,

@@ -284,3 +284,16 @@ CANCEL_PROMPT: Final[str] = (
 CANCELLED_TOOL: Final[str] = "[cancelled] The operator stopped the research before this tool ran."
 STEER_NOTE: Final[str] = "Note from the operator: {note}"
 TERMINATION_CANCELLED: Final[str] = "cancelled"
+PARSE_FILE_INVALID_REQUEST: Final[str] = (
+    "[parse_file] Invalid request format: Input must be a JSON object containing 'files' field"
+)
+
+# The `openai` dialect's system prompt (ours; the Tongyi model itself uses SYSTEM_PROMPT).
+OPENAI_SYSTEM_PROMPT: Final[str] = (
+    "You are a deep research assistant. Investigate the user's question thoroughly with the "
+    "tools: search the web, read the most relevant pages, cross-check facts across credible "
+    "sources, and run code or parse uploaded files when that helps. Call several tools at once "
+    "when their results do not depend on each other. When you have gathered enough evidence, "
+    "reply without tool calls: give the final answer concisely, with the URLs it rests on.\n\n"
+    "Current date: "
+)

@@ -17,18 +17,30 @@ from langgraph.runtime import get_runtime
 from langgraph.types import Send
 
 from graphs import prompts
-from graphs.protocol import tongyi
+from graphs.protocol import answer_of, tongyi
 from graphs.state import Control, ResearchLimits, ResearchState, ToolTask
 
-# Tool name the model uses -> (graph node, argument that fans out, invalid-request text).
-FANOUT_TOOLS: dict[str, tuple[str, str, str]] = {
-    "search": ("search", "query", prompts.SEARCH_INVALID_REQUEST),
-    "google_scholar": ("scholar", "query", prompts.SCHOLAR_INVALID_REQUEST),
-    "visit": ("fetch", "url", prompts.VISIT_INVALID_REQUEST),
+
+@dataclass(frozen=True)
+class ToolRoute:
+    """How a tool call becomes graph work: its node, the argument whose items become one task
+    each (None: the call is one task), and the text for malformed arguments."""
+
+    node: str
+    invalid: str
+    fanout: str | None = None
+
+
+# Tool names as the model calls them (the reference's) -> their route.
+TOOL_ROUTES: dict[str, ToolRoute] = {
+    "search": ToolRoute("search", prompts.SEARCH_INVALID_REQUEST, fanout="query"),
+    "google_scholar": ToolRoute("scholar", prompts.SCHOLAR_INVALID_REQUEST, fanout="query"),
+    "visit": ToolRoute("fetch", prompts.VISIT_INVALID_REQUEST, fanout="url"),
+    "PythonInterpreter": ToolRoute("python", prompts.PYTHON_FORMAT_ERROR),
+    "parse_file": ToolRoute("parse_file", prompts.PARSE_FILE_INVALID_REQUEST),
 }
+TOOL_NODES = frozenset(route.node for route in TOOL_ROUTES.values())
 UNAVAILABLE_TOOL = "Error: Tool {name} is not available in this deployment."
-# Every tool named in the system prompt; names outside it get the reference's "not found".
-KNOWN_TOOLS = frozenset({"search", "visit", "google_scholar", "PythonInterpreter", "parse_file"})
 
 
 @dataclass(frozen=True)
@@ -58,42 +70,64 @@ def _fanout_values(value: Any) -> list[str] | None:
     return None
 
 
+def _single_task(route: ToolRoute, args: dict[str, Any], files: dict[str, str]) -> ToolTask | None:
+    """The task of a tool that is not fanned out, or None when its arguments are malformed."""
+    if route.node == "python":
+        code = args.get("code")
+        return {"code": code} if isinstance(code, str) and code.strip() else None
+    if route.node == "parse_file":
+        names = _fanout_values(args.get("files"))
+        if names is None:
+            return None
+        uploaded = {name: files[name] for name in names if name in files}
+        return {"files": uploaded, "missing": [name for name in names if name not in files]}
+    return None
+
+
 def plan_tool_tasks(
-    message: AIMessage, available: set[str], limits: ResearchLimits
+    message: AIMessage,
+    available: set[str],
+    limits: ResearchLimits,
+    files: dict[str, str] | None = None,
 ) -> tuple[list[ToolTask], list[dict[str, Any]]]:
-    """Split the turn's tool calls into fan-out tasks and immediate observations (errors)."""
+    """Split the turn's tool calls into tasks (one per query/URL of a fan-out tool) and
+    immediate observations (errors). `files` maps uploaded file names to blob digests."""
     tasks: list[ToolTask] = []
     observations: list[dict[str, Any]] = []
     for bad in message.invalid_tool_calls:
         observations.append({"call_id": bad["id"], "index": 0, "text": bad["error"] or ""})
     for call in message.tool_calls:
         call_id, name, args = call["id"] or "", call["name"], call["args"]
-        if name not in FANOUT_TOOLS:
-            template = UNAVAILABLE_TOOL if name in KNOWN_TOOLS else prompts.TOOL_NOT_FOUND
+        route = TOOL_ROUTES.get(name)
+        if route is None or route.node not in available:
+            template = prompts.TOOL_NOT_FOUND if route is None else UNAVAILABLE_TOOL
             observations.append(
                 {"call_id": call_id, "index": 0, "text": template.format(name=name)}
             )
             continue
-        node, key, invalid = FANOUT_TOOLS[name]
-        values = _fanout_values(args.get(key))
+        if route.fanout is None:
+            single = _single_task(route, args, files or {})
+            if single is None:
+                observations.append({"call_id": call_id, "index": 0, "text": route.invalid})
+            else:
+                tasks.append({**single, "call_id": call_id, "index": 0, "tool": route.node})
+            continue
+        values = _fanout_values(args.get(route.fanout))
         goal = args.get("goal")
-        if node not in available:
-            observations.append(
-                {"call_id": call_id, "index": 0, "text": UNAVAILABLE_TOOL.format(name=name)}
-            )
-        elif values is None or (node == "fetch" and not isinstance(goal, str)):
-            observations.append({"call_id": call_id, "index": 0, "text": invalid})
-        else:
-            cap = limits.max_tool_calls_per_step
-            for index, value in enumerate(values):
-                if index >= cap:
-                    text = f"[{name}] Skipped {value!r}: more than {cap} items in one call."
-                    observations.append({"call_id": call_id, "index": index, "text": text})
-                    continue
-                task: ToolTask = {"call_id": call_id, "index": index, "tool": node, key: value}
-                if node == "fetch":
-                    task["goal"] = goal
-                tasks.append(task)
+        if values is None or (route.node == "fetch" and not isinstance(goal, str)):
+            observations.append({"call_id": call_id, "index": 0, "text": route.invalid})
+            continue
+        cap = limits.max_tool_calls_per_step
+        for index, value in enumerate(values):
+            if index >= cap:
+                text = f"[{name}] Skipped {value!r}: more than {cap} items in one call."
+                observations.append({"call_id": call_id, "index": index, "text": text})
+                continue
+            task: ToolTask = {"call_id": call_id, "index": index, "tool": route.node}
+            task[route.fanout] = value  # type: ignore[literal-required]
+            if route.node == "fetch":
+                task["goal"] = goal
+            tasks.append(task)
     return tasks, observations
 
 
@@ -107,7 +141,7 @@ def make_act(available: set[str]) -> Callable[[ResearchState], dict[str, Any]]:
         message = last_ai(state)
         assert message is not None
         limits = ResearchLimits(**state.get("limits", {}))
-        tasks, observations = plan_tool_tasks(message, available, limits)
+        tasks, observations = plan_tool_tasks(message, available, limits, state.get("files"))
         return {
             "pending": tasks,
             "observations": observations,
@@ -159,18 +193,12 @@ async def refine(state: ResearchState) -> dict[str, Any]:
                 text = prompts.CANCELLED_TOOL
             new.append(ToolMessage(content=text, tool_call_id=call_id, id=f"tool-{call_id}"))
     context = state.get("context_tokens", 0) + sum(estimate_tokens(str(m.content)) for m in new)
-    last: AnyMessage | None = new[-1] if new else (state.get("messages") or [None])[-1]
     exhausted = state.get("llm_calls", 0) >= limits.max_llm_calls
-    forced = False
-    if last is not None and exhausted:
-        last = tongyi.replace_content(last, prompts.LLM_CALL_LIMIT_MESSAGE)
-    if last is not None and context > limits.max_context_tokens:
-        last = tongyi.replace_content(last, prompts.FORCED_ANSWER_PROMPT)
-        forced = True
-    if new and last is not None:
-        new[-1] = last
-    elif last is not None:
-        new = [last]
+    forced = context > limits.max_context_tokens
+    notice = prompts.FORCED_ANSWER_PROMPT if forced else None
+    notice = notice or (prompts.LLM_CALL_LIMIT_MESSAGE if exhausted else None)
+    if notice is not None:
+        new = with_notice(state, new, notice)
     update: dict[str, Any] = {
         "observations": None,
         "pages": None,
@@ -197,6 +225,18 @@ async def refine(state: ResearchState) -> dict[str, Any]:
     return update
 
 
+def with_notice(state: ResearchState, new: list[AnyMessage], notice: str) -> list[AnyMessage]:
+    """Tell the model a limit was hit. The reference overwrites the last message (the tool
+    response, else the model's own turn) and the Tongyi model was trained on that; a native
+    tool-calling API needs every tool call answered, so the openai dialect appends instead."""
+    if state.get("protocol", "tongyi") != "tongyi":
+        return [*new, HumanMessage(content=notice, id=f"notice-{state.get('llm_calls', 0)}")]
+    last = new[-1] if new else (state.get("messages") or [None])[-1]
+    if last is None:
+        return new
+    return [*new[:-1], tongyi.replace_content(last, notice)]
+
+
 def wall_clock_text(seconds: float) -> str:
     """The reference's 'No answer found after 2h30mins', for any budget."""
     minutes = int(seconds // 60)
@@ -211,7 +251,7 @@ async def synthesize(state: ResearchState) -> dict[str, Any]:
         return {}
     message = last_ai(state)
     content = str(message.content) if message is not None else ""
-    answer = tongyi.extract_answer(content)
+    answer = answer_of(message) if message is not None else None
     if state.get("cancelled"):
         termination = prompts.TERMINATION_CANCELLED
         return {"answer": content if answer is None else answer, "termination": termination}
@@ -231,7 +271,7 @@ async def route_after_think(state: ResearchState) -> str:
     message = last_ai(state)
     if message is None or state.get("forced"):
         return "synthesize"
-    if tongyi.extract_answer(str(message.content)) is not None:
+    if answer_of(message) is not None:
         return "synthesize"
     if (message.tool_calls or message.invalid_tool_calls) and not control().get("cancel"):
         return "act"
@@ -261,11 +301,12 @@ async def route_after_refine(state: ResearchState) -> str:
 def make_react_graph(
     *, think: NodeSpec, extract: NodeSpec, tools: dict[str, NodeSpec]
 ) -> StateGraph:
-    """Build (not compile) the research graph; `tools` maps node names (search, scholar, fetch)
-    to their I/O nodes. Tools left out answer the model with an 'not available' observation."""
-    unknown = set(tools) - {node for node, _, _ in FANOUT_TOOLS.values()}
+    """Build (not compile) the research graph; `tools` maps node names (search, scholar, fetch,
+    python, parse_file) to their I/O nodes. Tools left out answer the model with a 'not
+    available' observation."""
+    unknown = set(tools) - TOOL_NODES
     if unknown:
-        raise ValueError(f"Unknown tool nodes {sorted(unknown)}; valid: search, scholar, fetch")
+        raise ValueError(f"Unknown tool nodes {sorted(unknown)}; valid: {sorted(TOOL_NODES)}")
     workflow_node = {"execute_in": "workflow"}
     graph = StateGraph(ResearchState)
     graph.add_node("think", think.func, metadata=think.metadata)

@@ -52,6 +52,9 @@ class ToolTask(TypedDict, total=False):
     url: str
     goal: str
     blob: str
+    code: str
+    files: dict[str, str]
+    missing: list[str]
     clock: float
 
 
@@ -129,6 +132,8 @@ class ResearchState(TypedDict, total=False):
     """Graph state. Large texts stay out: pages live in the blob store, state holds digests."""
 
     question: str
+    protocol: str  # the model dialect: tongyi | openai
+    files: dict[str, str]  # uploaded file name -> blob digest
     started: float
     today: str
     deadline: float

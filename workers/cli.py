@@ -27,6 +27,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.blobstore import LocalBlobStore
 from activities.errors import DeepResearchError
 from activities.llm import probe
 from graphs.state import ResearchLimits
@@ -191,6 +192,27 @@ def _log_to_file(settings: Settings, name: str) -> None:
     )
 
 
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+
+
+def _upload(settings: Settings, paths: list[Path]) -> dict[str, str]:
+    """Store `--file`s in the blob store; the session gets their names and digests."""
+    store = LocalBlobStore(settings.blob_dir)
+    files: dict[str, str] = {}
+    for path in paths:
+        if not path.is_file():
+            raise CliError(f"no such file: {path}")
+        if path.name in files:
+            raise CliError(f"two files are named {path.name!r}; rename one")
+        if path.stat().st_size > MAX_UPLOAD_BYTES:
+            raise CliError(f"{path} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB")
+        try:
+            files[path.name] = store.put(path.read_bytes())
+        except OSError as error:
+            raise CliError(f"cannot read {path}: {error.strerror}") from None
+    return files
+
+
 async def _ask(
     question: str,
     session_id: str | None,
@@ -198,6 +220,7 @@ async def _ask(
     as_json: bool,
     detach: bool,
     worker: bool,
+    paths: list[Path],
 ) -> None:
     settings = load_settings()
     _log_to_file(settings, "ask.log")
@@ -208,6 +231,7 @@ async def _ask(
     )
     try:
         request = ResearchInput(question=question, limits=limits)
+        request.files = _upload(settings, paths)
     except ValidationError as error:
         raise CliError(error.errors()[0]["msg"].removeprefix("Value error, ")) from None
     if worker:
@@ -237,9 +261,13 @@ async def _for_server(client: Client, settings: Settings, request: ResearchInput
     attributes."""
     indexed = await search_attributes.ensure_registered(client)
     budget = HistoryBudget(events=settings.history_events, bytes=settings.history_bytes)
-    return request.model_copy(
-        update={"indexed": indexed, "model": settings.model or "", "history": budget}
-    )
+    stamp = {
+        "indexed": indexed,
+        "model": settings.model or "",
+        "history": budget,
+        "protocol": settings.protocol,
+    }
+    return request.model_copy(update=stamp)
 
 
 async def _follow(
@@ -308,9 +336,13 @@ def ask(
     as_json: JsonOption = False,
     detach: DetachOption = False,
     worker: WorkerOption = True,
+    files: Annotated[
+        list[Path] | None,
+        typer.Option("--file", help="A file for the parse_file tool (repeatable)."),
+    ] = None,
 ) -> None:
     """Research a question and print the answer with its sources."""
-    _run(_ask(question, session_id, max_llm_calls, as_json, detach, worker))
+    _run(_ask(question, session_id, max_llm_calls, as_json, detach, worker, files or []))
 
 
 @app.command()

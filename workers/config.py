@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
     openai_api_key: SecretStr = Field(SecretStr("EMPTY"), validation_alias=_env("OPENAI_API_KEY"))
     model: str | None = Field(None, validation_alias=_env("DEEPRESEARCH_MODEL"))
-    protocol: Literal["tongyi"] = Field("tongyi", validation_alias=_env("DEEPRESEARCH_PROTOCOL"))
+    protocol: Literal["tongyi", "openai"] = Field(
+        "tongyi", validation_alias=_env("DEEPRESEARCH_PROTOCOL")
+    )
     extract_base_url: str | None = Field(
         None, validation_alias=_env("DEEPRESEARCH_EXTRACT_BASE_URL")
     )
@@ -38,6 +40,20 @@ class Settings(BaseSettings):
     serper_base_url: str = Field(DEFAULT_SERPER_URL, validation_alias=_env("SERPER_BASE_URL"))
     jina_api_key: SecretStr | None = Field(None, validation_alias=_env("JINA_API_KEY"))
     jina_base_url: str = Field(DEFAULT_JINA_URL, validation_alias=_env("JINA_BASE_URL"))
+    sandbox_fusion_url: str | None = Field(None, validation_alias=_env("SANDBOX_FUSION_URL"))
+    python_allow_network: bool = Field(
+        False, validation_alias=_env("DEEPRESEARCH_PYTHON_ALLOW_NETWORK")
+    )
+    dashscope_api_key: SecretStr | None = Field(None, validation_alias=_env("DASHSCOPE_API_KEY"))
+    dashscope_base_url: str = Field(
+        "https://dashscope.aliyuncs.com/compatible-mode/v1",
+        validation_alias=_env("DASHSCOPE_BASE_URL"),
+    )
+    search_backend: Literal["", "serper", "searxng", "ddgs", "local"] = Field(
+        "", validation_alias=_env("DEEPRESEARCH_SEARCH")
+    )
+    searxng_url: str | None = Field(None, validation_alias=_env("SEARXNG_URL"))
+    index_dir: Path | None = Field(None, validation_alias=_env("DEEPRESEARCH_INDEX_DIR"))
     temporal_address: str | None = Field(None, validation_alias=_env("TEMPORAL_ADDRESS"))
     temporal_namespace: str = Field("default", validation_alias=_env("TEMPORAL_NAMESPACE"))
     task_queue: str = Field("research", validation_alias=_env("DEEPRESEARCH_TASK_QUEUE"))
@@ -77,6 +93,11 @@ class Settings(BaseSettings):
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def corpus_dir(self) -> Path:
+        """Where `deepresearch index` writes and the `local` search backend reads."""
+        return self.index_dir or self.data_dir / "index"
 
     def require_model(self) -> tuple[str, str]:
         """The research endpoint, or a ConfigurationError naming the variables to set."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -23,7 +23,11 @@ class ResearchInput(BaseModel):
     question: str
     limits: ResearchLimits = Field(default_factory=ResearchLimits)
     sampling: Sampling = Field(default_factory=Sampling)
+    files: dict[str, str] = Field(
+        default_factory=dict, description="Uploaded file name -> blob digest (`ask --file`)."
+    )
     model: str = Field("", description="Model name, for display and search (not a secret).")
+    protocol: Literal["tongyi", "openai"] = Field("tongyi", description="The model dialect.")
     indexed: bool = Field(False, description="Set the custom search attributes (registered).")
     history: HistoryBudget = Field(default_factory=HistoryBudget)
     continued: bool = Field(False, description="This run continues the previous one (as new).")
@@ -38,6 +42,13 @@ class ResearchInput(BaseModel):
         if not value.strip():
             raise ValueError("the question is empty")
         return value.strip()
+
+
+def first_message(question: str, files: dict[str, str]) -> str:
+    """The user turn the model sees: the reference's datasets prefix uploaded file names."""
+    if not files:
+        return question
+    return f"(Uploaded {len(files)} file: {list(files)!r})\n\n{question}"
 
 
 class ResearchReport(BaseModel):

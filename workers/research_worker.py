@@ -87,6 +87,17 @@ def build_tool_context(settings: Settings, http: httpx.AsyncClient) -> ToolConte
         jina_url=settings.jina_base_url,
         jina_key=settings.jina_api_key.get_secret_value() if settings.jina_api_key else None,
         allow_loopback=settings.allow_loopback,
+        sandbox_fusion_urls=tuple(
+            url.strip() for url in (settings.sandbox_fusion_url or "").split(",") if url.strip()
+        ),
+        python_allow_network=settings.python_allow_network,
+        dashscope_url=settings.dashscope_base_url,
+        dashscope_key=(
+            settings.dashscope_api_key.get_secret_value() if settings.dashscope_api_key else None
+        ),
+        search_backend=settings.search_backend,
+        searxng_url=settings.searxng_url,
+        index_dir=str(settings.corpus_dir),
     )
 
 

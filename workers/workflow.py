@@ -17,7 +17,13 @@ with workflow.unsafe.imports_passed_through():
     from graphs.state import Control, ResearchState, to_message, to_messages
     from workers import search_attributes as attrs
     from workers.graph import GRAPH_NAME
-    from workers.models import HistoryBudget, Progress, ResearchInput, ResearchReport
+    from workers.models import (
+        HistoryBudget,
+        Progress,
+        ResearchInput,
+        ResearchReport,
+        first_message,
+    )
 
 RECURSION_LIMIT = 100_000  # supersteps; the session's own limits end it long before
 
@@ -119,13 +125,17 @@ class ResearchWorkflow:
             self._control = {"cancel": None, "steer": [], **request.control}
         state: ResearchState = {
             "question": request.question,
+            "protocol": request.protocol,
             "started": now.timestamp(),
             "today": now.date().isoformat(),
             "deadline": now.timestamp() + request.limits.wall_clock_seconds,
             "clock": now.timestamp(),
             "limits": request.limits.model_dump(),
             "sampling": request.sampling.model_dump(),
-            "messages": [HumanMessage(content=request.question, id="question")],
+            "messages": [
+                HumanMessage(content=first_message(request.question, request.files), id="question")
+            ],
+            "files": dict(request.files),
             "llm_calls": 0,
             "tool_calls": 0,
         }
@@ -135,7 +145,7 @@ class ResearchWorkflow:
         if not request.continued:
             self._index(
                 attrs.MODEL.value_set(request.model or "unknown"),
-                attrs.DIALECT.value_set("tongyi"),
+                attrs.DIALECT.value_set(request.protocol),
                 attrs.QUESTION.value_set(request.question[:1000]),
             )
         final: dict[str, Any] = dict(state)

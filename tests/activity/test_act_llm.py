@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.context import ModelEndpoint, ToolContext
 from activities.errors import ConfigurationError
-from activities.llm import chat, probe, think
+from activities.llm import _wrap_reasoning, chat, probe, think
 from graphs import prompts
 from graphs.react import estimate_tokens
 from graphs.state import Sampling
@@ -160,7 +160,11 @@ async def test_reasoning_is_rewrapped_in_think(endpoint_for: Endpoints, field: s
     ]
     with StaticServer(lambda *_: sse_response(events)) as server:
         result = await chat(endpoint_for(server), _user(), Sampling())
-    assert result.text == "<think>\nSeventy-nine protons means gold.\n</think><answer>Gold</answer>"
+    assert result.text == "<answer>Gold</answer>"
+    assert result.reasoning == "  Seventy-nine protons means gold.\n"
+    # The Tongyi dialect re-wraps a separately returned thought inline, as the reference does.
+    wrapped = _wrap_reasoning(result.reasoning, result.text)
+    assert wrapped == "<think>\nSeventy-nine protons means gold.\n</think><answer>Gold</answer>"
     assert (result.prompt_tokens, result.completion_tokens) == (123, 45)
 
 
@@ -172,14 +176,16 @@ async def test_reasoning_not_wrapped_when_content_has_think(endpoint_for: Endpoi
     ]
     with StaticServer(lambda *_: sse_response(events)) as server:
         result = await chat(endpoint_for(server), _user(), Sampling())
-    assert result.text == "<think>inline</think><answer>x</answer>"
+    text = "<think>inline</think><answer>x</answer>"
+    assert _wrap_reasoning(result.reasoning, result.text) == text
 
 
 async def test_reasoning_only_is_not_empty(endpoint_for: Endpoints) -> None:
     events = [delta_event({"role": "assistant", "reasoning_content": "thinking"})]
     with StaticServer(lambda *_: sse_response([*events, b"data: [DONE]\n\n"])) as server:
         result = await chat(endpoint_for(server), _user(), Sampling())
-    assert result.text == "<think>\nthinking\n</think>"
+    assert result.text == "" and result.reasoning == "thinking"
+    assert _wrap_reasoning(result.reasoning, result.text) == "<think>\nthinking\n</think>"
 
 
 async def test_without_usage_tokens_are_estimated(endpoint_for: Endpoints) -> None:

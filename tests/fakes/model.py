@@ -56,7 +56,7 @@ class FakeModel(FakeServer):
         api_key: str | None = None,
     ) -> None:
         super().__init__()
-        self.scripts: dict[str, list[str]] = dict(scripts or {})
+        self.scripts: dict[str, list[str | dict[str, Any]]] = dict(scripts or {})
         self.extractions: dict[str, dict[str, Any]] = dict(extractions or {})
         self.api_key = api_key
         self._ids = itertools.count(1)
@@ -101,6 +101,7 @@ class FakeModel(FakeServer):
         users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
         first_user = message_text(users[0]) if users else ""
 
+        tool_calls: list[dict[str, Any]] = []
         if first_user.lstrip().startswith(EXTRACTION_PREFIX):
             content, meta = self._extraction_reply(first_user)
         else:
@@ -111,7 +112,8 @@ class FakeModel(FakeServer):
                 resp = _error(400, f"no script for question {first_user!r}")
                 resp.meta.update(meta)
                 return resp
-            content = script[min(turn, len(script) - 1)] if script else ""
+            entry = script[min(turn, len(script) - 1)] if script else ""
+            content, tool_calls = _entry(entry, turn)
 
         content = _apply_stop(content, payload.get("stop"))
         meta["content"] = content
@@ -128,7 +130,9 @@ class FakeModel(FakeServer):
         if payload.get("stream"):
             options = payload.get("stream_options") or {}
             include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-            chunks = _sse_chunks(completion_id, model, content, usage if include_usage else None)
+            chunks = _sse_chunks(
+                completion_id, model, content, usage if include_usage else None, tool_calls
+            )
             return Response(200, {"Content-Type": "text/event-stream; charset=utf-8"}, chunks, meta)
         return Response.json(
             {
@@ -139,9 +143,13 @@ class FakeModel(FakeServer):
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": content},
+                        "message": {
+                            "role": "assistant",
+                            "content": content,
+                            **({"tool_calls": tool_calls} if tool_calls else {}),
+                        },
                         "logprobs": None,
-                        "finish_reason": "stop",
+                        "finish_reason": "tool_calls" if tool_calls else "stop",
                     }
                 ],
                 "usage": usage,
@@ -176,10 +184,36 @@ class FakeModel(FakeServer):
         return json.dumps(answer), meta
 
 
+def _entry(entry: str | dict[str, Any], turn: int) -> tuple[str, list[dict[str, Any]]]:
+    """A script entry: plain text, or {"content": ..., "tool_calls": [{"name", "arguments"}]}
+    for native function calling (arguments as a dict, or a raw string to send malformed JSON)."""
+    if isinstance(entry, str):
+        return entry, []
+    calls = []
+    for index, call in enumerate(entry.get("tool_calls") or []):
+        arguments = call.get("arguments", {})
+        calls.append(
+            {
+                "id": call.get("id", f"call_{turn}_{index}"),
+                "type": "function",
+                "function": {
+                    "name": call["name"],
+                    "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
+                },
+            }
+        )
+    return str(entry.get("content") or ""), calls
+
+
 def _sse_chunks(
-    completion_id: str, model: str, content: str, usage: dict[str, int] | None
+    completion_id: str,
+    model: str,
+    content: str,
+    usage: dict[str, int] | None,
+    tool_calls: list[dict[str, Any]] | None = None,
 ) -> Iterator[bytes]:
-    """chat.completion.chunk events: 3 content pieces, a stop chunk, optional usage, [DONE]."""
+    """chat.completion.chunk events: 3 content pieces, tool-call deltas (name first, arguments
+    in two pieces), a stop chunk, optional usage, [DONE]."""
 
     def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:
         chunk = {
@@ -199,7 +233,20 @@ def _sse_chunks(
         if i == 0:
             delta = {"role": "assistant", **delta}
         yield event([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])
-    yield event([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}])
+    for index, call in enumerate(tool_calls or []):
+        arguments = call["function"]["arguments"]
+        half = len(arguments) // 2
+        head = {"index": index, "id": call["id"], "type": "function"}
+        pieces = [
+            {**head, "function": {"name": call["function"]["name"], "arguments": ""}},
+            {"index": index, "function": {"arguments": arguments[:half]}},
+            {"index": index, "function": {"arguments": arguments[half:]}},
+        ]
+        for piece in pieces:
+            delta = {"tool_calls": [piece]}
+            yield event([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])
+    finish = "tool_calls" if tool_calls else "stop"
+    yield event([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}])
     if usage is not None:
         yield event([], usage=usage)
     yield b"data: [DONE]\n\n"

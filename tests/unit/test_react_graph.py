@@ -191,11 +191,11 @@ def test_tool_response_joins_in_index_order_not_arrival_order() -> None:
 
 def test_make_react_graph_rejects_an_unknown_tool_node() -> None:
     ports = Ports([])
-    with pytest.raises(ValueError, match="python"):
+    with pytest.raises(ValueError, match="shell"):
         make_react_graph(
             think=NodeSpec(ports.think),
             extract=NodeSpec(ports.extract),
-            tools={"search": NodeSpec(ports.search), "python": NodeSpec(ports.search)},
+            tools={"search": NodeSpec(ports.search), "shell": NodeSpec(ports.search)},
         )
 
 
