@@ -18,11 +18,11 @@ def _refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_loopback: 
     if ip.is_loopback:
         return None if allow_loopback else "loopback address"
     for reason, hit in (
-        ("private address", ip.is_private),
-        ("link-local address", ip.is_link_local),
+        ("unspecified address", ip.is_unspecified),  # most specific first: these are
+        ("link-local address", ip.is_link_local),  # "private" to Python too
         ("multicast address", ip.is_multicast),
         ("reserved address", ip.is_reserved),
-        ("unspecified address", ip.is_unspecified),
+        ("private address", ip.is_private),
     ):
         if hit:
             return reason
