@@ -14,6 +14,7 @@ import trafilatura
 from temporalio.exceptions import ApplicationError
 
 from activities.context import ToolContext, current
+from activities.corpus import DOC_PREFIX, read_document
 from activities.errors import ToolError, from_transport, raise_for_http, status_error
 from activities.heartbeat import heartbeating
 from activities.llm import chat
@@ -79,7 +80,12 @@ async def _direct(ctx: ToolContext, url: str) -> str:
 
 async def read_page(ctx: ToolContext, url: str) -> str:
     """Jina Reader fetches remotely (only the URL's shape is ours to check); a direct fetch is
-    guarded hop by hop."""
+    guarded hop by hop. A `doc:` id from the local search backend is read from the index, not
+    the network, so netguard has nothing to check."""
+    if url.startswith(DOC_PREFIX):
+        if not ctx.index_dir:
+            raise ToolError(f"cannot read {url!r}: no local index is configured", url=url)
+        return await asyncio.to_thread(read_document, ctx.index_dir, url)
     if ctx.jina_key:
         check_url_shape(url)
         return await _jina(ctx, url)

@@ -28,6 +28,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.blobstore import LocalBlobStore
+from activities.corpus import build_index
 from activities.errors import DeepResearchError
 from activities.llm import probe
 from graphs.state import ResearchLimits
@@ -629,6 +630,27 @@ async def _worker(metrics_port: int | None) -> None:
     if metrics_port is not None:
         err.print(f"Prometheus metrics on http://0.0.0.0:{metrics_port}/metrics")
     await run_worker(settings, client)
+
+
+@app.command()
+def index(
+    folder: Annotated[Path, typer.Argument(help="A folder of documents to make searchable.")],
+) -> None:
+    """Build (or update) the local corpus index that the `local` search backend searches."""
+    try:
+        settings = load_settings()
+        stats = build_index(folder, settings.corpus_dir)
+    except DeepResearchError as error:
+        err.print(f"[red]error:[/red] {escape(str(error))}")
+        raise typer.Exit(2) from None
+    out.print(
+        f"indexed {folder} into {settings.corpus_dir}: {stats.added} added, "
+        f"{stats.updated} updated, {stats.unchanged} unchanged, {stats.removed} removed; "
+        f"{stats.documents} documents"
+    )
+    for skipped in stats.skipped:
+        err.print(f"skipped {escape(skipped)}")
+    out.print("search it with DEEPRESEARCH_SEARCH=local")
 
 
 @app.command(name="codec-server")

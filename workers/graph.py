@@ -8,10 +8,16 @@ from datetime import timedelta
 from langgraph.graph import StateGraph
 from temporalio.common import RetryPolicy
 
-from activities import llm, read, scholar, search
+from activities import files, llm, read, scholar, search
 from graphs.react import NodeSpec, make_react_graph
 from workers.config import Settings
-from workers.summaries import summarize_extract, summarize_fetch, summarize_query, summarize_think
+from workers.summaries import (
+    summarize_extract,
+    summarize_fetch,
+    summarize_files,
+    summarize_query,
+    summarize_think,
+)
 
 GRAPH_NAME = "research"
 
@@ -54,5 +60,6 @@ def make_research_graph(settings: Settings) -> StateGraph:
                 scholar.scholar, {**tool, "summary_fn": summarize_query("google_scholar")}
             ),
             "fetch": NodeSpec(read.fetch, {**tool, "summary_fn": summarize_fetch}),
+            "parse_file": NodeSpec(files.parse_file, {**model, "summary_fn": summarize_files}),
         },
     )

@@ -32,3 +32,14 @@ def summarize_fetch(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
 
 def summarize_extract(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     return _clip(f"extract: {args[0].get('url', '')}")
+
+
+def summarize_files(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    task = args[0]
+    names = [*task.get("files", {}), *task.get("missing", [])]
+    return _clip(f"parse_file: {json.dumps(names, ensure_ascii=False)}")
+
+
+def summarize_code(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    first = next((line for line in args[0].get("code", "").splitlines() if line.strip()), "")
+    return _clip(f"python: {first.strip()}", 120)

@@ -196,7 +196,7 @@ async def test_search_node_non_retryable_answers_error(
 async def test_search_node_without_key_answers_tool_error(
     tools: ToolContext, install: Callable[[ToolContext], ToolContext]
 ) -> None:
-    install(replace(tools, serper_key=None))
+    install(replace(tools, serper_key=None, search_backend="serper"))
     text = (await search(_task("nokey")))["observations"][0]["text"]
     assert text == "[search 'nokey'] no search backend configured: set SERPER_API_KEY"
 

@@ -436,3 +436,51 @@ def test_watch_waits_for_the_answer(stack: Stack) -> None:
     assert watched.returncode == 0, watched.stderr
     assert json.loads(watched.stdout)["answer"] == ANSWER
     assert stack.cli("watch", "nope").returncode == 2
+
+
+def test_ask_with_a_file_for_parse_file(stack: Stack, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("The 2024 Turing Award went to Barto and Sutton.\n")
+    stack.script(QUESTION, [call("parse_file", {"files": ["notes.txt", "other.pdf"]}), answer()])
+    report = ask_json(stack, "--file", str(notes))
+    assert report["answer"] == ANSWER
+    first, second = stack.model.research_requests()
+    user = first.body["messages"][1]["content"]
+    assert user == f"(Uploaded 1 file: ['notes.txt'])\n\n{QUESTION}"
+    seen = second.body["messages"][-1]["content"]
+    assert seen.startswith("<tool_response>\nFile token number: ")
+    assert "# File: notes.txt\nThe 2024 Turing Award went to Barto and Sutton." in seen
+    assert "# Error processing other.pdf" in seen
+    missing = stack.cli("ask", QUESTION, "--file", str(tmp_path / "nope.pdf"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_local_corpus_session_without_network_tools(stack: Stack, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "turing.md").write_text(
+        "# Turing Award 2024\n\nBarto and Sutton received the 2024 Turing Award for "
+        "reinforcement learning.\n"
+    )
+    (corpus / "other.md").write_text("# Gardening\n\nTomatoes need sun.\n")
+    indexed = stack.cli("index", str(corpus))
+    assert indexed.returncode == 0, indexed.stderr
+    assert "2 added" in indexed.stdout
+    stack.script(
+        QUESTION,
+        [
+            call("search", {"query": ["turing award reinforcement"]}),
+            call("visit", {"url": ["doc:turing.md"], "goal": "who won"}),
+            answer(),
+        ],
+    )
+    report = ask_json(stack, DEEPRESEARCH_SEARCH="local")
+    assert report["answer"] == ANSWER and report["sources"] == ["doc:turing.md"]
+    second, third = stack.model.research_requests()[1:]
+    results = second.body["messages"][-1]["content"]
+    assert "A Google search for 'turing award reinforcement' found" in results
+    assert results.index("(doc:turing.md)") < results.find("(doc:other.md)") or (
+        "doc:other.md" not in results
+    )
+    assert "Barto and Sutton received" in third.body["messages"][-1]["content"]
+    assert stack.serper.requests == [] and stack.jina.requests == []  # no network tool used
