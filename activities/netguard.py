@@ -7,6 +7,8 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+import httpx
+
 from activities.errors import ToolError
 
 _METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
@@ -48,15 +50,27 @@ def check_url_shape(url: str) -> tuple[str, int]:
     return host, port or (443 if parts.scheme == "https" else 80)
 
 
-async def check_url(url: str, *, allow_loopback: bool = False) -> None:
-    """Refuse non-http(s) URLs and hosts that resolve to internal addresses."""
+async def check_url(url: str, *, allow_loopback: bool = False) -> str:
+    """Refuse non-http(s) URLs and hosts that resolve to internal addresses; returns the
+    address checked, for the caller to connect to (see `pinned`)."""
     host, port = check_url_shape(url)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
         raise ToolError(f"cannot resolve host of {url!r}: {error}", url=url) from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    for address in addresses:
         reason = _refused(address, allow_loopback)
         if reason:
             raise ToolError(f"refused {url!r}: {host} resolves to a {reason}", url=url)
+    return str(addresses[0])
+
+
+def pinned(url: str, address: str) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
+    """(URL, headers, extensions) that connect to the checked `address` while speaking to the
+    original host (Host header, TLS SNI and certificate name), so a DNS answer that changes
+    after the check (rebinding) cannot redirect the request."""
+    original = httpx.URL(url)
+    headers = {"Host": original.netloc.decode("ascii")}
+    extensions = {"sni_hostname": original.host} if original.scheme == "https" else {}
+    return original.copy_with(host=address), headers, extensions

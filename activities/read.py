@@ -18,7 +18,7 @@ from activities.corpus import DOC_PREFIX, read_document
 from activities.errors import ToolError, from_transport, raise_for_http, status_error
 from activities.heartbeat import heartbeating
 from activities.llm import chat
-from activities.netguard import check_url, check_url_shape
+from activities.netguard import check_url, check_url_shape, pinned
 from activities.outcome import tool_outcome
 from graphs import prompts
 from graphs.react import estimate_tokens
@@ -52,9 +52,12 @@ async def _jina(ctx: ToolContext, url: str) -> str:
 async def _direct(ctx: ToolContext, url: str) -> str:
     """GET with every redirect hop re-checked by netguard and the body size capped."""
     for _ in range(MAX_REDIRECTS + 1):
-        await check_url(url, allow_loopback=ctx.allow_loopback)
+        address = await check_url(url, allow_loopback=ctx.allow_loopback)
+        target, headers, extensions = pinned(url, address)
         try:
-            async with ctx.http.stream("GET", url, follow_redirects=False) as response:
+            async with ctx.http.stream(
+                "GET", target, headers=headers, extensions=extensions, follow_redirects=False
+            ) as response:
                 if response.is_redirect and "location" in response.headers:
                     url = urljoin(url, response.headers["location"])
                     continue

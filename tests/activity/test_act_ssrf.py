@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from activities.errors import ToolError
-from activities.netguard import check_url
+from activities.netguard import check_url, pinned
 
 HOSTILE = [
     ("http://127.0.0.1/admin", "loopback"),
@@ -57,3 +57,19 @@ async def test_loopback_only_with_the_explicit_setting() -> None:
     await check_url("http://127.0.0.1:9/", allow_loopback=True)
     with pytest.raises(ToolError, match="private"):
         await check_url("http://10.0.0.1/", allow_loopback=True)  # the setting is loopback only
+
+
+def test_requests_are_pinned_to_the_checked_address() -> None:
+    """DNS rebinding: the connection goes to the address that was checked, not to whatever the
+    name resolves to a moment later; the server still sees its own name."""
+    target, headers, extensions = pinned("https://example.com:8443/a?b=1", "93.184.216.34")
+    assert str(target) == "https://93.184.216.34:8443/a?b=1"
+    assert headers == {"Host": "example.com:8443"}
+    assert extensions == {"sni_hostname": "example.com"}
+    target, headers, extensions = pinned("http://example.com/", "2001:db8::1")
+    assert str(target) == "http://[2001:db8::1]/"
+    assert headers == {"Host": "example.com"} and extensions == {}
+
+
+async def test_check_url_returns_the_address_it_checked() -> None:
+    assert await check_url("http://127.0.0.1:9/", allow_loopback=True) == "127.0.0.1"
