@@ -35,6 +35,7 @@ class ToolContext:
     serper_key: str | None
     jina_url: str
     jina_key: str | None
+    jina_keyless: bool = False  # use Jina Reader without a key (its lower rate limit)
     allow_loopback: bool = False
     page_max_bytes: int = 10 * 1024 * 1024
     # PythonInterpreter: SandboxFusion endpoints (another one on each retry); none = local sandbox

@@ -35,8 +35,7 @@ from activities.context import ToolContext, current
 from activities.errors import ToolError, from_transport, status_error
 from activities.heartbeat import beat
 from activities.outcome import observe
-from activities.read import truncate_tokens
-from graphs.react import estimate_tokens
+from graphs.react import estimate_tokens, truncate_tokens
 
 # qwen-agent 0.0.26 `settings.DEFAULT_MAX_INPUT_TOKENS`, the budget the reference applies to the
 # files of one call (counted here with `estimate_tokens`: we have no Qwen tokenizer).

@@ -16,12 +16,13 @@ from temporalio.exceptions import ApplicationError
 from activities.context import ToolContext, current
 from activities.corpus import DOC_PREFIX, read_document
 from activities.errors import ToolError, from_transport, raise_for_http, status_error
+from activities.files import parse_bytes
 from activities.heartbeat import heartbeating
 from activities.llm import chat
 from activities.netguard import check_url, check_url_shape, pinned
 from activities.outcome import tool_outcome
 from graphs import prompts
-from graphs.react import estimate_tokens
+from graphs.react import truncate_tokens
 from graphs.state import Sampling
 
 PAGE_TOKEN_LIMIT = 95_000  # the reference truncates pages to 95K tokens before extraction
@@ -39,10 +40,9 @@ def visit_failure(url: str, goal: str) -> str:
 
 
 async def _jina(ctx: ToolContext, url: str) -> str:
+    headers = {"Authorization": f"Bearer {ctx.jina_key}"} if ctx.jina_key else {}
     try:
-        response = await ctx.http.get(
-            f"{ctx.jina_url.rstrip('/')}/{url}", headers={"Authorization": f"Bearer {ctx.jina_key}"}
-        )
+        response = await ctx.http.get(f"{ctx.jina_url.rstrip('/')}/{url}", headers=headers)
     except httpx.HTTPError as error:
         raise from_transport("Jina Reader", error) from error
     raise_for_http("Jina Reader", response)
@@ -71,9 +71,13 @@ async def _direct(ctx: ToolContext, url: str) -> str:
                     body.extend(chunk)
                     if len(body) > ctx.page_max_bytes:
                         raise ToolError(f"page larger than {ctx.page_max_bytes} bytes", url=url)
-                html = body.decode(response.encoding or "utf-8", errors="replace")
+                is_pdf = "pdf" in response.headers.get("content-type", "")
+                encoding = response.encoding or "utf-8"
         except httpx.HTTPError as error:
             raise from_transport("page", error) from error
+        if is_pdf or body.startswith(b"%PDF"):
+            return await asyncio.to_thread(parse_bytes, "page.pdf", bytes(body))
+        html = body.decode(encoding, errors="replace")
         text = await asyncio.to_thread(
             trafilatura.extract, html, url=url, output_format="markdown", include_links=True
         )
@@ -89,9 +93,14 @@ async def read_page(ctx: ToolContext, url: str) -> str:
         if not ctx.index_dir:
             raise ToolError(f"cannot read {url!r}: no local index is configured", url=url)
         return await asyncio.to_thread(read_document, ctx.index_dir, url)
-    if ctx.jina_key:
+    if ctx.jina_key or ctx.jina_keyless:
         check_url_shape(url)
-        return await _jina(ctx, url)
+        try:
+            return await _jina(ctx, url)
+        except ApplicationError as error:
+            if not error.non_retryable or error.type in ("HTTP401", "HTTP402"):
+                raise  # retry Jina itself; a bad key or quota is the operator's to fix
+            # Jina refused this page (blocked, 403, 422): read it ourselves instead.
     return await _direct(ctx, url)
 
 
@@ -114,12 +123,6 @@ async def fetch(task: dict[str, Any]) -> dict[str, Any]:
         return {"observations": [observation], "clock": time.time()}
     blob = ctx.blobs.put(content.encode("utf-8"))
     return {"pages": [{**task, "blob": blob}], "sources": [url], "clock": time.time()}
-
-
-def truncate_tokens(text: str, limit: int) -> str:
-    if estimate_tokens(text) <= limit:
-        return text
-    return text.encode("utf-8")[: limit * 3].decode("utf-8", errors="ignore")
 
 
 def _json_object(raw: str) -> dict[str, Any] | None:

@@ -57,6 +57,13 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text.encode("utf-8")) / 3)
 
 
+def truncate_tokens(text: str, limit: int) -> str:
+    """Cut text to about `limit` tokens by the same estimate (the reference uses tiktoken)."""
+    if estimate_tokens(text) <= limit:
+        return text
+    return text.encode("utf-8")[: limit * 3].decode("utf-8", errors="ignore")
+
+
 def last_ai(state: ResearchState) -> AIMessage | None:
     messages = state.get("messages") or []
     return messages[-1] if messages and isinstance(messages[-1], AIMessage) else None

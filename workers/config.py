@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     serper_base_url: str = Field(DEFAULT_SERPER_URL, validation_alias=_env("SERPER_BASE_URL"))
     jina_api_key: SecretStr | None = Field(None, validation_alias=_env("JINA_API_KEY"))
     jina_base_url: str = Field(DEFAULT_JINA_URL, validation_alias=_env("JINA_BASE_URL"))
+    jina_keyless: bool = Field(False, validation_alias=_env("DEEPRESEARCH_JINA_KEYLESS"))
     sandbox_fusion_url: str | None = Field(None, validation_alias=_env("SANDBOX_FUSION_URL"))
     python_allow_network: bool = Field(
         False, validation_alias=_env("DEEPRESEARCH_PYTHON_ALLOW_NETWORK")

@@ -86,6 +86,7 @@ def build_tool_context(settings: Settings, http: httpx.AsyncClient) -> ToolConte
         serper_key=settings.serper_api_key.get_secret_value() if settings.serper_api_key else None,
         jina_url=settings.jina_base_url,
         jina_key=settings.jina_api_key.get_secret_value() if settings.jina_api_key else None,
+        jina_keyless=settings.jina_keyless,
         allow_loopback=settings.allow_loopback,
         sandbox_fusion_urls=tuple(
             url.strip() for url in (settings.sandbox_fusion_url or "").split(",") if url.strip()

@@ -14,6 +14,7 @@ from activities.netguard import check_url, check_url_shape
 from activities.read import MAX_REDIRECTS, fetch, read_page, visit_failure
 from graphs import prompts
 from tests.activity.helpers import StaticServer
+from tests.activity.test_act_files import text_pdf
 from tests.fakes import FakeJina, Response
 from tests.fakes.jina import default_paragraphs
 
@@ -80,11 +81,29 @@ async def test_jina_wrong_key_is_non_retryable(tools: ToolContext) -> None:
     assert caught.value.type == "HTTP401"
 
 
-async def test_jina_422_is_non_retryable(tools: ToolContext) -> None:
+async def test_jina_refusal_falls_back_to_a_direct_fetch(
+    tools: ToolContext, jina: FakeJina
+) -> None:
+    jina.fail_next(1, 403)  # e.g. a site that blocks Jina
+    text = await read_page(tools, f"{jina.url}/page/fallback")
+    assert "/page/fallback" in text  # the default page's paragraphs name their path
+    assert jina.direct_paths() == ["/page/fallback"]
+
+
+async def test_jina_422_then_direct_404_is_non_retryable(
+    tools: ToolContext, jina: FakeJina
+) -> None:
     with pytest.raises(ApplicationError) as caught:
-        await read_page(tools, "https://site.example/missing/a")
+        await read_page(tools, f"{jina.url}/missing/a")
+    assert [r.status for r in jina.requests] == [422, 404]  # Jina, then the page itself
     assert caught.value.non_retryable
-    assert caught.value.type == "HTTP422"
+    assert caught.value.type == "HTTP404"
+
+
+async def test_jina_bad_key_is_not_hidden_by_the_fallback(tools: ToolContext) -> None:
+    with pytest.raises(ApplicationError) as caught:
+        await read_page(replace(tools, jina_key="wrong"), "https://site.example/page/a")
+    assert caught.value.type == "HTTP401"
 
 
 async def test_jina_503_is_retryable(tools: ToolContext, jina: FakeJina) -> None:
@@ -343,3 +362,11 @@ async def test_jina_passes_query_string_through(tools: ToolContext, jina: FakeJi
     text = await read_page(tools, url)
     assert f"URL Source: {url}\n" in text
     assert jina.read_targets() == [url]
+
+
+async def test_direct_fetch_reads_a_pdf_url(tools: ToolContext) -> None:
+    pdf = text_pdf(["Reinforcement learning foundations"])
+    serve = StaticServer(lambda *_: Response(200, {"Content-Type": "application/pdf"}, pdf))
+    with serve as server:
+        text = await read_page(replace(tools, jina_key=None), f"{server.url}/paper.pdf")
+    assert "Reinforcement learning foundations" in text
