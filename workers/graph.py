@@ -8,10 +8,11 @@ from datetime import timedelta
 from langgraph.graph import StateGraph
 from temporalio.common import RetryPolicy
 
-from activities import files, llm, read, scholar, search
+from activities import files, llm, python_exec, read, scholar, search
 from graphs.react import NodeSpec, make_react_graph
 from workers.config import Settings
 from workers.summaries import (
+    summarize_code,
     summarize_extract,
     summarize_fetch,
     summarize_files,
@@ -46,6 +47,11 @@ def make_research_graph(settings: Settings) -> StateGraph:
         "heartbeat_timeout": heartbeat,
         "retry_policy": _retry(settings, settings.tool_attempts),
     }
+    python = {
+        **tool,
+        # the run's own limit plus the client margin: a run that times out still answers
+        "start_to_close_timeout": timedelta(seconds=settings.tool_timeout_seconds + 60),
+    }
     extract = {
         **model,
         "retry_policy": _retry(settings, settings.tool_attempts),
@@ -61,5 +67,6 @@ def make_research_graph(settings: Settings) -> StateGraph:
             ),
             "fetch": NodeSpec(read.fetch, {**tool, "summary_fn": summarize_fetch}),
             "parse_file": NodeSpec(files.parse_file, {**model, "summary_fn": summarize_files}),
+            "python": NodeSpec(python_exec.python, {**python, "summary_fn": summarize_code}),
         },
     )

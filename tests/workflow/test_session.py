@@ -484,3 +484,20 @@ def test_local_corpus_session_without_network_tools(stack: Stack, tmp_path: Path
     )
     assert "Barto and Sutton received" in third.body["messages"][-1]["content"]
     assert stack.serper.requests == [] and stack.jina.requests == []  # no network tool used
+
+
+def test_python_interpreter_in_a_session(stack: Stack) -> None:
+    code = "import socket\nprint(sum(range(10)))\nsocket.create_connection(('127.0.0.1', 9), 1)"
+    body = json.dumps({"name": "PythonInterpreter", "arguments": {}})
+    stack.script(
+        QUESTION,
+        [
+            f"<think>compute</think>\n<tool_call>\n{body}\n<code>\n{code}\n</code>\n</tool_call>",
+            answer(),
+        ],
+    )
+    report = ask_json(stack)
+    assert report["answer"] == ANSWER and report["tool_calls"] == 1
+    seen = stack.model.research_requests()[1].body["messages"][-1]["content"]
+    assert seen.startswith("<tool_response>\nstdout:\n45\n\nstderr:\n")
+    assert "Network is unreachable" in seen  # the sandbox has no network
