@@ -516,9 +516,26 @@ def show(
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Print steps as they finish, until the end.")
     ] = False,
+    blob: Annotated[
+        str | None,
+        typer.Option(help="Print one stored blob in full (a digest from the timeline, sha256:…)."),
+    ] = None,
 ) -> None:
     """Show a session's trajectory from its workflow history."""
+    if blob is not None:
+        _print_blob(blob)
+        return
     _run(_show(session_id, as_json, follow))
+
+
+def _print_blob(digest: str) -> None:
+    """Pages and files are stored whole; the timeline holds their digests and excerpts."""
+    try:
+        data = LocalBlobStore(load_settings().blob_dir).get(digest)
+    except (KeyError, ValueError) as error:
+        err.print(f"[red]error:[/red] {escape(str(error).strip(chr(39)))}")
+        raise typer.Exit(2) from None
+    sys.stdout.write(data.decode("utf-8", errors="replace"))
 
 
 async def _watch(session_id: str, as_json: bool) -> None:

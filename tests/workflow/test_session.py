@@ -501,3 +501,16 @@ def test_python_interpreter_in_a_session(stack: Stack) -> None:
     seen = stack.model.research_requests()[1].body["messages"][-1]["content"]
     assert seen.startswith("<tool_response>\nstdout:\n45\n\nstderr:\n")
     assert "Network is unreachable" in seen  # the sandbox has no network
+
+
+def test_show_prints_a_page_blob_in_full(stack: Stack) -> None:
+    stack.script(QUESTION, four_call_script(stack))
+    ask_json(stack, "--id", "s-blob")
+    timeline = json.loads(stack.cli("show", "s-blob", "--json").stdout)
+    digest = next(step["page_blob"] for step in timeline["steps"] if step["node"] == "fetch")
+    page = stack.cli("show", "s-blob", "--blob", digest)
+    assert page.returncode == 0, page.stderr
+    assert page.stdout.startswith("Title: turing-")  # the whole page Jina returned
+    assert "Markdown Content:" in page.stdout
+    bad = stack.cli("show", "s-blob", "--blob", "sha256:" + "0" * 64)
+    assert bad.returncode == 2 and "is not in" in bad.stderr
