@@ -8,6 +8,7 @@ workflow inputs or activity payloads.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import httpx
@@ -52,7 +53,32 @@ class ToolContext:
     index_dir: str | None = None  # the local corpus index (`deepresearch index DIR`)
 
 
+@dataclass(frozen=True)
+class ModelReplica:
+    """The model server an inference worker fronts, the name its task queue carries, and the
+    cap on generations in flight on it (its batch capacity)."""
+
+    endpoint: ModelEndpoint
+    name: str
+    slots: asyncio.Semaphore | None = None
+
+
 _context: ToolContext | None = None
+_replica: ModelReplica | None = None
+
+
+def install_replica(replica: ModelReplica | None) -> None:
+    global _replica
+    _replica = replica
+
+
+def current_replica() -> ModelReplica:
+    if _replica is None:
+        raise ConfigurationError(
+            "No model replica installed: the model-call activity runs in an inference worker "
+            "(`deepresearch inference-worker`, or the one `ask`/`worker` run in process)."
+        )
+    return _replica
 
 
 def install(context: ToolContext | None) -> None:

@@ -11,9 +11,9 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.context import ModelEndpoint, current
+from activities.context import ModelEndpoint, current, current_replica
 from activities.errors import ConfigurationError, from_openai
-from activities.heartbeat import beat
+from activities.heartbeat import beat, heartbeating
 from activities.metrics import count
 from graphs import prompts
 from graphs.protocol import openai_tools, tongyi
@@ -109,20 +109,60 @@ async def chat(
     )
 
 
-async def think(state: dict[str, Any]) -> dict[str, Any]:
+class ThinkRequest(BaseModel):
+    """Input of the model-call activity: the graph state (claim-checked, it holds the whole
+    conversation)."""
+
+    state: dict[str, Any]
+
+
+class ThinkResult(BaseModel):
+    update: dict[str, Any]
+    replica: str
+
+
+@activity.defn(name="llm.think")
+async def think_activity(request: ThinkRequest) -> ThinkResult:
+    """One research turn on this inference worker's model server; the result names the
+    replica so the session's next turns go back to it (its prefix cache holds the
+    conversation)."""
+    replica = current_replica()
+    if replica.slots is None:
+        update = await think(request.state, replica.endpoint)
+    else:
+        await heartbeating(replica.slots.acquire())  # a generation slot on this server
+        try:
+            update = await think(request.state, replica.endpoint)
+        finally:
+            replica.slots.release()
+    return ThinkResult(update=update, replica=replica.name)
+
+
+async def healthy(endpoint: ModelEndpoint, timeout: float = 3.0) -> bool:
+    """Whether the model server answers (`/models`); inference workers poll only while it does."""
+    try:
+        await endpoint.client.with_options(timeout=timeout).models.list()
+    except openai.APIStatusError as error:
+        return error.status_code == 404  # a server without /models is judged by its calls
+    except openai.OpenAIError:
+        return False
+    return True
+
+
+async def think(state: dict[str, Any], endpoint: ModelEndpoint | None = None) -> dict[str, Any]:
     """One research turn: render the conversation, call the model, parse its actions."""
-    ctx = current()
+    endpoint = endpoint or current().research_model
     turn = state.get("llm_calls", 0) + 1
     messages = to_messages(state["messages"])
     sampling = Sampling(**state.get("sampling", {}))
     if state.get("protocol", "tongyi") == openai_tools.NAME:
         prompt = openai_tools.render(messages, state["today"])
-        result = await chat(ctx.research_model, prompt, sampling, tools=openai_tools.tools())
+        result = await chat(endpoint, prompt, sampling, tools=openai_tools.tools())
         message = openai_tools.parse(result.text, result.tool_calls, turn, state["question"])
     else:
         prompt = tongyi.render(messages, state["today"])
         stop = list(prompts.STOP_SEQUENCES)
-        result = await chat(ctx.research_model, prompt, sampling, stop)
+        result = await chat(endpoint, prompt, sampling, stop)
         message = tongyi.parse(_wrap_reasoning(result.reasoning, result.text), turn)
     if activity.in_activity():
         activity.logger.info("turn %d: %d prompt tokens", turn, result.prompt_tokens)

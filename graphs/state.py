@@ -150,6 +150,7 @@ class ResearchState(TypedDict, total=False):
     completion_tokens: Annotated[int, total]
     context_tokens: int
     clock: Annotated[float, latest]
+    replica: str  # the inference replica serving this session (cache affinity)
     forced: bool
     steered: int
     cancelled: str

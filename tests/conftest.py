@@ -73,6 +73,7 @@ def stack(temporal_address: str, tmp_path: Path) -> Iterator[Stack]:
             "PYTHONPATH": str(REPO),
             "TEMPORAL_ADDRESS": temporal_address,
             "DEEPRESEARCH_TASK_QUEUE": f"research-{uuid.uuid4().hex[:8]}",
+            "DEEPRESEARCH_LLM_QUEUE": f"llm-{uuid.uuid4().hex[:8]}",
             "DEEPRESEARCH_DATA_DIR": str(tmp_path / "data"),
             "DEEPRESEARCH_ALLOW_LOOPBACK": "1",
             "DEEPRESEARCH_HEARTBEAT_SECONDS": "2",

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from openai import AsyncOpenAI
 from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
@@ -28,6 +30,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.blobstore import LocalBlobStore
+from activities.context import ModelEndpoint, ModelReplica
 from activities.corpus import build_index
 from activities.errors import DeepResearchError
 from activities.llm import probe
@@ -36,7 +39,13 @@ from workers import devserver, search_attributes
 from workers.codec_server import make_server
 from workers.config import Settings, load_settings
 from workers.models import HistoryBudget, Progress, ResearchInput, ResearchReport
-from workers.research_worker import connect, research_endpoint, research_worker, run_worker
+from workers.research_worker import (
+    connect,
+    research_endpoint,
+    research_worker,
+    run_inference_worker,
+    run_worker,
+)
 from workers.timeline import (
     last_turn_state,
     read_timeline,
@@ -638,7 +647,47 @@ def export(
     _run(_export(session_ids or [], every, output))
 
 
-async def _worker(metrics_port: int | None) -> None:
+async def _inference_worker(
+    endpoint: str, replica: str, max_concurrent: int, model: str | None, metrics_port: int | None
+) -> None:
+    settings = load_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    name = model or settings.model
+    if not name:
+        raise CliError("no model name: pass --model or set DEEPRESEARCH_MODEL")
+    key = settings.openai_api_key.get_secret_value()
+    client = await _client(settings, metrics_port)
+    target = ModelReplica(
+        ModelEndpoint(AsyncOpenAI(base_url=endpoint, api_key=key, max_retries=0), name), replica
+    )
+    err.print(
+        f"inference worker {replica!r} for {endpoint} ({name}): queues "
+        f"{settings.llm_queue!r} and {settings.llm_queue + '-' + replica!r}, "
+        f"at most {max_concurrent} in flight"
+    )
+    await run_inference_worker(settings, client, target, max_concurrent)
+
+
+@app.command(name="inference-worker")
+def inference_worker_command(
+    endpoint: Annotated[str, typer.Option(help="The model server's OpenAI-compatible base URL.")],
+    replica: Annotated[str, typer.Option(help="This replica's name (its task queue).")] = "",
+    max_concurrent: Annotated[
+        int, typer.Option(min=1, help="Generations in flight at most (the batch capacity).")
+    ] = 16,
+    model: Annotated[
+        str | None, typer.Option(help="Model name on this server (default DEEPRESEARCH_MODEL).")
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on this port.")
+    ] = None,
+) -> None:
+    """Front one model server: take model calls from the pool while the server is healthy."""
+    name = replica or re.sub(r"[^A-Za-z0-9_.-]+", "-", endpoint.split("://", 1)[-1]).strip("-")
+    _run(_inference_worker(endpoint, name, max_concurrent, model, metrics_port))
+
+
+async def _worker(metrics_port: int | None, inference: bool) -> None:
     settings = load_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings.require_model()
@@ -646,7 +695,7 @@ async def _worker(metrics_port: int | None) -> None:
     err.print(f"research worker polling task queue {settings.task_queue!r}")
     if metrics_port is not None:
         err.print(f"Prometheus metrics on http://0.0.0.0:{metrics_port}/metrics")
-    await run_worker(settings, client)
+    await run_worker(settings, client, inference)
 
 
 @app.command()
@@ -697,9 +746,16 @@ def worker_command(
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve Prometheus metrics on this port.")
     ] = None,
+    inference: Annotated[
+        bool,
+        typer.Option(
+            help="Also front OPENAI_BASE_URL as replica 'local' (--no-inference when "
+            "inference workers run apart)."
+        ),
+    ] = True,
 ) -> None:
     """Run a research worker until SIGTERM (graceful shutdown)."""
-    _run(_worker(metrics_port))
+    _run(_worker(metrics_port, inference))
 
 
 @app.command()

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     temporal_address: str | None = Field(None, validation_alias=_env("TEMPORAL_ADDRESS"))
     temporal_namespace: str = Field("default", validation_alias=_env("TEMPORAL_NAMESPACE"))
     task_queue: str = Field("research", validation_alias=_env("DEEPRESEARCH_TASK_QUEUE"))
+    llm_queue: str = Field("llm", validation_alias=_env("DEEPRESEARCH_LLM_QUEUE"))
     data_dir: Path = Field(
         Path.home() / ".deepresearch", validation_alias=_env("DEEPRESEARCH_DATA_DIR")
     )
@@ -85,6 +86,13 @@ class Settings(BaseSettings):
     history_bytes: int = Field(
         20 * 1024 * 1024, ge=64 * 1024, validation_alias=_env("DEEPRESEARCH_HISTORY_BYTES")
     )
+    local_max_concurrent: int = Field(
+        8, ge=1, validation_alias=_env("DEEPRESEARCH_LOCAL_MAX_CONCURRENT")
+    )
+    model_wait_seconds: float = Field(
+        1800, gt=0, validation_alias=_env("DEEPRESEARCH_MODEL_WAIT_SECONDS")
+    )
+    affinity_seconds: float = Field(5, gt=0, validation_alias=_env("DEEPRESEARCH_AFFINITY_SECONDS"))
     model_attempts: int = Field(10, ge=1, validation_alias=_env("DEEPRESEARCH_MODEL_ATTEMPTS"))
     tool_attempts: int = Field(5, ge=1, validation_alias=_env("DEEPRESEARCH_TOOL_ATTEMPTS"))
     retry_initial_seconds: float = Field(

@@ -8,16 +8,16 @@ from datetime import timedelta
 from langgraph.graph import StateGraph
 from temporalio.common import RetryPolicy
 
-from activities import files, llm, python_exec, read, scholar, search
+from activities import files, python_exec, read, scholar, search
 from graphs.react import NodeSpec, make_react_graph
 from workers.config import Settings
+from workers.llm_routing import ModelCallOptions, make_think_node
 from workers.summaries import (
     summarize_code,
     summarize_extract,
     summarize_fetch,
     summarize_files,
     summarize_query,
-    summarize_think,
 )
 
 GRAPH_NAME = "research"
@@ -57,8 +57,18 @@ def make_research_graph(settings: Settings) -> StateGraph:
         "retry_policy": _retry(settings, settings.tool_attempts),
         "summary_fn": summarize_extract,
     }
+    think = make_think_node(
+        ModelCallOptions(
+            queue=settings.llm_queue,
+            wait=timedelta(seconds=settings.model_wait_seconds),
+            timeout=timedelta(seconds=settings.model_timeout_seconds),
+            heartbeat=heartbeat,
+            retry=_retry(settings, settings.model_attempts),
+            affinity=timedelta(seconds=settings.affinity_seconds),
+        )
+    )
     return make_react_graph(
-        think=NodeSpec(llm.think, {**model, "summary_fn": summarize_think}),
+        think=NodeSpec(think, {"execute_in": "workflow"}),
         extract=NodeSpec(read.extract, extract),
         tools={
             "search": NodeSpec(search.search, {**tool, "summary_fn": summarize_query("search")}),

@@ -22,9 +22,10 @@ from temporalio.worker import Worker
 from activities import context
 from activities.blobstore import LocalBlobStore
 from activities.claimcheck import ClaimCheckCodec
-from activities.context import ModelEndpoint, ToolContext
+from activities.context import ModelEndpoint, ModelReplica, ToolContext
 from workers.config import Settings
 from workers.graph import GRAPH_NAME, make_research_graph
+from workers.inference_worker import InferencePool
 from workers.workflow import ResearchWorkflow
 
 
@@ -103,8 +104,12 @@ def build_tool_context(settings: Settings, http: httpx.AsyncClient) -> ToolConte
 
 
 @asynccontextmanager
-async def research_worker(settings: Settings, client: Client) -> AsyncIterator[Worker]:
-    """A running worker; activities get their clients from the installed ToolContext."""
+async def research_worker(
+    settings: Settings, client: Client, inference: bool = True
+) -> AsyncIterator[Worker]:
+    """A running worker; activities get their clients from the installed ToolContext. With
+    `inference`, it also fronts the configured model endpoint as replica `local` (the one-process
+    set-up; production runs `deepresearch inference-worker`s instead)."""
     timeout = httpx.Timeout(settings.tool_timeout_seconds, connect=10)
     async with httpx.AsyncClient(
         timeout=timeout, headers={"User-Agent": "deepresearch/0.1"}
@@ -119,15 +124,47 @@ async def research_worker(settings: Settings, client: Client) -> AsyncIterator[W
             # A dead worker's cached session moves to another worker after this long.
             sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_seconds),
         )
-        async with worker:
-            yield worker
+        stop = asyncio.Event()
+        pool = (
+            asyncio.create_task(
+                InferencePool(
+                    client,
+                    ModelReplica(research_endpoint(settings), "local"),
+                    max_concurrent=settings.local_max_concurrent,
+                    queue=settings.llm_queue,
+                ).run(stop)
+            )
+            if inference
+            else None
+        )
+        try:
+            async with worker:
+                yield worker
+        finally:
+            stop.set()
+            if pool is not None:
+                await pool
 
 
-async def run_worker(settings: Settings, client: Client) -> None:
-    """Run until SIGTERM/SIGINT, then shut down gracefully (in-flight activities get 10 s)."""
+def stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with research_worker(settings, client):
+    return stop
+
+
+async def run_worker(settings: Settings, client: Client, inference: bool = True) -> None:
+    """Run until SIGTERM/SIGINT, then shut down gracefully (in-flight activities get 10 s)."""
+    stop = stop_on_signals()
+    async with research_worker(settings, client, inference):
         await stop.wait()
+
+
+async def run_inference_worker(
+    settings: Settings, client: Client, replica: ModelReplica, max_concurrent: int
+) -> None:
+    """`deepresearch inference-worker`: one replica's pool until SIGTERM/SIGINT."""
+    await InferencePool(client, replica, max_concurrent, queue=settings.llm_queue).run(
+        stop_on_signals()
+    )

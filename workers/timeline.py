@@ -53,6 +53,22 @@ def _node_details(node: str, args: list[Any], result: dict[str, Any] | None) -> 
     return details
 
 
+def node_args(payload: Any) -> list[Any]:
+    """A node's input from its activity input: the plugin's (`args`) or the model call's
+    (`state`)."""
+    if not isinstance(payload, dict):
+        return []
+    return [payload["state"]] if "state" in payload else list(payload.get("args", []))
+
+
+def node_result(output: Any) -> dict[str, Any] | None:
+    """A node's state update from its activity result: the plugin's (`result`) or the model
+    call's (`update`)."""
+    if not isinstance(output, dict):
+        return None
+    return output.get("update", output.get("result"))
+
+
 async def _decode(client: Client, payloads: Any) -> list[Any]:
     if not payloads or not payloads.payloads:
         return []
@@ -95,7 +111,7 @@ async def read_timeline(client: Client, histories: Sequence[WorkflowHistory]) ->
                 "scheduled_at": at,
                 "status": "scheduled",
                 "attempts": 1,
-                "_args": payload.get("args", []) if isinstance(payload, dict) else [],
+                "_args": node_args(payload),
             }
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             attrs = event.activity_task_started_event_attributes
@@ -110,7 +126,7 @@ async def read_timeline(client: Client, histories: Sequence[WorkflowHistory]) ->
             step = steps[run, attrs.scheduled_event_id]
             decoded = await _decode(client, attrs.result)
             output = decoded[0] if decoded else {}
-            result = output.get("result") if isinstance(output, dict) else None
+            result = node_result(output)
             step.update(status="completed", finished_at=at)
             step.update(_node_details(step["node"], step["_args"], result))
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
@@ -171,10 +187,10 @@ async def _last_think(client: Client, histories: Sequence[WorkflowHistory]) -> t
     if last_id is None:
         return None, None
     decoded = await _decode(client, scheduled[last_id])
-    args = decoded[0].get("args", []) if decoded and isinstance(decoded[0], dict) else []
+    args = node_args(decoded[0] if decoded else None)
     state = args[0] if args and isinstance(args[0], dict) else None
     output = (await _decode(client, result))[0] if result is not None else None
-    return state, (output or {}).get("result") if isinstance(output, dict) else None
+    return state, node_result(output)
 
 
 def _has_think(history: WorkflowHistory) -> bool:

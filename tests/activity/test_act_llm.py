@@ -330,6 +330,7 @@ async def test_probe_tolerates_missing_models_route(endpoint_for: Endpoints) -> 
 
 async def test_probe_hang_is_configuration_error(endpoint_for: Endpoints) -> None:
     with FakeModel() as fake:
+        fake.fault_exempt = ()  # let the hang hit /models too
         fake.hang_next(1)
         with pytest.raises(ConfigurationError, match="cannot reach"):
             await probe(endpoint_for(fake), timeout=0.3)

@@ -126,8 +126,12 @@ def _header_value(seconds: float) -> str:
 class FakeServer:
     """Real HTTP server on 127.0.0.1 so the code under test uses its normal network stack."""
 
+    fault_exempt: tuple[str, ...] = ()  # paths whose requests are never faulted (health checks)
+
     def __init__(self) -> None:
         self.latency: float = 0.0  # seconds added before every answer (faults included)
+        self.in_flight = 0  # requests being answered now (health checks excluded)
+        self.max_in_flight = 0  # the most ever answered at once
         self.requests: list[RequestRecord] = []
         self.errors: list[str] = []  # tracebacks of exceptions raised by handle()
         self._lock = threading.Lock()
@@ -273,6 +277,19 @@ class FakeServer:
     # -- plumbing --------------------------------------------------------------------------
 
     def _serve(self, h: _Handler) -> None:
+        counted = h.command == "POST"  # the work, not health checks or probes
+        if counted:
+            with self._lock:
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            self._respond(h)
+        finally:
+            if counted:
+                with self._lock:
+                    self.in_flight -= 1
+
+    def _respond(self, h: _Handler) -> None:
         at = time.monotonic()
         method, path = h.command, h.path
         headers = {k.lower(): v for k, v in h.headers.items()}
@@ -287,7 +304,8 @@ class FakeServer:
                 RequestRecord(method, path, headers, _parse_json(raw), raw, status, at, meta or {})
             )
 
-        fault = self._take_fault()
+        exempt = path.split("?", 1)[0] in self.fault_exempt
+        fault = None if exempt else self._take_fault()
         if fault is not None and fault.kind == "hang":
             record(0, {"fault": "hang"})
             self._stopped.wait(fault.hang_seconds)

@@ -49,6 +49,10 @@ def _apply_stop(content: str, stop: Any) -> str:
 class FakeModel(FakeServer):
     """Chat completions for the agent loop (scripted turns) and page extraction (canned JSON)."""
 
+    # Faults model a failing generation; the server itself stays up for health checks
+    # (stop() the fake to take it down).
+    fault_exempt = ("/v1/models", "/models")
+
     def __init__(
         self,
         scripts: dict[str, list[str]] | None = None,

@@ -24,7 +24,7 @@ def per_think_bytes(events: list) -> list[int]:
             scheduled[event.event_id] = attrs.activity_type.name
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             attrs = event.activity_task_completed_event_attributes
-            if scheduled[attrs.scheduled_event_id] == "research.think":
+            if scheduled[attrs.scheduled_event_id].endswith(".think"):
                 marks.append(size)
     return marks
 

@@ -514,3 +514,18 @@ def test_show_prints_a_page_blob_in_full(stack: Stack) -> None:
     assert "Markdown Content:" in page.stdout
     bad = stack.cli("show", "s-blob", "--blob", "sha256:" + "0" * 64)
     assert bad.returncode == 2 and "is not in" in bad.stderr
+
+
+def test_no_healthy_model_server_fails_the_session_after_the_wait(stack: Stack) -> None:
+    stack.script(QUESTION, [answer()])
+    detached = stack.cli("ask", QUESTION, "--id", "s-nomodel", "--detach", "--no-worker")
+    assert detached.returncode == 0, detached.stderr
+    stack.model.stop()  # the model server is down: the inference worker does not poll
+    worker = stack.spawn_worker(DEEPRESEARCH_MODEL_WAIT_SECONDS="3")
+    try:
+        result = stack.cli("ask", QUESTION, "--id", "s-nomodel", "--no-worker")
+    finally:
+        worker.terminate()
+        worker.wait(20)
+    assert result.returncode == 1
+    assert "no model replica took the call within 3 s" in result.stderr
