@@ -21,6 +21,8 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+from rich.progress import Progress as ProgressBar
 from rich.table import Table
 from rich.text import Text
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
@@ -35,10 +37,13 @@ from activities.corpus import build_index
 from activities.errors import DeepResearchError
 from activities.llm import probe
 from graphs.state import ResearchLimits
-from workers import devserver, search_attributes
+from workers import devserver, eval_run, search_attributes
 from workers.codec_server import make_server
 from workers.config import Settings, load_settings
-from workers.models import HistoryBudget, Progress, ResearchInput, ResearchReport
+from workers.eval_data import load_dataset
+from workers.eval_metrics import render_table
+from workers.evaluation import EvalWorkflow
+from workers.models import Progress, ResearchInput, ResearchReport
 from workers.research_worker import (
     connect,
     research_endpoint,
@@ -46,6 +51,7 @@ from workers.research_worker import (
     run_inference_worker,
     run_worker,
 )
+from workers.sessions import stamp, upload_files
 from workers.timeline import (
     last_turn_state,
     read_timeline,
@@ -202,25 +208,11 @@ def _log_to_file(settings: Settings, name: str) -> None:
     )
 
 
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024
-
-
 def _upload(settings: Settings, paths: list[Path]) -> dict[str, str]:
-    """Store `--file`s in the blob store; the session gets their names and digests."""
-    store = LocalBlobStore(settings.blob_dir)
-    files: dict[str, str] = {}
-    for path in paths:
-        if not path.is_file():
-            raise CliError(f"no such file: {path}")
-        if path.name in files:
-            raise CliError(f"two files are named {path.name!r}; rename one")
-        if path.stat().st_size > MAX_UPLOAD_BYTES:
-            raise CliError(f"{path} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB")
-        try:
-            files[path.name] = store.put(path.read_bytes())
-        except OSError as error:
-            raise CliError(f"cannot read {path}: {error.strerror}") from None
-    return files
+    try:
+        return upload_files(LocalBlobStore(settings.blob_dir), paths)
+    except ValueError as error:
+        raise CliError(str(error)) from None
 
 
 async def _ask(
@@ -247,7 +239,7 @@ async def _ask(
     if worker:
         await probe(research_endpoint(settings))
     client = await _client(settings)
-    request = await _for_server(client, settings, request)
+    request = await stamp(client, settings, request)
     session_id = session_id or f"research-{uuid.uuid4().hex[:12]}"
     handle = client.get_workflow_handle_for(ResearchWorkflow.run, session_id)
     status = await _describe_status(handle)
@@ -264,20 +256,6 @@ async def _ask(
     elif not as_json:
         err.print(f"attaching to running session {session_id}")
     await _follow(settings, client, handle, as_json=as_json, detach=detach, worker=worker)
-
-
-async def _for_server(client: Client, settings: Settings, request: ResearchInput) -> ResearchInput:
-    """Stamp the model name, the history budget and whether this server indexes our search
-    attributes."""
-    indexed = await search_attributes.ensure_registered(client)
-    budget = HistoryBudget(events=settings.history_events, bytes=settings.history_bytes)
-    stamp = {
-        "indexed": indexed,
-        "model": settings.model or "",
-        "history": budget,
-        "protocol": settings.protocol,
-    }
-    return request.model_copy(update=stamp)
 
 
 async def _follow(
@@ -327,7 +305,7 @@ async def _resume(session_id: str, as_json: bool, detach: bool, worker: bool) ->
         limits=ResearchLimits(**state.get("limits", {})),
         resume_state=state,
     )
-    request = await _for_server(client, settings, request)
+    request = await stamp(client, settings, request)
     handle = await client.start_workflow(
         ResearchWorkflow.run, request, id=session_id, task_queue=settings.task_queue
     )
@@ -563,6 +541,104 @@ def watch(
 ) -> None:
     """Watch a session's live progress, then print its answer (runs no worker)."""
     _run(_watch(session_id, as_json))
+
+
+async def _eval(
+    data: Path,
+    rollouts: int,
+    concurrency: int,
+    judge_model: str | None,
+    benchmark: str,
+    out_dir: Path | None,
+) -> None:
+    settings = load_settings()
+    if judge_model:
+        settings = settings.model_copy(update={"judge_model": judge_model})
+    _log_to_file(settings, "eval.log")
+    try:
+        items = load_dataset(data)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    out_dir = out_dir or Path(f"{data.stem}-eval")
+    await probe(research_endpoint(settings))
+    client = await _client(settings)
+    try:
+        handle = await eval_run.start(
+            client, settings, data, items, out_dir, rollouts, concurrency, benchmark
+        )
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    err.print(f"evaluation {handle.id}: {len(items)} questions x {rollouts} rollouts -> {out_dir}")
+    async with research_worker(settings, client):
+        outcomes = await _eval_wait(handle)
+    summary = await eval_run.write_results(client, outcomes, items, out_dir)
+    out.print(render_table(summary))
+    out.print(f"wrote {out_dir}/iter*.jsonl, iter*_scored.jsonl and summary.json")
+
+
+async def _eval_wait(handle: WorkflowHandle[Any, Any]) -> list[Any]:
+    """The run's outcomes, with a progress bar over its sessions on a terminal."""
+    result = asyncio.ensure_future(handle.result())
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with ProgressBar(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("sessions", total=None)
+        while not result.done():
+            try:
+                progress = await handle.query(EvalWorkflow.progress)
+                bar.update(task, total=progress.total, completed=progress.finished)
+            except RPCError:
+                pass  # no worker has picked the run up yet
+            await asyncio.wait({result}, timeout=1.0)
+    return await result
+
+
+async def _eval_status(out_dir: Path) -> None:
+    state_file = out_dir / eval_run.STATE_FILE
+    if not state_file.exists():
+        raise CliError(f"no evaluation in {out_dir} (no {eval_run.STATE_FILE})")
+    state = json.loads(state_file.read_text())
+    client = await _client(load_settings())
+    handle = client.get_workflow_handle(state["run_id"])
+    status = await _describe_status(handle)
+    line = f"{state['run_id']}: {status}"
+    if status == "running":
+        progress = await handle.query(EvalWorkflow.progress)
+        line += (
+            f", {progress.finished}/{progress.total} sessions done ({progress.running} running, "
+            f"{progress.failed} failed, {progress.correct} judged correct)"
+        )
+    out.print(line)
+
+
+@app.command(name="eval")
+def evaluate(
+    data: Annotated[
+        Path | None, typer.Argument(help="A dataset: .json list or .jsonl of question/answer.")
+    ] = None,
+    rollouts: Annotated[int, typer.Option(min=1, help="Sessions per question.")] = 3,
+    concurrency: Annotated[int, typer.Option(min=1, help="Sessions at once.")] = 20,
+    judge_model: Annotated[
+        str | None, typer.Option(help="Judge model (default DEEPRESEARCH_JUDGE_MODEL).")
+    ] = None,
+    benchmark: Annotated[
+        str, typer.Option(help="Judging scheme by benchmark: gaia, browsecomp, simpleqa, ...")
+    ] = "gaia",
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default DATA-eval).")
+    ] = None,
+    status: Annotated[
+        Path | None, typer.Option(help="Show the progress of the evaluation in this folder.")
+    ] = None,
+) -> None:
+    """Evaluate on a dataset: durable sessions per question and rollout, judged, with metrics.
+    Re-running the same command resumes the run."""
+    if status is not None:
+        _run(_eval_status(status))
+        return
+    if data is None:
+        err.print("[red]error:[/red] give a dataset (or --status DIR)")
+        raise typer.Exit(2)
+    _run(_eval(data, rollouts, concurrency, judge_model, benchmark, out_dir))
 
 
 async def _running_handle(session_id: str) -> WorkflowHandle[Any, Any]:

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         None, validation_alias=_env("DEEPRESEARCH_EXTRACT_API_KEY")
     )
     extract_model: str | None = Field(None, validation_alias=_env("DEEPRESEARCH_EXTRACT_MODEL"))
+    judge_base_url: str | None = Field(None, validation_alias=_env("DEEPRESEARCH_JUDGE_BASE_URL"))
+    judge_api_key: SecretStr | None = Field(
+        None, validation_alias=_env("DEEPRESEARCH_JUDGE_API_KEY")
+    )
+    judge_model: str | None = Field(None, validation_alias=_env("DEEPRESEARCH_JUDGE_MODEL"))
     serper_api_key: SecretStr | None = Field(None, validation_alias=_env("SERPER_API_KEY"))
     serper_base_url: str = Field(DEFAULT_SERPER_URL, validation_alias=_env("SERPER_BASE_URL"))
     jina_api_key: SecretStr | None = Field(None, validation_alias=_env("JINA_API_KEY"))

@@ -23,7 +23,9 @@ from activities import context
 from activities.blobstore import LocalBlobStore
 from activities.claimcheck import ClaimCheckCodec
 from activities.context import ModelEndpoint, ModelReplica, ToolContext
+from activities.judge import install_judge, judge_activity
 from workers.config import Settings
+from workers.evaluation import EvalWorkflow
 from workers.graph import GRAPH_NAME, make_research_graph
 from workers.inference_worker import InferencePool
 from workers.workflow import ResearchWorkflow
@@ -65,6 +67,19 @@ def research_endpoint(settings: Settings) -> ModelEndpoint:
     base_url, model = settings.require_model()
     key = settings.openai_api_key.get_secret_value()
     return _endpoint(base_url, key, model, settings.model_timeout_seconds)
+
+
+def judge_endpoint(settings: Settings) -> ModelEndpoint:
+    """The evaluation judge: its own endpoint and model, defaulting to the research ones."""
+    base_url, model = settings.require_model()
+    key = settings.openai_api_key.get_secret_value()
+    judge_key = settings.judge_api_key.get_secret_value() if settings.judge_api_key else key
+    return _endpoint(
+        settings.judge_base_url or base_url,
+        judge_key,
+        settings.judge_model or model,
+        settings.model_timeout_seconds,
+    )
 
 
 def build_tool_context(settings: Settings, http: httpx.AsyncClient) -> ToolContext:
@@ -115,10 +130,12 @@ async def research_worker(
         timeout=timeout, headers={"User-Agent": "deepresearch/0.1"}
     ) as http:
         context.install(build_tool_context(settings, http))
+        install_judge(judge_endpoint(settings))
         worker = Worker(
             client,
             task_queue=settings.task_queue,
-            workflows=[ResearchWorkflow],
+            workflows=[ResearchWorkflow, EvalWorkflow],
+            activities=[judge_activity],
             plugins=[plugin(settings)],
             graceful_shutdown_timeout=timedelta(seconds=10),
             # A dead worker's cached session moves to another worker after this long.
