@@ -67,6 +67,7 @@ async def start(
         scheme=scheme_for(benchmark),
         session=template,
         task_queue=settings.task_queue,
+        heartbeat_seconds=settings.heartbeat_seconds,
     )
     out.mkdir(parents=True, exist_ok=True)
     state = {"run_id": run_id, "data": str(data.resolve()), "rollouts": rollouts,

@@ -36,6 +36,7 @@ class EvalInput(BaseModel):
     scheme: str = "gaia"
     session: ResearchInput  # the template every session starts from (limits, model, ...)
     task_queue: str
+    heartbeat_seconds: float = 30  # a judge call on a dead worker is retried after this long
 
 
 class EvalOutcome(BaseModel):
@@ -100,6 +101,7 @@ class EvalWorkflow:
             result_type=Verdict,
             task_queue=request.task_queue,
             start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=timedelta(seconds=request.heartbeat_seconds),
             retry_policy=RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30)),
             summary=f"judge: q{item.index} r{rollout}",
         )
