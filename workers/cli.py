@@ -571,9 +571,9 @@ async def _eval(
     err.print(f"evaluation {handle.id}: {len(items)} questions x {rollouts} rollouts -> {out_dir}")
     async with research_worker(settings, client):
         outcomes = await _eval_wait(handle)
-    summary = await eval_run.write_results(client, outcomes, items, out_dir)
+    summary = await eval_run.write_results(client, outcomes, items, out_dir, benchmark)
     out.print(render_table(summary))
-    out.print(f"wrote {out_dir}/iter*.jsonl, iter*_scored.jsonl and summary.json")
+    out.print(f"wrote {out_dir}/iter*.jsonl, iter*_scored.jsonl, summary.json and chart.png")
 
 
 async def _eval_wait(handle: WorkflowHandle[Any, Any]) -> list[Any]:

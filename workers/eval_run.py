@@ -14,6 +14,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from activities.blobstore import LocalBlobStore
 from activities.judge import scheme_for
 from workers.config import Settings
+from workers.eval_chart import write_chart
 from workers.eval_data import EvalItem
 from workers.eval_metrics import Scored, Summary, summarize, write_summary
 from workers.evaluation import EvalInput, EvalOutcome, EvalQuestion, EvalWorkflow
@@ -83,7 +84,11 @@ async def start(
 
 
 async def write_results(
-    client: Client, outcomes: list[EvalOutcome], items: list[EvalItem], out: Path
+    client: Client,
+    outcomes: list[EvalOutcome],
+    items: list[EvalItem],
+    out: Path,
+    benchmark: str = "",
 ) -> Summary:
     """iter{k}.jsonl in the reference's record format (failed sessions as its failure record),
     iter{k}_scored.jsonl with the judge's verdicts, summary.json with the metrics."""
@@ -118,6 +123,7 @@ async def write_results(
         )
     summary = summarize(scored)
     write_summary(summary, out / "summary.json")
+    write_chart(summary, benchmark or "evaluation", out / "chart.png")
     return summary
 
 

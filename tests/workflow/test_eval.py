@@ -80,6 +80,7 @@ def test_eval_writes_the_reference_files_and_metrics(
         assert [s["correct"] for s in scored] == [True, False, False]
     # The failed question was judged without a call; the others once per rollout.
     assert len(judge.research_requests()) == 4
+    assert (out / "chart.png").read_bytes().startswith(b"\x89PNG")
     status = stack.cli("eval", "--status", str(out))
     assert status.returncode == 0 and "completed" in status.stdout
 
