@@ -724,7 +724,12 @@ def export(
 
 
 async def _inference_worker(
-    endpoint: str, replica: str, max_concurrent: int, model: str | None, metrics_port: int | None
+    endpoint: str,
+    replica: str,
+    max_concurrent: int,
+    model: str | None,
+    metrics_port: int | None,
+    api_key_env: str | None,
 ) -> None:
     settings = load_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -732,6 +737,10 @@ async def _inference_worker(
     if not name:
         raise CliError("no model name: pass --model or set DEEPRESEARCH_MODEL")
     key = settings.openai_api_key.get_secret_value()
+    if api_key_env:
+        if not os.environ.get(api_key_env):
+            raise CliError(f"--api-key-env {api_key_env}: that variable is not set")
+        key = os.environ[api_key_env]
     client = await _client(settings, metrics_port)
     target = ModelReplica(
         ModelEndpoint(AsyncOpenAI(base_url=endpoint, api_key=key, max_retries=0), name), replica
@@ -757,10 +766,14 @@ def inference_worker_command(
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve Prometheus metrics on this port.")
     ] = None,
+    api_key_env: Annotated[
+        str | None,
+        typer.Option(help="Variable holding this server's key (default OPENAI_API_KEY)."),
+    ] = None,
 ) -> None:
     """Front one model server: take model calls from the pool while the server is healthy."""
     name = replica or re.sub(r"[^A-Za-z0-9_.-]+", "-", endpoint.split("://", 1)[-1]).strip("-")
-    _run(_inference_worker(endpoint, name, max_concurrent, model, metrics_port))
+    _run(_inference_worker(endpoint, name, max_concurrent, model, metrics_port, api_key_env))
 
 
 async def _worker(metrics_port: int | None, inference: bool) -> None:
