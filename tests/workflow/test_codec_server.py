@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
-import json
 import subprocess
 
 from tests.conftest import CLI, REPO, Stack
+from tests.workflow.shown import payload_texts
 from tests.workflow.test_session import QUESTION, ask_json, four_call_script
 from workers import devserver
 
@@ -43,23 +43,5 @@ def test_temporal_cli_decodes_through_the_codec_server(stack: Stack, temporal_ad
         server.wait(10)
     assert CLAIM_CHECK not in decoded
     # The decoded payloads are JSON (base64 in the CLI's output): the extractor's input is there.
-    texts = [base64.b64decode(chunk).decode("utf-8", "replace") for chunk in _data_fields(decoded)]
+    texts = payload_texts(decoded)
     assert any("The useful information in" in text for text in texts)
-
-
-def _data_fields(output: str) -> list[str]:
-    found: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "data" and isinstance(value, str):
-                    found.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(json.loads(output))
-    return found

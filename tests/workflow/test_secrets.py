@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import subprocess
 import zlib
 from pathlib import Path
 
 from tests.conftest import Stack
+from tests.workflow.shown import payload_texts
 from tests.workflow.test_session import ANSWER, QUESTION, answer, ask_json, call
 from workers import devserver
 
@@ -28,20 +27,7 @@ def everything_recorded(stack: Stack, address: str, session_id: str) -> str:
          "-o", "json"],
         capture_output=True, text=True, timeout=60, check=True,
     ).stdout  # fmt: skip
-    texts = [shown]
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "data" and isinstance(value, str):
-                    texts.append(base64.b64decode(value).decode("utf-8", "replace"))
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(json.loads(shown))
+    texts = [shown, *payload_texts(shown)]
     for blob in (stack.data_dir / "blobs").rglob("*"):
         if blob.is_file():
             data = blob.read_bytes()
