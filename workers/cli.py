@@ -43,6 +43,7 @@ from workers.config import Settings, load_settings
 from workers.eval_data import load_dataset
 from workers.eval_metrics import render_table
 from workers.evaluation import EvalWorkflow
+from workers.heavy import HeavyInput, HeavyProgress, HeavyWorkflow
 from workers.models import Progress, ResearchInput, ResearchReport
 from workers.research_worker import (
     connect,
@@ -153,6 +154,16 @@ def _progress_line(session_id: str, progress: Progress) -> Text:
     return line
 
 
+def _heavy_lines(session_id: str, progress: HeavyProgress) -> Text:
+    lines = Text()
+    lines.append(f"{session_id} ", style="bold")
+    lines.append(f"heavy mode · {progress.stage}\n")
+    for branch in progress.branches:
+        answer = f": {branch.answer[:80]}" if branch.answer else ""
+        lines.append(f"  branch {branch.branch} (t={branch.temperature}) {branch.status}{answer}\n")
+    return lines
+
+
 async def _wait(handle: WorkflowHandle[Any, ResearchReport], live: bool) -> ResearchReport:
     result = asyncio.ensure_future(handle.result())
     if not live:
@@ -162,8 +173,13 @@ async def _wait(handle: WorkflowHandle[Any, ResearchReport], live: bool) -> Rese
     ) as view:
         while not result.done():
             try:
-                progress = await handle.query(ResearchWorkflow.progress)
-                view.update(_progress_line(handle.id, progress))
+                kind = (await handle.describe()).workflow_type
+                if kind == "HeavyWorkflow":
+                    heavy = await handle.query(HeavyWorkflow.progress)
+                    view.update(_heavy_lines(handle.id, heavy))
+                else:
+                    progress = await handle.query(ResearchWorkflow.progress)
+                    view.update(_progress_line(handle.id, progress))
             except RPCError:
                 pass  # no worker has picked the session up yet
             await asyncio.wait({result}, timeout=0.5)
@@ -223,6 +239,8 @@ async def _ask(
     detach: bool,
     worker: bool,
     paths: list[Path],
+    branches: int | None = None,
+    synthesis: str = "select",
 ) -> None:
     settings = load_settings()
     _log_to_file(settings, "ask.log")
@@ -245,6 +263,22 @@ async def _ask(
     status = await _describe_status(handle)
     if status == "completed":
         err.print(f"session {session_id} already completed; showing its answer")
+    elif status != "running" and branches:
+        heavy = HeavyInput(
+            session=request,
+            branches=branches,
+            synthesis=synthesis,
+            task_queue=settings.task_queue,
+            heartbeat_seconds=settings.heartbeat_seconds,
+        )
+        heavy_handle = await client.start_workflow(
+            HeavyWorkflow.run,
+            heavy,
+            id=session_id,
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        handle = client.get_workflow_handle_for(ResearchWorkflow.run, heavy_handle.id)
     elif status != "running":
         handle = await client.start_workflow(
             ResearchWorkflow.run,
@@ -328,9 +362,32 @@ def ask(
         list[Path] | None,
         typer.Option("--file", help="A file for the parse_file tool (repeatable)."),
     ] = None,
+    mode: Annotated[
+        str, typer.Option(help="react (one session) or heavy (parallel branches, synthesized).")
+    ] = "react",
+    branches: Annotated[int, typer.Option(min=1, max=16, help="Heavy mode's branches.")] = 3,
+    synthesis: Annotated[
+        str, typer.Option(help="Heavy mode: select (one report's answer) or fuse (combine).")
+    ] = "select",
 ) -> None:
     """Research a question and print the answer with its sources."""
-    _run(_ask(question, session_id, max_llm_calls, as_json, detach, worker, files or []))
+    if mode not in ("react", "heavy") or synthesis not in ("select", "fuse"):
+        err.print("[red]error:[/red] --mode is react or heavy; --synthesis is select or fuse")
+        raise typer.Exit(2)
+    heavy_branches = branches if mode == "heavy" else None
+    _run(
+        _ask(
+            question,
+            session_id,
+            max_llm_calls,
+            as_json,
+            detach,
+            worker,
+            files or [],
+            heavy_branches,
+            synthesis,
+        )  # fmt: skip
+    )
 
 
 @app.command()

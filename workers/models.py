@@ -30,6 +30,9 @@ class ResearchInput(BaseModel):
     protocol: Literal["tongyi", "openai"] = Field("tongyi", description="The model dialect.")
     indexed: bool = Field(False, description="Set the custom search attributes (registered).")
     history: HistoryBudget = Field(default_factory=HistoryBudget)
+    return_trajectory: bool = Field(
+        False, description="Put the final conversation in the report (Heavy mode's branches)."
+    )
     continued: bool = Field(False, description="This run continues the previous one (as new).")
     control: dict[str, Any] | None = Field(None, description="Operator input carried over.")
     resume_state: dict[str, Any] | None = Field(
@@ -67,6 +70,7 @@ class ResearchReport(BaseModel):
     started_at: str
     finished_at: str
     elapsed_seconds: float
+    trajectory: list[dict[str, Any]] | None = None  # rendered as the model saw it, on request
 
 
 class Progress(BaseModel):

@@ -23,10 +23,12 @@ from activities import context
 from activities.blobstore import LocalBlobStore
 from activities.claimcheck import ClaimCheckCodec
 from activities.context import ModelEndpoint, ModelReplica, ToolContext
+from activities.heavy import branch_report, integrate
 from activities.judge import install_judge, judge_activity
 from workers.config import Settings
 from workers.evaluation import EvalWorkflow
 from workers.graph import GRAPH_NAME, make_research_graph
+from workers.heavy import HeavyWorkflow
 from workers.inference_worker import InferencePool
 from workers.workflow import ResearchWorkflow
 
@@ -134,8 +136,8 @@ async def research_worker(
         worker = Worker(
             client,
             task_queue=settings.task_queue,
-            workflows=[ResearchWorkflow, EvalWorkflow],
-            activities=[judge_activity],
+            workflows=[ResearchWorkflow, EvalWorkflow, HeavyWorkflow],
+            activities=[judge_activity, branch_report, integrate],
             plugins=[plugin(settings)],
             graceful_shutdown_timeout=timedelta(seconds=10),
             # A dead worker's cached session moves to another worker after this long.

@@ -49,6 +49,11 @@ def describe_update(node: str, update: dict[str, Any]) -> str | None:
     return None
 
 
+def trajectory(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The final conversation in the Tongyi format (what Heavy mode's reports read)."""
+    return tongyi.render(to_messages(state.get("messages") or []), state.get("today", ""))
+
+
 def resumed(saved: dict[str, Any], fresh: ResearchState, *, fresh_budget: bool) -> ResearchState:
     """A saved state to continue from: after a continue-as-new as it was; after a failure
     (`resume`) with a fresh clock and wall-clock budget from now."""
@@ -194,4 +199,5 @@ class ResearchWorkflow:
             started_at=self._started.isoformat(),
             finished_at=finished.isoformat(),
             elapsed_seconds=(finished - self._started).total_seconds(),
+            trajectory=trajectory(final) if request.return_trajectory else None,
         )

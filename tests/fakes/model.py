@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .base import FakeServer, RequestRecord, Response
@@ -64,6 +64,9 @@ class FakeModel(FakeServer):
         self.extractions: dict[str, dict[str, Any]] = dict(extractions or {})
         self.api_key = api_key
         self._ids = itertools.count(1)
+        # Optional: pick the script from the whole request (e.g. by temperature, to tell apart
+        # parallel branches asking the same question); None falls back to the question.
+        self.script_key: Callable[[dict[str, Any]], str | None] | None = None
 
     # -- helpers for tests -----------------------------------------------------------------
 
@@ -110,7 +113,8 @@ class FakeModel(FakeServer):
             content, meta = self._extraction_reply(first_user)
         else:
             turn = sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "assistant")
-            script = self._script_for(first_user)
+            key = self.script_key(payload) if self.script_key else None
+            script = self.scripts.get(key) if key else self._script_for(first_user)
             meta = {"kind": "research", "question": first_user, "turn": turn}
             if script is None:
                 resp = _error(400, f"no script for question {first_user!r}")

@@ -1,0 +1,149 @@
+"""HeavyWorkflow: Heavy mode. N research branches run in parallel as child sessions, each with
+its own sampling; each branch that answered is condensed into a report, and an integrator reads
+the reports and gives the final answer (ParallelMuse's aggregation). A crash re-runs only the
+unfinished steps of unfinished branches: each branch is a durable session of its own."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError, ChildWorkflowError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.heavy import BranchReportRequest, IntegrateRequest
+    from graphs import prompts
+    from workers.models import ResearchInput, ResearchReport
+    from workers.workflow import ResearchWorkflow
+
+NO_ANSWER = {prompts.NO_ANSWER_FOUND, "", "[No Prediction]"}
+
+
+class HeavyInput(BaseModel):
+    version: int = 1
+    session: ResearchInput  # the question and the settings every branch starts from
+    branches: int = Field(3, ge=1, le=16)
+    synthesis: Literal["select", "fuse"] = "select"
+    task_queue: str
+    heartbeat_seconds: float = 30
+
+
+class BranchStatus(BaseModel):
+    branch: int
+    session_id: str
+    temperature: float
+    status: str = "running"  # running | answered | no answer | failed
+    answer: str = ""
+
+
+class HeavyProgress(BaseModel):
+    branches: list[BranchStatus] = Field(default_factory=list)
+    stage: str = "research"  # research | reports | integration | done
+
+
+def branch_temperature(branch: int, branches: int) -> float:
+    """Spread the branches' sampling from the reference's 0.6 up to 1.0."""
+    return round(0.6 + 0.4 * branch / max(1, branches - 1), 2) if branches > 1 else 0.6
+
+
+@workflow.defn(name="HeavyWorkflow")
+class HeavyWorkflow:
+    def __init__(self) -> None:
+        self._progress = HeavyProgress()
+
+    @workflow.query
+    def progress(self) -> HeavyProgress:
+        return self._progress
+
+    async def _branch(self, request: HeavyInput, status: BranchStatus) -> ResearchReport | None:
+        sampling = request.session.sampling.model_copy(update={"temperature": status.temperature})
+        session = request.session.model_copy(
+            update={"sampling": sampling, "return_trajectory": True}
+        )
+        try:
+            report = await workflow.execute_child_workflow(
+                ResearchWorkflow.run, session, id=status.session_id, task_queue=request.task_queue
+            )
+        except ChildWorkflowError as error:
+            status.status, status.answer = "failed", str(error.cause or error)
+            return None
+        answered = report.answer.strip() not in NO_ANSWER and report.termination in (
+            prompts.TERMINATION_ANSWER,
+            prompts.TERMINATION_TOKEN_LIMIT,
+        )
+        status.status = "answered" if answered else "no answer"
+        status.answer = report.answer
+        return report if answered else None
+
+    def _activity_options(self, request: HeavyInput, summary: str) -> dict:
+        return {
+            "task_queue": request.task_queue,
+            "start_to_close_timeout": timedelta(minutes=15),
+            "heartbeat_timeout": timedelta(seconds=request.heartbeat_seconds),
+            "retry_policy": RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30)),
+            "summary": summary,
+        }
+
+    @workflow.run
+    async def run(self, request: HeavyInput) -> ResearchReport:
+        started = workflow.now()
+        session_id = workflow.info().workflow_id
+        self._progress.branches = [
+            BranchStatus(
+                branch=k,
+                session_id=f"{session_id}-b{k}",
+                temperature=branch_temperature(k, request.branches),
+            )
+            for k in range(request.branches)
+        ]
+        results = await asyncio.gather(
+            *(self._branch(request, status) for status in self._progress.branches)
+        )
+        answered = [report for report in results if report is not None]
+        if not answered:
+            raise ApplicationError(
+                f"none of the {request.branches} branches found an answer", non_retryable=True
+            )
+        self._progress.stage = "reports"
+        reports = await asyncio.gather(
+            *(
+                workflow.execute_activity(
+                    "heavy.report",
+                    BranchReportRequest(trajectory=report.trajectory or []),
+                    result_type=str,
+                    **self._activity_options(request, f"report: branch of {report.session_id}"),
+                )
+                for report in answered
+            )
+        )
+        self._progress.stage = "integration"
+        answer = await workflow.execute_activity(
+            "heavy.integrate",
+            IntegrateRequest(
+                question=request.session.question,
+                reports=list(reports),
+                synthesis=request.synthesis,
+            ),
+            result_type=str,
+            **self._activity_options(request, f"integrate {len(reports)} reports"),
+        )
+        self._progress.stage = "done"
+        finished = workflow.now()
+        return ResearchReport(
+            session_id=session_id,
+            question=request.session.question,
+            answer=answer,
+            termination=prompts.TERMINATION_ANSWER,
+            sources=list(dict.fromkeys(url for report in answered for url in report.sources)),
+            llm_calls=sum(r.llm_calls for r in answered) + len(answered) + 1,
+            tool_calls=sum(r.tool_calls for r in answered),
+            prompt_tokens=sum(r.prompt_tokens for r in answered),
+            completion_tokens=sum(r.completion_tokens for r in answered),
+            started_at=started.isoformat(),
+            finished_at=finished.isoformat(),
+            elapsed_seconds=(finished - started).total_seconds(),
+        )
