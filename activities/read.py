@@ -28,6 +28,7 @@ from graphs.state import Sampling
 PAGE_TOKEN_LIMIT = 95_000  # the reference truncates pages to 95K tokens before extraction
 FINAL_TRUNCATION = 25_000  # ... and, after three 70% shrinks, to 25K characters
 MAX_REDIRECTS = 5
+LEDGER_EXCERPT = 3000  # characters of a read page's evidence kept for the report writer
 
 
 def visit_failure(url: str, goal: str) -> str:
@@ -188,4 +189,7 @@ async def extract(task: dict[str, Any]) -> dict[str, Any]:
         label="visit",
     )
     observation = {"call_id": task["call_id"], "index": task["index"], "text": text, "source": url}
-    return {"observations": [observation], "clock": time.time()}
+    update: dict[str, Any] = {"observations": [observation], "clock": time.time()}
+    if text != visit_failure(url, goal):  # what was read, for grounded reports
+        update["ledger"] = [{"url": url, "evidence": text[:LEDGER_EXCERPT]}]
+    return update

@@ -297,3 +297,21 @@ OPENAI_SYSTEM_PROMPT: Final[str] = (
     "reply without tool calls: give the final answer concisely, with the URLs it rests on.\n\n"
     "Current date: "
 )
+
+# `ask --report`: the long-form report, written only from what the session read (ours).
+REPORT_WRITER_PROMPT: Final[str] = """Write a research report that answers the question below, using only the numbered sources, which are the pages read during the research, and the research's final answer.
+
+## Question
+{question}
+
+## Final answer of the research
+{answer}
+
+## Sources
+{sources}
+
+## Instructions
+- Write the report in the language of the question.
+- Use Markdown: a title, a short summary, then sections.
+- Support every factual claim with inline numbered citations like [1] or [2, 3] that refer to the sources above; cite nothing else and add no source list of your own.
+- Where the sources disagree or are silent, say so rather than guessing."""  # noqa: E501

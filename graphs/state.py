@@ -109,6 +109,17 @@ def add_unique(left: list[str] | None, right: list[str] | None) -> list[str]:
     return out
 
 
+def add_sources(left: list[dict[str, Any]] | None, right: list[dict[str, Any]] | None) -> list:
+    """The ledger of sources read: one entry per URL (the first read), in reading order."""
+    out = list(left or [])
+    seen = {entry["url"] for entry in out}
+    for entry in right or []:
+        if entry["url"] not in seen:
+            seen.add(entry["url"])
+            out.append(entry)
+    return out
+
+
 def latest(left: float | None, right: float | None) -> float:
     """Keep the latest activity-reported clock reading."""
     return max(left or 0.0, right or 0.0)
@@ -144,6 +155,7 @@ class ResearchState(TypedDict, total=False):
     observations: Annotated[list[Observation], extend_or_reset]
     pages: Annotated[list[ToolTask], extend_or_reset]
     sources: Annotated[list[str], add_unique]
+    ledger: Annotated[list[dict[str, Any]], add_sources]  # url + evidence of every page read
     llm_calls: int
     tool_calls: int
     prompt_tokens: Annotated[int, total]

@@ -20,6 +20,7 @@ from openai import AsyncOpenAI
 from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
+from rich.markdown import Markdown
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 from rich.progress import Progress as ProgressBar
@@ -195,10 +196,25 @@ def _root_cause(error: BaseException) -> str:
     return " ".join(str(current or error).split())
 
 
+def _save_report(settings: Settings, report: ResearchReport, out_file: Path | None) -> None:
+    """Reports go under DATA_DIR/reports/ (and to --out); their warnings to stderr."""
+    for warning in report.report_warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    targets = [settings.data_dir / "reports" / f"{report.session_id}.md"]
+    if out_file is not None:
+        targets.append(out_file)
+    for target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(report.report_markdown or "", encoding="utf-8")
+    err.print(f"report written to {', '.join(str(t) for t in targets)}")
+
+
 def _print_report(report: ResearchReport, as_json: bool) -> None:
     if as_json:
         out.print_json(report.model_dump_json())
         return
+    if report.report_markdown is not None:
+        out.print(Markdown(report.report_markdown))
     out.print(f"[bold]Question:[/bold] {escape(report.question)}")
     out.print(f"[bold]Answer:[/bold] {escape(report.answer)}")
     if report.sources:
@@ -241,6 +257,8 @@ async def _ask(
     paths: list[Path],
     branches: int | None = None,
     synthesis: str = "select",
+    report: bool = False,
+    report_out: Path | None = None,
 ) -> None:
     settings = load_settings()
     _log_to_file(settings, "ask.log")
@@ -250,7 +268,7 @@ async def _ask(
         wall_clock_seconds=settings.wall_clock_minutes * 60,
     )
     try:
-        request = ResearchInput(question=question, limits=limits)
+        request = ResearchInput(question=question, limits=limits, report=report)
         request.files = _upload(settings, paths)
     except ValidationError as error:
         raise CliError(error.errors()[0]["msg"].removeprefix("Value error, ")) from None
@@ -289,7 +307,9 @@ async def _ask(
         )
     elif not as_json:
         err.print(f"attaching to running session {session_id}")
-    await _follow(settings, client, handle, as_json=as_json, detach=detach, worker=worker)
+    await _follow(
+        settings, client, handle, as_json=as_json, detach=detach, worker=worker, out_file=report_out
+    )
 
 
 async def _follow(
@@ -300,6 +320,7 @@ async def _follow(
     as_json: bool,
     detach: bool,
     worker: bool,
+    out_file: Path | None = None,
 ) -> None:
     """Return at once (--detach), or wait for the report, hosting a worker meanwhile."""
     if detach:
@@ -316,6 +337,8 @@ async def _follow(
             report = await _wait(handle, live)
     except WorkflowFailureError as error:
         raise CliError(f"session {handle.id} failed: {_root_cause(error)}", code=1) from None
+    if report.report_markdown is not None:
+        _save_report(settings, report, out_file)
     _print_report(report, as_json)
 
 
@@ -369,6 +392,12 @@ def ask(
     synthesis: Annotated[
         str, typer.Option(help="Heavy mode: select (one report's answer) or fuse (combine).")
     ] = "select",
+    report: Annotated[
+        bool, typer.Option("--report", help="Also write a long-form report with citations.")
+    ] = False,
+    report_out: Annotated[
+        Path | None, typer.Option("--out", help="Write the report here too.")
+    ] = None,
 ) -> None:
     """Research a question and print the answer with its sources."""
     if mode not in ("react", "heavy") or synthesis not in ("select", "fuse"):
@@ -384,9 +413,11 @@ def ask(
             detach,
             worker,
             files or [],
-            heavy_branches,
-            synthesis,
-        )  # fmt: skip
+            branches=heavy_branches,
+            synthesis=synthesis,
+            report=report,
+            report_out=report_out,
+        )
     )
 
 

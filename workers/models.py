@@ -30,6 +30,8 @@ class ResearchInput(BaseModel):
     protocol: Literal["tongyi", "openai"] = Field("tongyi", description="The model dialect.")
     indexed: bool = Field(False, description="Set the custom search attributes (registered).")
     history: HistoryBudget = Field(default_factory=HistoryBudget)
+    heartbeat_seconds: float = 30  # for the workflow's own activities (the report writer)
+    report: bool = Field(False, description="Also write a long-form report with citations.")
     return_trajectory: bool = Field(
         False, description="Put the final conversation in the report (Heavy mode's branches)."
     )
@@ -71,6 +73,8 @@ class ResearchReport(BaseModel):
     finished_at: str
     elapsed_seconds: float
     trajectory: list[dict[str, Any]] | None = None  # rendered as the model saw it, on request
+    report_markdown: str | None = None  # `ask --report`: grounded in the pages read
+    report_warnings: list[str] = Field(default_factory=list)
 
 
 class Progress(BaseModel):

@@ -25,6 +25,7 @@ from activities.claimcheck import ClaimCheckCodec
 from activities.context import ModelEndpoint, ModelReplica, ToolContext
 from activities.heavy import branch_report, integrate
 from activities.judge import install_judge, judge_activity
+from activities.report import write_report
 from workers.config import Settings
 from workers.evaluation import EvalWorkflow
 from workers.graph import GRAPH_NAME, make_research_graph
@@ -137,7 +138,7 @@ async def research_worker(
             client,
             task_queue=settings.task_queue,
             workflows=[ResearchWorkflow, EvalWorkflow, HeavyWorkflow],
-            activities=[judge_activity, branch_report, integrate],
+            activities=[judge_activity, branch_report, integrate, write_report],
             plugins=[plugin(settings)],
             graceful_shutdown_timeout=timedelta(seconds=10),
             # A dead worker's cached session moves to another worker after this long.

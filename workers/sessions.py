@@ -42,5 +42,6 @@ async def stamp(client: Client, settings: Settings, request: ResearchInput) -> R
         "model": settings.model or "",
         "history": budget,
         "protocol": settings.protocol,
+        "heartbeat_seconds": settings.heartbeat_seconds,
     }
     return request.model_copy(update=update)

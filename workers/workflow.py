@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from langchain_core.messages import HumanMessage
     from temporalio.langgraph import graph
 
+    from activities.report import ReportRequest, WrittenReport
     from graphs.protocol import tongyi
     from graphs.state import Control, ResearchState, to_message, to_messages
     from workers import search_attributes as attrs
@@ -180,6 +182,7 @@ class ResearchWorkflow:
                     }
                 )
             )
+        written = await self._write_report(request, final) if request.report else None
         self._progress.done = True
         workflow.metric_meter().create_counter("deepresearch_sessions").add(
             1, {"termination": final.get("termination", "") or "unknown"}
@@ -200,4 +203,22 @@ class ResearchWorkflow:
             finished_at=finished.isoformat(),
             elapsed_seconds=(finished - self._started).total_seconds(),
             trajectory=trajectory(final) if request.return_trajectory else None,
+            report_markdown=written.markdown if written else None,
+            report_warnings=written.warnings if written else [],
+        )
+
+    async def _write_report(self, request: ResearchInput, final: dict[str, Any]) -> WrittenReport:
+        self._progress.node = "report"
+        return await workflow.execute_activity(
+            "report.write",
+            ReportRequest(
+                question=request.question,
+                answer=final.get("answer", ""),
+                ledger=list(final.get("ledger") or []),
+            ),
+            result_type=WrittenReport,
+            start_to_close_timeout=timedelta(minutes=15),
+            heartbeat_timeout=timedelta(seconds=request.heartbeat_seconds),
+            retry_policy=RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30)),
+            summary=f"report: from {len(final.get('ledger') or [])} sources",
         )
