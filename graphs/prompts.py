@@ -299,7 +299,8 @@ OPENAI_SYSTEM_PROMPT: Final[str] = (
 )
 
 # `ask --report`: the long-form report, written only from what the session read (ours).
-REPORT_WRITER_PROMPT: Final[str] = """Write a research report that answers the question below, using only the numbered sources, which are the pages read during the research, and the research's final answer.
+REPORT_WRITER_PROMPT: Final[str] = """\
+Write a research report that answers the question below, using only the numbered sources, which are the pages read during the research, and the research's final answer.
 
 ## Question
 {question}
