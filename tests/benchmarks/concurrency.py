@@ -34,6 +34,7 @@ from temporalio.client import Client
 from activities.context import ModelEndpoint
 from activities.llm import chat
 from graphs.state import Sampling
+from tests.benchmarks.settings import fake_settings
 from tests.fakes import FakeJina, FakeModel, FakeSerper
 from tests.processes import DevServer
 from workers.config import Settings
@@ -193,18 +194,9 @@ async def main() -> None:
         model.scripts.update({question(i): script(i, jina.url) for i in range(n)})
         server = DevServer(Path(tmp) / "temporal.db").start()
         try:
-            settings = Settings(
-                OPENAI_BASE_URL=f"{model.url}/v1",
-                DEEPRESEARCH_MODEL="fake-model",
-                SERPER_API_KEY=serper.api_key,
-                SERPER_BASE_URL=serper.url,
-                JINA_API_KEY=jina.api_key,
-                JINA_BASE_URL=jina.url,
-                DEEPRESEARCH_DATA_DIR=tmp,
-                DEEPRESEARCH_TASK_QUEUE=f"conc-{uuid.uuid4().hex[:6]}",
-                DEEPRESEARCH_ALLOW_LOOPBACK=True,
-                # the pool takes every session's call at once: the model latency is the limit
-                DEEPRESEARCH_LOCAL_MAX_CONCURRENT=max(8, n),
+            # the pool takes every session's call at once: the model latency is the limit
+            settings = fake_settings(
+                model, serper, jina, tmp, DEEPRESEARCH_LOCAL_MAX_CONCURRENT=max(8, n)
             )
             took, times, rss_before, rss_peak = await durable(
                 settings, server.address, model, n, args.model_latency

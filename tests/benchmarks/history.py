@@ -32,6 +32,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
 from graphs.state import ResearchLimits
+from tests.benchmarks.settings import fake_settings
 from tests.fakes import FakeJina, FakeModel, FakeSerper
 from tests.fakes.model import message_text
 from tests.processes import DevServer
@@ -147,17 +148,7 @@ async def main() -> None:
         model.scripts[SMALL] = script(steps)
         server = DevServer(Path(tmp) / "temporal.db").start()
         try:
-            settings = Settings(
-                OPENAI_BASE_URL=f"{model.url}/v1",
-                DEEPRESEARCH_MODEL="fake-model",
-                SERPER_API_KEY=serper.api_key,
-                SERPER_BASE_URL=serper.url,
-                JINA_API_KEY=jina.api_key,
-                JINA_BASE_URL=jina.url,
-                DEEPRESEARCH_DATA_DIR=tmp,
-                DEEPRESEARCH_TASK_QUEUE=f"history-{uuid.uuid4().hex[:6]}",
-                DEEPRESEARCH_ALLOW_LOOPBACK=True,
-            )
+            settings = fake_settings(model, serper, jina, tmp)
             client = await connect(settings, server.address)
             async with research_worker(settings, client):
                 full = await run_session(client, settings, QUESTION, steps, args.history_events)

@@ -17,13 +17,15 @@ import uuid
 from pathlib import Path
 
 import httpx
+from langgraph.graph import StateGraph
 
-from activities import context
+from activities import context, llm, read, search
+from graphs.react import NodeSpec, make_react_graph
 from graphs.state import ResearchLimits
+from tests.benchmarks.settings import fake_settings
 from tests.fakes import FakeJina, FakeModel, FakeSerper
 from tests.processes import DevServer
 from workers.config import Settings
-from workers.graph import make_research_graph
 from workers.models import ResearchInput
 from workers.research_worker import build_tool_context, connect, research_worker
 from workers.workflow import ResearchWorkflow
@@ -63,11 +65,20 @@ def initial_state(limits: ResearchLimits) -> dict[str, object]:
     }
 
 
+def plain_graph() -> StateGraph:
+    """The same topology and I/O node functions, each called directly (no activities)."""
+    return make_react_graph(
+        think=NodeSpec(llm.think),
+        extract=NodeSpec(read.extract),
+        tools={"search": NodeSpec(search.search), "fetch": NodeSpec(read.fetch)},
+    )
+
+
 async def plain(settings: Settings) -> float:
     """Baseline: the same graph and node functions, no Temporal."""
     async with httpx.AsyncClient(timeout=30) as http:
         context.install(build_tool_context(settings, http))
-        app = make_research_graph(settings).compile()
+        app = plain_graph().compile()
         started = time.perf_counter()
         final = await app.ainvoke(initial_state(ResearchLimits()), {"recursion_limit": 10_000})
         elapsed = time.perf_counter() - started
@@ -121,17 +132,7 @@ async def main() -> None:
         )
         server = DevServer(Path(tmp) / "db").start()
         try:
-            settings = Settings(
-                OPENAI_BASE_URL=f"{model.url}/v1",
-                DEEPRESEARCH_MODEL="fake-model",
-                SERPER_API_KEY=serper.api_key,
-                SERPER_BASE_URL=serper.url,
-                JINA_API_KEY=jina.api_key,
-                JINA_BASE_URL=jina.url,
-                DEEPRESEARCH_DATA_DIR=tmp,
-                DEEPRESEARCH_TASK_QUEUE=f"bench-{uuid.uuid4().hex[:6]}",
-                DEEPRESEARCH_ALLOW_LOOPBACK=True,
-            )
+            settings = fake_settings(model, serper, jina, tmp)
             base = await plain(settings)
             took, activities = await durable(settings, server.address)
         finally:
