@@ -256,15 +256,12 @@ async def test_extract_node(
     install(tools)
     model.extractions["waggle"] = VALID
     result = await extract(_task(tools.blobs.put(CONTENT.encode())))
-    assert set(result) == {"observations", "clock"}
+    assert set(result) == {"observations", "clock", "ledger"}
+    text = _result("The waggle dance.", "Bees dance.")
     assert result["observations"] == [
-        {
-            "call_id": "call-4",
-            "index": 2,
-            "text": _result("The waggle dance.", "Bees dance."),
-            "source": URL,
-        }
+        {"call_id": "call-4", "index": 2, "text": text, "source": URL}
     ]
+    assert result["ledger"] == [{"url": URL, "evidence": text}]  # for grounded reports
     assert model.extraction_requests()[0].meta["webpage"] == CONTENT
 
 
@@ -276,6 +273,7 @@ async def test_extract_node_503_outside_activity_is_failure_text(
     result = await extract(_task(tools.blobs.put(CONTENT.encode())))
     assert result["observations"][0]["text"] == FAILURE
     assert result["observations"][0]["source"] == URL
+    assert "ledger" not in result  # a page that could not be read is no source
 
 
 async def test_extract_node_missing_blob_raises(
