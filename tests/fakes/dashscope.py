@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .base import FakeServer, RequestRecord, Response
+from .model import chunk_event
 
 CREATED = 1_700_000_000
 DEFAULT_TRANSCRIPT = "This is the canned transcription of the uploaded recording."
@@ -109,15 +110,7 @@ def _sse(completion_id: str, model: str, content: str) -> Iterator[bytes]:
     """Two content chunks, a stop chunk, a usage chunk and [DONE], as Dashscope streams."""
 
     def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:
-        chunk = {
-            "id": completion_id,
-            "object": "chat.completion.chunk",
-            "created": CREATED,
-            "model": model,
-            "choices": choices,
-            **extra,
-        }
-        return f"data: {json.dumps(chunk)}\n\n".encode()
+        return chunk_event(completion_id, model, choices, **extra)
 
     half = len(content) // 2
     for i, piece in enumerate((content[:half], content[half:])):

@@ -213,6 +213,21 @@ def _entry(entry: str | dict[str, Any], turn: int) -> tuple[str, list[dict[str, 
     return str(entry.get("content") or ""), calls
 
 
+def chunk_event(
+    completion_id: str, model: str, choices: list[dict[str, Any]], **extra: Any
+) -> bytes:
+    """One server-sent `chat.completion.chunk` event, as OpenAI-compatible servers stream."""
+    chunk = {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": CREATED,
+        "model": model,
+        "choices": choices,
+        **extra,
+    }
+    return f"data: {json.dumps(chunk)}\n\n".encode()
+
+
 def _sse_chunks(
     completion_id: str,
     model: str,
@@ -224,15 +239,7 @@ def _sse_chunks(
     in two pieces), a stop chunk, optional usage, [DONE]."""
 
     def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:
-        chunk = {
-            "id": completion_id,
-            "object": "chat.completion.chunk",
-            "created": CREATED,
-            "model": model,
-            "choices": choices,
-            **extra,
-        }
-        return f"data: {json.dumps(chunk)}\n\n".encode()
+        return chunk_event(completion_id, model, choices, **extra)
 
     n = len(content)
     bounds = [0, n // 3, 2 * n // 3, n]
