@@ -403,6 +403,9 @@ def ask(
     if mode not in ("react", "heavy") or synthesis not in ("select", "fuse"):
         err.print("[red]error:[/red] --mode is react or heavy; --synthesis is select or fuse")
         raise typer.Exit(2)
+    if mode == "heavy" and report:
+        err.print("[red]error:[/red] --report is not available with --mode heavy yet")
+        raise typer.Exit(2)
     heavy_branches = branches if mode == "heavy" else None
     _run(
         _ask(

@@ -62,7 +62,7 @@ class HeavyWorkflow:
     async def _branch(self, request: HeavyInput, status: BranchStatus) -> ResearchReport | None:
         sampling = request.session.sampling.model_copy(update={"temperature": status.temperature})
         session = request.session.model_copy(
-            update={"sampling": sampling, "return_trajectory": True}
+            update={"sampling": sampling, "return_trajectory": True, "report": False}
         )
         try:
             report = await workflow.execute_child_workflow(
