@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 from openai import AsyncOpenAI
+from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
@@ -66,35 +67,35 @@ def _endpoint(base_url: str, key: str, model: str, timeout: float) -> ModelEndpo
     return ModelEndpoint(client=client, model=model)
 
 
+def derived_endpoint(
+    settings: Settings,
+    base_url: str | None = None,
+    key: SecretStr | None = None,
+    model: str | None = None,
+) -> ModelEndpoint:
+    """A model endpoint whose unset parts default to the research endpoint's (the extraction
+    and judge models are configured that way)."""
+    research_url, research_model = settings.require_model()
+    secret = (key or settings.openai_api_key).get_secret_value()
+    return _endpoint(
+        base_url or research_url, secret, model or research_model, settings.model_timeout_seconds
+    )
+
+
 def research_endpoint(settings: Settings) -> ModelEndpoint:
-    base_url, model = settings.require_model()
-    key = settings.openai_api_key.get_secret_value()
-    return _endpoint(base_url, key, model, settings.model_timeout_seconds)
+    return derived_endpoint(settings)
 
 
 def judge_endpoint(settings: Settings) -> ModelEndpoint:
-    """The evaluation judge: its own endpoint and model, defaulting to the research ones."""
-    base_url, model = settings.require_model()
-    key = settings.openai_api_key.get_secret_value()
-    judge_key = settings.judge_api_key.get_secret_value() if settings.judge_api_key else key
-    return _endpoint(
-        settings.judge_base_url or base_url,
-        judge_key,
-        settings.judge_model or model,
-        settings.model_timeout_seconds,
+    return derived_endpoint(
+        settings, settings.judge_base_url, settings.judge_api_key, settings.judge_model
     )
 
 
 def build_tool_context(settings: Settings, http: httpx.AsyncClient) -> ToolContext:
-    base_url, model = settings.require_model()
-    key = settings.openai_api_key.get_secret_value()
     research = research_endpoint(settings)
-    extract_key = settings.extract_api_key.get_secret_value() if settings.extract_api_key else key
-    extract = _endpoint(
-        settings.extract_base_url or base_url,
-        extract_key,
-        settings.extract_model or model,
-        settings.model_timeout_seconds,
+    extract = derived_endpoint(
+        settings, settings.extract_base_url, settings.extract_api_key, settings.extract_model
     )
     return ToolContext(
         http=http,

@@ -67,10 +67,6 @@ def tools() -> list[dict[str, Any]]:
     return TOOLS
 
 
-def stop_sequences() -> list[str] | None:
-    return None
-
-
 def render(messages: list[AnyMessage], today: str) -> list[dict[str, Any]]:
     """Internal messages -> OpenAI chat messages with tool_calls and `role: tool` answers."""
     out: list[dict[str, Any]] = [
