@@ -169,15 +169,15 @@ async def _wait(handle: WorkflowHandle[Any, ResearchReport], live: bool) -> Rese
     result = asyncio.ensure_future(handle.result())
     if not live:
         return await result
+    is_heavy = (await handle.describe()).workflow_type == "HeavyWorkflow"
     with Live(
         Text(f"{handle.id} starting…"), console=err, refresh_per_second=4, transient=True
     ) as view:
         while not result.done():
             try:
-                kind = (await handle.describe()).workflow_type
-                if kind == "HeavyWorkflow":
-                    heavy = await handle.query(HeavyWorkflow.progress)
-                    view.update(_heavy_lines(handle.id, heavy))
+                if is_heavy:
+                    branches = await handle.query(HeavyWorkflow.progress)
+                    view.update(_heavy_lines(handle.id, branches))
                 else:
                     progress = await handle.query(ResearchWorkflow.progress)
                     view.update(_progress_line(handle.id, progress))
