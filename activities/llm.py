@@ -15,7 +15,7 @@ from activities.context import ModelEndpoint, current, current_replica
 from activities.errors import ConfigurationError, from_openai
 from activities.heartbeat import beat, heartbeating
 from activities.metrics import count
-from graphs import prompts
+from graphs import iterative, prompts
 from graphs.protocol import openai_tools, tongyi
 from graphs.react import estimate_tokens
 from graphs.state import Sampling, to_messages
@@ -155,15 +155,23 @@ async def think(state: dict[str, Any], endpoint: ModelEndpoint | None = None) ->
     turn = state.get("llm_calls", 0) + 1
     messages = to_messages(state["messages"])
     sampling = Sampling(**state.get("sampling", {}))
+    extra: dict[str, Any] = {}
     if state.get("protocol", "tongyi") == openai_tools.NAME:
         prompt = openai_tools.render(messages, state["today"])
         result = await chat(endpoint, prompt, sampling, tools=openai_tools.tools())
         message = openai_tools.parse(result.text, result.tool_calls, turn, state["question"])
     else:
-        prompt = tongyi.render(messages, state["today"])
+        iterative_round = state.get("strategy") == iterative.NAME
+        if iterative_round:
+            prompt = iterative.render(messages, state)
+        else:
+            prompt = tongyi.render(messages, state["today"])
         stop = list(prompts.STOP_SEQUENCES)
         result = await chat(endpoint, prompt, sampling, stop)
         message = tongyi.parse(_wrap_reasoning(result.reasoning, result.text), turn)
+        if iterative_round:
+            previous = state.get("workspace_report", "")
+            extra["workspace_report"] = iterative.next_report(str(message.content), previous)
     if activity.in_activity():
         activity.logger.info("turn %d: %d prompt tokens", turn, result.prompt_tokens)
     return {
@@ -173,6 +181,7 @@ async def think(state: dict[str, Any], endpoint: ModelEndpoint | None = None) ->
         "completion_tokens": result.completion_tokens,
         "context_tokens": result.prompt_tokens + result.completion_tokens,
         "clock": time.time(),
+        **extra,
     }
 
 

@@ -316,3 +316,25 @@ Write a research report that answers the question below, using only the numbered
 - Use Markdown: a title, a short summary, then sections.
 - Support every factual claim with inline numbered citations like [1] or [2, 3] that refer to the sources above; cite nothing else and add no source list of your own.
 - Where the sources disagree or are silent, say so rather than guessing."""  # noqa: E501
+
+# Heavy mode's iterative-workspace branch strategy (IterResearch, arXiv 2509.13309). Its paper
+# describes the round (think, report, action over a workspace rebuilt from the question, the
+# report and the last action with its result) but its prompts were never released: ours.
+ITERATIVE_ROUND_PROMPT: Final[str] = """\
+{question}
+
+This research runs in rounds. Between rounds only the question, your report and your last action with its result are kept; your thinking and everything older is dropped, so the report is your only memory.
+
+<report>
+{report}
+</report>
+
+{last}
+
+Round {round}: think about what the report and the latest result tell you, then write the complete updated report inside <report></report>: it replaces the previous one, so carry forward every finding still needed, with the URLs it came from, and what remains to check. Then either make one tool call inside <tool_call></tool_call> or, when the evidence suffices, give the final answer inside <answer></answer>."""  # noqa: E501
+ITERATIVE_FIRST_ROUND: Final[str] = "This is the first round: nothing has been done yet."
+ITERATIVE_EMPTY_REPORT: Final[str] = "(empty)"
+ITERATIVE_FUSION_NOTE: Final[str] = (
+    "The research ran in rounds; only its last rounds follow. Its final report, which carries "
+    "the findings of every round:\n{report}"
+)

@@ -144,6 +144,8 @@ class ResearchState(TypedDict, total=False):
 
     question: str
     protocol: str  # the model dialect: tongyi | openai
+    strategy: str  # react (the whole conversation each turn) | iterative (a rebuilt workspace)
+    workspace_report: str  # the iterative strategy's evolving report, carried between rounds
     files: dict[str, str]  # uploaded file name -> blob digest
     started: float
     today: str

@@ -37,6 +37,7 @@ from activities.context import ModelEndpoint, ModelReplica
 from activities.corpus import build_index
 from activities.errors import DeepResearchError
 from activities.llm import probe
+from graphs.iterative import STRATEGIES
 from graphs.state import ResearchLimits
 from workers import devserver, eval_run, search_attributes
 from workers.codec_server import make_server
@@ -161,7 +162,10 @@ def _heavy_lines(session_id: str, progress: HeavyProgress) -> Text:
     lines.append(f"heavy mode · {progress.stage}\n")
     for branch in progress.branches:
         answer = f": {branch.answer[:80]}" if branch.answer else ""
-        lines.append(f"  branch {branch.branch} (t={branch.temperature}) {branch.status}{answer}\n")
+        lines.append(
+            f"  branch {branch.branch} (t={branch.temperature}, {branch.strategy}) "
+            f"{branch.status}{answer}\n"
+        )
     return lines
 
 
@@ -259,8 +263,10 @@ async def _ask(
     synthesis: str = "select",
     report: bool = False,
     report_out: Path | None = None,
+    strategies: list[str] | None = None,
 ) -> None:
     settings = load_settings()
+    strategies = strategies or ["react"]
     _log_to_file(settings, "ask.log")
     limits = ResearchLimits(
         max_llm_calls=max_llm_calls or settings.max_llm_calls,
@@ -268,7 +274,13 @@ async def _ask(
         wall_clock_seconds=settings.wall_clock_minutes * 60,
     )
     try:
-        request = ResearchInput(question=question, limits=limits, report=report)
+        request = ResearchInput(
+            question=question,
+            limits=limits,
+            report=report,
+            protocol=settings.protocol,
+            strategy=strategies[0],
+        )
         request.files = _upload(settings, paths)
     except ValidationError as error:
         raise CliError(error.errors()[0]["msg"].removeprefix("Value error, ")) from None
@@ -286,6 +298,7 @@ async def _ask(
             session=request,
             branches=branches,
             synthesis=synthesis,
+            strategies=strategies,
             task_queue=settings.task_queue,
             heartbeat_seconds=settings.heartbeat_seconds,
         )
@@ -360,6 +373,8 @@ async def _resume(session_id: str, as_json: bool, detach: bool, worker: bool) ->
     request = ResearchInput(
         question=state["question"],
         limits=ResearchLimits(**state.get("limits", {})),
+        protocol=state.get("protocol", "tongyi"),
+        strategy=state.get("strategy", "react"),
         resume_state=state,
     )
     request = await stamp(client, settings, request)
@@ -398,13 +413,26 @@ def ask(
     report_out: Annotated[
         Path | None, typer.Option("--out", help="Write the report here too.")
     ] = None,
+    strategy: Annotated[
+        str,
+        typer.Option(
+            help="react (the whole conversation each turn) or iterative (IterResearch: a "
+            "workspace rebuilt each round). Heavy mode: a comma list, cycled over the branches."
+        ),
+    ] = "react",
 ) -> None:
     """Research a question and print the answer with its sources."""
     if mode not in ("react", "heavy") or synthesis not in ("select", "fuse"):
         err.print("[red]error:[/red] --mode is react or heavy; --synthesis is select or fuse")
         raise typer.Exit(2)
-    if mode == "heavy" and report:
-        err.print("[red]error:[/red] --report is not available with --mode heavy yet")
+    strategies = [name.strip() for name in strategy.split(",")]
+    if any(name not in STRATEGIES for name in strategies) or (
+        mode != "heavy" and len(strategies) > 1
+    ):
+        err.print(
+            "[red]error:[/red] --strategy is react or iterative "
+            "(a comma list such as iterative,react only with --mode heavy)"
+        )
         raise typer.Exit(2)
     heavy_branches = branches if mode == "heavy" else None
     _run(
@@ -420,6 +448,7 @@ def ask(
             synthesis=synthesis,
             report=report,
             report_out=report_out,
+            strategies=strategies,
         )
     )
 

@@ -17,8 +17,9 @@ from temporalio.exceptions import ApplicationError, ChildWorkflowError
 with workflow.unsafe.imports_passed_through():
     from activities.heavy import BranchReportRequest, IntegrateRequest
     from graphs import prompts
+    from graphs.state import add_sources
     from workers.models import ResearchInput, ResearchReport
-    from workers.workflow import ResearchWorkflow
+    from workers.workflow import ResearchWorkflow, write_report
 
 NO_ANSWER = {prompts.NO_ANSWER_FOUND, "", "[No Prediction]"}
 
@@ -28,6 +29,10 @@ class HeavyInput(BaseModel):
     session: ResearchInput  # the question and the settings every branch starts from
     branches: int = Field(3, ge=1, le=16)
     synthesis: Literal["select", "fuse"] = "select"
+    # Branch k runs strategies[k % len(strategies)]: one for all, or e.g. iterative, react.
+    strategies: list[Literal["react", "iterative"]] = Field(
+        default_factory=lambda: ["react"], min_length=1
+    )
     task_queue: str
     heartbeat_seconds: float = 30
 
@@ -36,13 +41,14 @@ class BranchStatus(BaseModel):
     branch: int
     session_id: str
     temperature: float
+    strategy: str = "react"
     status: str = "running"  # running | answered | no answer | failed
     answer: str = ""
 
 
 class HeavyProgress(BaseModel):
     branches: list[BranchStatus] = Field(default_factory=list)
-    stage: str = "research"  # research | reports | integration | done
+    stage: str = "research"  # research | reports | integration | report | done
 
 
 def branch_temperature(branch: int, branches: int) -> float:
@@ -62,7 +68,12 @@ class HeavyWorkflow:
     async def _branch(self, request: HeavyInput, status: BranchStatus) -> ResearchReport | None:
         sampling = request.session.sampling.model_copy(update={"temperature": status.temperature})
         session = request.session.model_copy(
-            update={"sampling": sampling, "return_trajectory": True, "report": False}
+            update={
+                "sampling": sampling,
+                "strategy": status.strategy,
+                "return_trajectory": True,
+                "report": False,
+            }
         )
         try:
             report = await workflow.execute_child_workflow(
@@ -97,6 +108,7 @@ class HeavyWorkflow:
                 branch=k,
                 session_id=f"{session_id}-b{k}",
                 temperature=branch_temperature(k, request.branches),
+                strategy=request.strategies[k % len(request.strategies)],
             )
             for k in range(request.branches)
         ]
@@ -131,6 +143,15 @@ class HeavyWorkflow:
             result_type=str,
             **self._activity_options(request, f"integrate {len(reports)} reports"),
         )
+        written = None
+        if request.session.report:
+            self._progress.stage = "report"
+            written = await write_report(
+                request.session.question,
+                answer,
+                add_sources(None, [entry for report in answered for entry in report.ledger or []]),
+                heartbeat_seconds=request.heartbeat_seconds,
+            )
         self._progress.stage = "done"
         finished = workflow.now()
         return ResearchReport(
@@ -139,11 +160,16 @@ class HeavyWorkflow:
             answer=answer,
             termination=prompts.TERMINATION_ANSWER,
             sources=list(dict.fromkeys(url for report in answered for url in report.sources)),
-            llm_calls=sum(r.llm_calls for r in answered) + len(answered) + 1,
+            llm_calls=sum(r.llm_calls for r in answered)
+            + len(answered)
+            + 1
+            + (written is not None),
             tool_calls=sum(r.tool_calls for r in answered),
             prompt_tokens=sum(r.prompt_tokens for r in answered),
             completion_tokens=sum(r.completion_tokens for r in answered),
             started_at=started.isoformat(),
             finished_at=finished.isoformat(),
             elapsed_seconds=(finished - started).total_seconds(),
+            report_markdown=written.markdown if written else None,
+            report_warnings=written.warnings if written else [],
         )

@@ -17,6 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError,
 
 with workflow.unsafe.imports_passed_through():
     from activities.llm import ThinkRequest, ThinkResult
+    from graphs.iterative import model_state
     from workers.summaries import summarize_think
 
 THINK_ACTIVITY = "llm.think"
@@ -48,7 +49,7 @@ def make_think_node(options: ModelCallOptions) -> Callable[[dict[str, Any]], Awa
     async def call(state: dict[str, Any], queue: str, affinity: bool) -> ThinkResult:
         return await workflow.execute_activity(
             THINK_ACTIVITY,
-            ThinkRequest(state=state),
+            ThinkRequest(state=model_state(state)),
             result_type=ThinkResult,
             task_queue=queue,
             start_to_close_timeout=options.timeout,

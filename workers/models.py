@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from graphs.state import ResearchLimits, Sampling
 
@@ -28,6 +28,11 @@ class ResearchInput(BaseModel):
     )
     model: str = Field("", description="Model name, for display and search (not a secret).")
     protocol: Literal["tongyi", "openai"] = Field("tongyi", description="The model dialect.")
+    strategy: Literal["react", "iterative"] = Field(
+        "react",
+        description="react: the model sees the whole conversation; iterative (IterResearch): a "
+        "workspace rebuilt each round from the question, its report and the last action.",
+    )
     indexed: bool = Field(False, description="Set the custom search attributes (registered).")
     history: HistoryBudget = Field(default_factory=HistoryBudget)
     heartbeat_seconds: float = 30  # for the workflow's own activities (the report writer)
@@ -47,6 +52,14 @@ class ResearchInput(BaseModel):
         if not value.strip():
             raise ValueError("the question is empty")
         return value.strip()
+
+    @model_validator(mode="after")
+    def _strategy_fits_dialect(self) -> ResearchInput:
+        if self.strategy == "iterative" and self.protocol != "tongyi":
+            raise ValueError(
+                "the iterative strategy needs the tongyi dialect (DEEPRESEARCH_PROTOCOL)"
+            )
+        return self
 
 
 def first_message(question: str, files: dict[str, str]) -> str:
@@ -73,6 +86,7 @@ class ResearchReport(BaseModel):
     finished_at: str
     elapsed_seconds: float
     trajectory: list[dict[str, Any]] | None = None  # rendered as the model saw it, on request
+    ledger: list[dict[str, Any]] | None = None  # the sources read, with the trajectory
     report_markdown: str | None = None  # `ask --report`: grounded in the pages read
     report_warnings: list[str] = Field(default_factory=list)
 

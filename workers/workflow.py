@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.langgraph import graph
 
     from activities.report import ReportRequest, WrittenReport
+    from graphs import iterative
     from graphs.protocol import tongyi
     from graphs.state import Control, ResearchState, to_message, to_messages
     from workers import search_attributes as attrs
@@ -52,8 +53,12 @@ def describe_update(node: str, update: dict[str, Any]) -> str | None:
 
 
 def trajectory(state: dict[str, Any]) -> list[dict[str, Any]]:
-    """The final conversation in the Tongyi format (what Heavy mode's reports read)."""
-    return tongyi.render(to_messages(state.get("messages") or []), state.get("today", ""))
+    """The final conversation in the Tongyi format (what Heavy mode's reports read); of an
+    iterative session only its last rounds, whose report carries the rest."""
+    messages = to_messages(state.get("messages") or [])
+    if state.get("strategy") == iterative.NAME:
+        messages = iterative.fusion_messages(messages, state.get("workspace_report", ""))
+    return tongyi.render(messages, state.get("today", ""))
 
 
 def resumed(saved: dict[str, Any], fresh: ResearchState, *, fresh_budget: bool) -> ResearchState:
@@ -66,6 +71,21 @@ def resumed(saved: dict[str, Any], fresh: ResearchState, *, fresh_budget: bool) 
         for key in ("deadline", "clock", "today"):
             state[key] = fresh[key]  # type: ignore[literal-required]
     return state
+
+
+async def write_report(
+    question: str, answer: str, ledger: list[dict[str, Any]], *, heartbeat_seconds: float
+) -> WrittenReport:
+    """`--report`: the long-form report, written from the ledger of pages read."""
+    return await workflow.execute_activity(
+        "report.write",
+        ReportRequest(question=question, answer=answer, ledger=ledger),
+        result_type=WrittenReport,
+        start_to_close_timeout=timedelta(minutes=15),
+        heartbeat_timeout=timedelta(seconds=heartbeat_seconds),
+        retry_policy=RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30)),
+        summary=f"report: from {len(ledger)} sources",
+    )
 
 
 @workflow.defn(name="ResearchWorkflow")
@@ -133,6 +153,7 @@ class ResearchWorkflow:
         state: ResearchState = {
             "question": request.question,
             "protocol": request.protocol,
+            "strategy": request.strategy,
             "started": now.timestamp(),
             "today": now.date().isoformat(),
             "deadline": now.timestamp() + request.limits.wall_clock_seconds,
@@ -182,7 +203,15 @@ class ResearchWorkflow:
                     }
                 )
             )
-        written = await self._write_report(request, final) if request.report else None
+        written = None
+        if request.report:
+            self._progress.node = "report"
+            written = await write_report(
+                request.question,
+                final.get("answer", ""),
+                list(final.get("ledger") or []),
+                heartbeat_seconds=request.heartbeat_seconds,
+            )
         self._progress.done = True
         workflow.metric_meter().create_counter("deepresearch_sessions").add(
             1, {"termination": final.get("termination", "") or "unknown"}
@@ -203,22 +232,7 @@ class ResearchWorkflow:
             finished_at=finished.isoformat(),
             elapsed_seconds=(finished - self._started).total_seconds(),
             trajectory=trajectory(final) if request.return_trajectory else None,
+            ledger=list(final.get("ledger") or []) if request.return_trajectory else None,
             report_markdown=written.markdown if written else None,
             report_warnings=written.warnings if written else [],
-        )
-
-    async def _write_report(self, request: ResearchInput, final: dict[str, Any]) -> WrittenReport:
-        self._progress.node = "report"
-        return await workflow.execute_activity(
-            "report.write",
-            ReportRequest(
-                question=request.question,
-                answer=final.get("answer", ""),
-                ledger=list(final.get("ledger") or []),
-            ),
-            result_type=WrittenReport,
-            start_to_close_timeout=timedelta(minutes=15),
-            heartbeat_timeout=timedelta(seconds=request.heartbeat_seconds),
-            retry_policy=RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30)),
-            summary=f"report: from {len(final.get('ledger') or [])} sources",
         )

@@ -67,6 +67,9 @@ class FakeModel(FakeServer):
         # Optional: pick the script from the whole request (e.g. by temperature, to tell apart
         # parallel branches asking the same question); None falls back to the question.
         self.script_key: Callable[[dict[str, Any]], str | None] | None = None
+        # Optional: the turn of a request whose prompt does not replay the conversation (the
+        # iterative strategy's workspace); None counts the assistant messages.
+        self.turn_of: Callable[[dict[str, Any]], int | None] | None = None
 
     # -- helpers for tests -----------------------------------------------------------------
 
@@ -112,7 +115,11 @@ class FakeModel(FakeServer):
         if first_user.lstrip().startswith(EXTRACTION_PREFIX):
             content, meta = self._extraction_reply(first_user)
         else:
-            turn = sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "assistant")
+            turn = self.turn_of(payload) if self.turn_of else None
+            if turn is None:
+                turn = sum(
+                    1 for m in messages if isinstance(m, dict) and m.get("role") == "assistant"
+                )
             key = self.script_key(payload) if self.script_key else None
             script = self.scripts.get(key) if key else self._script_for(first_user)
             meta = {"kind": "research", "question": first_user, "turn": turn}
