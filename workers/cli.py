@@ -492,7 +492,7 @@ async def _list(
 ) -> None:
     settings = load_settings()
     client = await _client(settings)
-    clauses = ["WorkflowType = 'ResearchWorkflow'"]
+    clauses = ["WorkflowType IN ('ResearchWorkflow', 'HeavyWorkflow')"]
     if status:
         if status not in STATUSES:
             raise CliError(f"invalid --status {status!r}: choose from {', '.join(STATUSES)}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.heavy import BranchReportRequest, IntegrateRequest
     from graphs import prompts
     from graphs.state import add_sources
+    from workers import search_attributes as attrs
     from workers.models import ResearchInput, ResearchReport
     from workers.workflow import ResearchWorkflow, write_report
 
@@ -99,10 +100,20 @@ class HeavyWorkflow:
             "summary": summary,
         }
 
+    def _index(self, request: HeavyInput, *updates: Any) -> None:
+        if request.session.indexed:
+            workflow.upsert_search_attributes(list(updates))
+
     @workflow.run
     async def run(self, request: HeavyInput) -> ResearchReport:
         started = workflow.now()
         session_id = workflow.info().workflow_id
+        self._index(
+            request,
+            attrs.MODEL.value_set(request.session.model or "unknown"),
+            attrs.DIALECT.value_set(request.session.protocol),
+            attrs.QUESTION.value_set(request.session.question[:1000]),
+        )
         self._progress.branches = [
             BranchStatus(
                 branch=k,
@@ -153,6 +164,7 @@ class HeavyWorkflow:
                 heartbeat_seconds=request.heartbeat_seconds,
             )
         self._progress.stage = "done"
+        self._index(request, attrs.TERMINATION.value_set(prompts.TERMINATION_ANSWER))
         finished = workflow.now()
         return ResearchReport(
             session_id=session_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 from tests.conftest import Stack
@@ -34,6 +35,19 @@ def research_round(k: int) -> str:
 def observation(body: dict[str, Any]) -> str:
     text = message_text(body["messages"][-1])
     return text.split("<tool_response>\n", 1)[1].split("\n</tool_response>", 1)[0]
+
+
+def listed(stack: Stack, session_id: str) -> dict[str, dict[str, Any]]:
+    """`list --json` rows by id, once the session's termination is visible (eventually
+    consistent)."""
+    deadline = time.monotonic() + 10
+    while True:
+        result = stack.cli("list", "--json", "--query", "Turing")
+        assert result.returncode == 0, result.stderr
+        rows = {row["session_id"]: row for row in json.loads(result.stdout)}
+        if rows.get(session_id, {}).get("termination") or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.3)
 
 
 def prompt_size(body: dict[str, Any]) -> int:
@@ -110,6 +124,9 @@ def test_heavy_mode_mixes_strategies_and_writes_a_grounded_report(stack: Stack) 
     assert markdown.rstrip().endswith(f"[1] {page}")
     assert report["report_warnings"] == ["removed citation [4]: no source 4 was read"]
     assert (stack.data_dir / "reports" / "s-mixed.md").read_text() == markdown
+    rows = listed(stack, "s-mixed")
+    assert rows["s-mixed"]["termination"] == "answer" and rows["s-mixed"]["question"] == QUESTION
+    assert {"s-mixed-b0", "s-mixed-b1"} <= set(rows)  # the branches are sessions too
 
     requests = stack.model.research_requests()
     b0 = [r.body for r in requests if route(r.body) == "b0"]
