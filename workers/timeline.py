@@ -1,4 +1,5 @@
-"""A session's trajectory read back from its workflow history: one step per activity."""
+"""A session's trajectory read back from its workflow history: one step per activity and one
+per child session (Heavy mode's branches)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, StartChildWorkflowExecutionFailedCause
+from temporalio.api.failure.v1 import Failure
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 
 from graphs.protocol import tongyi
@@ -69,6 +72,84 @@ def node_result(output: Any) -> dict[str, Any] | None:
     return output.get("update", output.get("result"))
 
 
+def _failure_message(failure: Failure) -> str:
+    message = failure.message
+    if failure.HasField("cause"):
+        message += f" (cause: {failure.cause.message})"
+    return message
+
+
+CHILD_CLOSED: dict[int, tuple[str, str]] = {
+    EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED: (
+        "canceled",
+        "child_workflow_execution_canceled_event_attributes",
+    ),
+    EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT: (
+        "timed out",
+        "child_workflow_execution_timed_out_event_attributes",
+    ),
+    EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED: (
+        "terminated",
+        "child_workflow_execution_terminated_event_attributes",
+    ),
+}
+
+
+async def _child_step(
+    client: Client,
+    steps: dict[tuple[int, int], dict[str, Any]],
+    run: int,
+    event: HistoryEvent,
+    at: str,
+) -> bool:
+    """Fold a child workflow event into its step (keyed by its initiated event); False when
+    the event is not about a child workflow."""
+    kind = event.event_type
+    if kind == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+        attrs = event.start_child_workflow_execution_initiated_event_attributes
+        steps[run, event.event_id] = {
+            "node": "branch",
+            "summary": f"branch {attrs.workflow_id}",
+            "session_id": attrs.workflow_id,
+            "scheduled_at": at,
+            "status": "scheduled",
+        }
+    elif kind == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED:
+        attrs = event.start_child_workflow_execution_failed_event_attributes
+        cause = StartChildWorkflowExecutionFailedCause.Name(attrs.cause)
+        cause = cause.removeprefix("START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_")
+        steps[run, attrs.initiated_event_id].update(
+            status="failed",
+            finished_at=at,
+            failure=f"could not start: {cause.lower().replace('_', ' ')}",
+        )
+    elif kind == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
+        attrs = event.child_workflow_execution_started_event_attributes
+        steps[run, attrs.initiated_event_id].update(status="running", started_at=at)
+    elif kind == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED:
+        attrs = event.child_workflow_execution_completed_event_attributes
+        decoded = await _decode(client, attrs.result)
+        report = decoded[0] if decoded and isinstance(decoded[0], dict) else {}
+        step = steps[run, attrs.initiated_event_id]
+        step.update(status="completed", finished_at=at)
+        if "answer" in report:
+            step["answer"] = _clip(str(report["answer"]))
+        if "termination" in report:
+            step["termination"] = report["termination"]
+    elif kind == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED:
+        attrs = event.child_workflow_execution_failed_event_attributes
+        steps[run, attrs.initiated_event_id].update(
+            status="failed", finished_at=at, failure=_failure_message(attrs.failure)
+        )
+    elif kind in CHILD_CLOSED:
+        status, field = CHILD_CLOSED[kind]
+        attrs = getattr(event, field)
+        steps[run, attrs.initiated_event_id].update(status=status, finished_at=at)
+    else:
+        return False
+    return True
+
+
 async def _decode(client: Client, payloads: Any) -> list[Any]:
     if not payloads or not payloads.payloads:
         return []
@@ -90,14 +171,17 @@ async def session_histories(client: Client, session_id: str) -> list[WorkflowHis
 
 
 async def read_timeline(client: Client, histories: Sequence[WorkflowHistory]) -> dict[str, Any]:
-    """Steps (activities with attempts, failures, timings, decoded inputs/outputs) and outcome,
-    across the runs of a continued-as-new session."""
+    """Steps (activities with attempts, failures, timings, decoded inputs/outputs; child
+    sessions with their answers or failures) and outcome, across the runs of a continued-as-new
+    session."""
     steps: dict[tuple[int, int], dict[str, Any]] = {}
     outcome: dict[str, Any] = {"status": "running"}
     events = [(run, event) for run, history in enumerate(histories) for event in history.events]
     for run, event in events:
         kind = event.event_type
         at = event.event_time.ToDatetime().isoformat() + "Z"
+        if await _child_step(client, steps, run, event, at):
+            continue
         if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             attrs = event.activity_task_scheduled_event_attributes
             decoded = await _decode(client, attrs.input)
@@ -145,10 +229,7 @@ async def read_timeline(client: Client, histories: Sequence[WorkflowHistory]) ->
             outcome = {"status": "completed", "report": decoded[0] if decoded else None}
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
             failure = event.workflow_execution_failed_event_attributes.failure
-            message = failure.message
-            if failure.HasField("cause"):
-                message += f" (cause: {failure.cause.message})"
-            outcome = {"status": "failed", "error": message}
+            outcome = {"status": "failed", "error": _failure_message(failure)}
         elif kind in (
             EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
             EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
