@@ -156,20 +156,43 @@ def _progress_line(session_id: str, progress: Progress) -> Text:
     return line
 
 
-def _heavy_lines(session_id: str, progress: HeavyProgress) -> Text:
+def heavy_lines(
+    session_id: str, progress: HeavyProgress, running: dict[int, Progress] | None = None
+) -> Text:
+    """The live view of a Heavy session: one line per branch, with a running branch's step."""
     lines = Text()
     lines.append(f"{session_id} ", style="bold")
     lines.append(f"heavy mode · {progress.stage}\n")
     for branch in progress.branches:
-        answer = f": {branch.answer[:80]}" if branch.answer else ""
+        detail = f": {branch.answer[:80]}" if branch.answer else ""
+        live = (running or {}).get(branch.branch)
+        if live is not None and branch.status == "running":
+            detail = f" · step {live.step}, {live.tool_calls} tool calls · {live.last_action[:80]}"
         lines.append(
-            f"  branch {branch.branch} (t={branch.temperature}, {branch.strategy}) "
-            f"{branch.status}{answer}\n"
+            f"  {branch.session_id} (t={branch.temperature}, {branch.strategy}) "
+            f"{branch.status}{detail}\n"
         )
     return lines
 
 
-async def _wait(handle: WorkflowHandle[Any, ResearchReport], live: bool) -> ResearchReport:
+async def _branch_progress(client: Client, progress: HeavyProgress) -> dict[int, Progress]:
+    """Each running branch's own progress (a branch is a session of its own)."""
+
+    async def one(session_id: str) -> Progress | None:
+        try:
+            handle = client.get_workflow_handle_for(ResearchWorkflow.run, session_id)
+            return await handle.query(ResearchWorkflow.progress)
+        except RPCError:
+            return None  # not started yet, or just finished
+
+    running = [b for b in progress.branches if b.status == "running"]
+    found = await asyncio.gather(*(one(b.session_id) for b in running))
+    return {b.branch: p for b, p in zip(running, found, strict=True) if p is not None}
+
+
+async def _wait(
+    client: Client, handle: WorkflowHandle[Any, ResearchReport], live: bool
+) -> ResearchReport:
     result = asyncio.ensure_future(handle.result())
     if not live:
         return await result
@@ -181,7 +204,8 @@ async def _wait(handle: WorkflowHandle[Any, ResearchReport], live: bool) -> Rese
             try:
                 if is_heavy:
                     branches = await handle.query(HeavyWorkflow.progress)
-                    view.update(_heavy_lines(handle.id, branches))
+                    running = await _branch_progress(client, branches)
+                    view.update(heavy_lines(handle.id, branches, running))
                 else:
                     progress = await handle.query(ResearchWorkflow.progress)
                     view.update(_progress_line(handle.id, progress))
@@ -345,9 +369,9 @@ async def _follow(
     try:
         if worker:
             async with research_worker(settings, client):
-                report = await _wait(handle, live)
+                report = await _wait(client, handle, live)
         else:
-            report = await _wait(handle, live)
+            report = await _wait(client, handle, live)
     except WorkflowFailureError as error:
         raise CliError(f"session {handle.id} failed: {_root_cause(error)}", code=1) from None
     if report.report_markdown is not None:
