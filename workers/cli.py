@@ -568,7 +568,7 @@ def list_sessions(
     _run(_list(status, since, query, limit, as_json))
 
 
-STEP_FIELDS = ("thought", "tool_call", "invalid_tool_call", "answer", "observation")
+STEP_FIELDS = ("thought", "report", "tool_call", "invalid_tool_call", "answer", "observation")
 FAILURE_FIELDS = ("last_failure", "failure")
 
 

@@ -12,6 +12,7 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 
+from graphs import iterative
 from graphs.protocol import tongyi
 from graphs.state import to_message, to_messages
 
@@ -35,6 +36,9 @@ def _node_details(node: str, args: list[Any], result: dict[str, Any] | None) -> 
             "prompt_tokens": result.get("prompt_tokens"),
             "completion_tokens": result.get("completion_tokens"),
         }
+        report = iterative.extract_report(str(message.content))
+        if report is not None:  # an iterative round's evolving report
+            details["report"] = _clip(report)
         answer = tongyi.extract_answer(str(message.content))
         if answer is not None:
             details["answer"] = _clip(answer)
@@ -303,12 +307,17 @@ async def tongyi_record(
     if state is None or not isinstance(report, dict):
         return None
     messages = to_messages(state.get("messages") or [])
+    if state.get("strategy") == iterative.NAME:  # the last workspace, as the model saw it
+        rendered = iterative.render(messages, state)  # type: ignore[arg-type]
+    else:
+        rendered = tongyi.render(messages, state.get("today", ""))  # type: ignore[arg-type]
     if result and result.get("messages"):
-        messages.append(to_message(result["messages"][-1]))
+        final = to_message(result["messages"][-1])
+        rendered.append({"role": "assistant", "content": str(final.content)})
     return {
         "question": report["question"],
         "answer": "",
-        "messages": tongyi.render(messages, state.get("today", "")),  # type: ignore[arg-type]
+        "messages": rendered,
         "prediction": report["answer"],
         "termination": report["termination"],
     }

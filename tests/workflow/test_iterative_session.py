@@ -25,7 +25,7 @@ def round_of(body: dict[str, Any]) -> int | None:
 
 
 def research_round(k: int) -> str:
-    """Round k searches for fact k and rewrites the report: it keeps about three findings."""
+    """Round k searches for fact k and rewrites the report: it keeps the last two findings."""
     findings = " ".join(f"Finding {j}: fact {j} is known." for j in range(max(1, k - 2), k))
     report = f"<report>{findings or 'Nothing yet.'} Next: look up fact {k}.</report>"
     tool = call("search", {"query": [f"fact {k} query"]}, thought=f"round {k} thinking")
@@ -91,6 +91,15 @@ def test_a_60_round_iterative_session_keeps_its_prompt_bounded(stack: Stack) -> 
     shown = json.loads(stack.cli("show", "s-iter", "--json").stdout)
     thinks = [s for s in shown["steps"] if s["node"] == "think"]
     assert len(thinks) == ROUNDS + 1 and shown["status"] == "completed"
+    report_60 = "Finding 58: fact 58 is known. Finding 59: fact 59 is known. Next: look up fact 60."
+    assert thinks[59]["report"] == report_60
+    assert thinks[59]["thought"] == "round 60 thinking"
+    # export: the last workspace byte for byte, plus the final reply (the reference's format)
+    exported = stack.cli("export", "s-iter", "--out", str(stack.data_dir / "iter1.jsonl"))
+    assert exported.returncode == 0, exported.stderr
+    record = json.loads((stack.data_dir / "iter1.jsonl").read_text())
+    assert record["messages"][:-1] == requests[-1]["messages"]
+    assert record["messages"][-1] == {"role": "assistant", "content": turns[-1]}
 
 
 def test_heavy_mode_mixes_strategies_and_writes_a_grounded_report(stack: Stack) -> None:
