@@ -162,7 +162,8 @@ def heavy_lines(
     """The live view of a Heavy session: one line per branch, with a running branch's step."""
     lines = Text()
     lines.append(f"{session_id} ", style="bold")
-    lines.append(f"heavy mode · {progress.stage}\n")
+    lines.append(f"heavy mode · {progress.stage}")
+    lines.append(f" · cancelling: {progress.cancelling}\n" if progress.cancelling else "\n")
     for branch in progress.branches:
         detail = f": {branch.answer[:80]}" if branch.answer else ""
         live = (running or {}).get(branch.branch)

@@ -12,7 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ApplicationError, ChildWorkflowError, FailureError
+from temporalio.workflow import ChildWorkflowHandle
 
 with workflow.unsafe.imports_passed_through():
     from activities.heavy import BranchReportRequest, IntegrateRequest
@@ -50,6 +51,7 @@ class BranchStatus(BaseModel):
 class HeavyProgress(BaseModel):
     branches: list[BranchStatus] = Field(default_factory=list)
     stage: str = "research"  # research | reports | integration | report | done
+    cancelling: str | None = None
 
 
 def branch_temperature(branch: int, branches: int) -> float:
@@ -61,10 +63,40 @@ def branch_temperature(branch: int, branches: int) -> float:
 class HeavyWorkflow:
     def __init__(self) -> None:
         self._progress = HeavyProgress()
+        self._cancelled: str | None = None
+        self._notes: list[str] = []
+        self._children: dict[int, ChildWorkflowHandle[Any, ResearchReport]] = {}
 
     @workflow.query
     def progress(self) -> HeavyProgress:
         return self._progress
+
+    @workflow.signal
+    async def cancel(self, reason: str = "") -> None:
+        """Every running branch stops gracefully and gives its best answer; the reports and
+        the integration then run on what the branches have."""
+        self._cancelled = reason.strip() or "cancelled by the operator"
+        self._progress.cancelling = self._cancelled
+        await self._forward(ResearchWorkflow.cancel, self._cancelled)
+
+    @workflow.signal
+    async def steer(self, note: str) -> None:
+        """An operator's note for every running branch."""
+        if note.strip():
+            self._notes.append(note.strip())
+            await self._forward(ResearchWorkflow.steer, note.strip())
+
+    async def _forward(self, signal: Any, value: str) -> None:
+        for k, child in list(self._children.items()):
+            if self._progress.branches[k].status == "running":
+                await self._signal(child, signal, value)
+
+    @staticmethod
+    async def _signal(child: ChildWorkflowHandle[Any, Any], signal: Any, value: str) -> None:
+        try:
+            await child.signal(signal, value)
+        except FailureError:
+            pass  # the branch finished meanwhile
 
     async def _branch(self, request: HeavyInput, status: BranchStatus) -> ResearchReport | None:
         sampling = request.session.sampling.model_copy(update={"temperature": status.temperature})
@@ -77,15 +109,22 @@ class HeavyWorkflow:
             }
         )
         try:
-            report = await workflow.execute_child_workflow(
+            child = await workflow.start_child_workflow(
                 ResearchWorkflow.run, session, id=status.session_id, task_queue=request.task_queue
             )
+            self._children[status.branch] = child
+            for note in self._notes:  # sent before the branch started
+                await self._signal(child, ResearchWorkflow.steer, note)
+            if self._cancelled:
+                await self._signal(child, ResearchWorkflow.cancel, self._cancelled)
+            report = await child
         except ChildWorkflowError as error:
             status.status, status.answer = "failed", str(error.cause or error)
             return None
         answered = report.answer.strip() not in NO_ANSWER and report.termination in (
             prompts.TERMINATION_ANSWER,
             prompts.TERMINATION_TOKEN_LIMIT,
+            prompts.TERMINATION_CANCELLED,  # its best answer when the operator stopped it
         )
         status.status = "answered" if answered else "no answer"
         status.answer = report.answer
@@ -164,13 +203,16 @@ class HeavyWorkflow:
                 heartbeat_seconds=request.heartbeat_seconds,
             )
         self._progress.stage = "done"
-        self._index(request, attrs.TERMINATION.value_set(prompts.TERMINATION_ANSWER))
+        termination = (
+            prompts.TERMINATION_CANCELLED if self._cancelled else prompts.TERMINATION_ANSWER
+        )
+        self._index(request, attrs.TERMINATION.value_set(termination))
         finished = workflow.now()
         return ResearchReport(
             session_id=session_id,
             question=request.session.question,
             answer=answer,
-            termination=prompts.TERMINATION_ANSWER,
+            termination=termination,
             sources=list(dict.fromkeys(url for report in answered for url in report.sources)),
             llm_calls=sum(r.llm_calls for r in answered)
             + len(answered)

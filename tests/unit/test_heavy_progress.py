@@ -33,3 +33,8 @@ def test_every_branch_has_a_line_with_its_state() -> None:
 def test_branch_temperatures_spread_from_the_reference_default() -> None:
     assert [branch_temperature(k, 3) for k in range(3)] == [0.6, 0.8, 1.0]
     assert branch_temperature(0, 1) == 0.6
+
+
+def test_a_cancelled_session_says_so() -> None:
+    progress = HeavyProgress(stage="research", cancelling="enough")
+    assert heavy_lines("s", progress).plain == "s heavy mode · research · cancelling: enough\n"
