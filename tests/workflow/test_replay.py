@@ -12,8 +12,11 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
 from tests.conftest import Stack
+from tests.workflow.test_heavy import route
+from tests.workflow.test_iterative_session import round_of
 from tests.workflow.test_session import QUESTION, answer, ask_json, call, four_call_script
 from workers.config import Settings
+from workers.heavy import HeavyWorkflow
 from workers.research_worker import data_converter, plugin
 from workers.workflow import ResearchWorkflow
 
@@ -23,7 +26,7 @@ HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 def replayer(blob_dir: Path) -> Replayer:
     settings = Settings(OPENAI_BASE_URL="http://unused/v1", DEEPRESEARCH_MODEL="unused")
     return Replayer(
-        workflows=[ResearchWorkflow],
+        workflows=[ResearchWorkflow, HeavyWorkflow],
         plugins=[plugin(settings)],
         data_converter=data_converter(blob_dir),
     )
@@ -58,6 +61,39 @@ async def test_continued_as_new_history_replays(stack: Stack, temporal_address: 
     if os.environ.get("RECORD_HISTORIES"):
         (HISTORIES / "tongyi-continued-as-new.json").write_text(history.to_json())
         shutil.copytree(stack.data_dir / "blobs", HISTORIES / "blobs", dirs_exist_ok=True)
+
+
+async def test_heavy_history_with_an_iterative_branch_replays(
+    stack: Stack, temporal_address: str
+) -> None:
+    stack.model.script_key = route
+    stack.model.turn_of = round_of
+    stack.model.scripts.update(
+        {
+            "b0": [
+                call("search", {"query": ["turing 2024"]}).replace(
+                    "</think>\n", "</think>\n<report>Searching.</report>\n"
+                ),
+                "<think>ok</think>\n<report>Found it.</report>\n<answer>Barto and Sutton</answer>",
+            ],
+            "b2": [answer()],
+            "report": ["<report>## Solution Planning\n...</report>"],
+            "integrate": ["<answer>Barto and Sutton</answer>"],
+        }
+    )
+    ask_json(
+        stack, "--id", "s-replay-heavy", "--mode", "heavy", "--branches", "2",
+        "--strategy", "iterative,react",
+    )  # fmt: skip
+    client = await Client.connect(temporal_address)
+    blob_dir = stack.data_dir / "blobs"
+    for session_id, name in (("s-replay-heavy", "heavy"), ("s-replay-heavy-b0", "iterative")):
+        history = await client.get_workflow_handle(session_id).fetch_history()
+        result = await replayer(blob_dir).replay_workflow(history)
+        assert result.replay_failure is None, session_id
+        if os.environ.get("RECORD_HISTORIES"):
+            (HISTORIES / f"{name}.json").write_text(history.to_json())
+            shutil.copytree(blob_dir, HISTORIES / "blobs", dirs_exist_ok=True)
 
 
 async def test_stored_histories_replay(tmp_path: Path) -> None:
