@@ -380,6 +380,15 @@ async def _follow(
     _print_report(report, as_json)
 
 
+async def _is_heavy(client: Client, session_id: str) -> bool:
+    description = await client.get_workflow_handle(session_id).describe()
+    return description.workflow_type == HeavyWorkflow.__name__
+
+
+def heavy_parent(session_id: str, verb: str) -> str:
+    return f"{session_id} is a Heavy session: {verb} its branches ({session_id}-b0, ...)"
+
+
 async def _resume(session_id: str, as_json: bool, detach: bool, worker: bool) -> None:
     settings = load_settings()
     _log_to_file(settings, "ask.log")
@@ -392,6 +401,8 @@ async def _resume(session_id: str, as_json: bool, detach: bool, worker: bool) ->
         raise CliError(f"no session with id {session_id!r}")
     if status in ("running", "completed"):
         raise CliError(f"session {session_id} is {status}; only a stopped session can be resumed")
+    if await _is_heavy(client, session_id):
+        raise CliError(heavy_parent(session_id, "resume") + ", or ask again")
     state = await last_turn_state(client, await session_histories(client, session_id))
     if state is None:
         raise CliError(f"session {session_id} stopped before its first model call; ask again")
@@ -841,6 +852,8 @@ async def _export(session_ids: list[str], every: bool, output: Path | None) -> N
     lines = []
     for session_id in session_ids:
         record = await tongyi_record(client, await _histories(client, session_id))
+        if record is None and await _is_heavy(client, session_id):
+            raise CliError(heavy_parent(session_id, "export"))
         if record is None:
             raise CliError(f"session {session_id} has not completed; nothing to export")
         lines.append(json.dumps(record, ensure_ascii=False))

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import tempfile
 import time
 import uuid
@@ -39,7 +38,7 @@ from activities.search import format_results
 from graphs.state import ResearchLimits
 from tests.benchmarks.settings import fake_settings
 from tests.fakes import FakeJina, FakeModel, FakeSerper
-from tests.fakes.model import message_text
+from tests.fakes.model import iterative_round, message_text
 from tests.fakes.serper import slug
 from tests.processes import DevServer
 from workers.config import Settings
@@ -56,7 +55,6 @@ QUESTIONS: dict[Strategy, str] = {
 WARM_UP: dict[Strategy, str] = {s: f"workspace warm-up, strategy {s}" for s in QUESTIONS}
 MARKS = (10, 30)
 RESULTS = 10  # Serper's page size
-_ROUND = re.compile(r"\n\nRound (\d+): think")
 WORDS = (
     "the award committee announced that research on reinforcement learning and temporal "
     "difference methods shaped modern agents according to the published citation and several "
@@ -98,14 +96,6 @@ def results(q: str, page_base: str, chars: int) -> list[dict[str, Any]]:
 
     base = len(format_results(q, {"organic": organic(0)}))
     return organic(max((chars - base) // RESULTS, 20))
-
-
-def round_of(body: dict[str, Any]) -> int | None:
-    """An iterative prompt names its round (1-based); the fake's turns are 0-based. None for a
-    ReAct prompt, whose turn the fake counts from its assistant messages."""
-    users = [m for m in body["messages"] if m["role"] == "user"]
-    found = _ROUND.search(message_text(users[-1])) if users else None
-    return int(found.group(1)) - 1 if found else None
 
 
 def report(k: int, page_base: str) -> str:
@@ -257,7 +247,7 @@ async def main() -> None:
             model.scripts[question] = turns
         for question in WARM_UP.values():
             model.scripts[question] = script(2, serper.page_base, args.thought_chars)
-        model.turn_of = round_of
+        model.turn_of = iterative_round
         server = DevServer(Path(tmp) / "temporal.db").start()
         try:
             settings = fake_settings(model, serper, jina, tmp)

@@ -6,6 +6,7 @@ import json
 import threading
 
 from tests.fakes import FakeJina, FakeModel, FakeSerper
+from tests.fakes.model import iterative_round
 
 QUESTION = "Who won the 2024 Turing Award and for what?"
 PAGE = """# ACM Turing Award 2024
@@ -47,7 +48,26 @@ def main() -> None:
         "<think>The page names the winners and the reason.</think>\n<answer>Andrew Barto and "
         "Richard Sutton, for the foundations of reinforcement learning.</answer>",
     ]
-    model = FakeModel(scripts={QUESTION: script}).start()
+    # Heavy mode's and --report's own calls, keyed by sentences of their prompts (longer than
+    # the question their prompts also contain, so these keys win).
+    answer = "Andrew Barto and Richard Sutton, for the foundations of reinforcement learning."
+    extra = {
+        "Your task is to distill this trajectory into a concise yet sufficiently detailed": [
+            "<report>## Solution Planning\nFind the announcement, then read it.\n\n"
+            "## Solution Methods\nsearch, then visit of the ACM page.\n\n"
+            "## Final Reasoning\nThe ACM page names the winners.</report>"
+        ],
+        "Multiple independent teams have provided detailed process reports": [
+            f"<think>The reports agree.</think>\n<answer>{answer}</answer>"
+        ],
+        "Write a research report that answers the question below, using only the numbered": [
+            "# The 2024 Turing Award\n\nACM gave the 2024 A.M. Turing Award to Andrew Barto and "
+            "Richard Sutton [1] for the conceptual and algorithmic foundations of reinforcement "
+            "learning [1]."
+        ],
+    }
+    model = FakeModel(scripts={QUESTION: script, **extra}).start()
+    model.turn_of = iterative_round  # `--strategy iterative` rounds follow the same script
     print(f"export OPENAI_BASE_URL={model.url}/v1 DEEPRESEARCH_MODEL=fake-model")
     print(f"export SERPER_API_KEY={serper.api_key} SERPER_BASE_URL={serper.url}")
     print(f"export JINA_API_KEY={jina.api_key} JINA_BASE_URL={jina.url}")

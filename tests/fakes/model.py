@@ -39,6 +39,17 @@ def message_text(message: dict[str, Any]) -> str:
     return ""
 
 
+_ROUND = re.compile(r"\n\nRound (\d+): think")
+
+
+def iterative_round(body: dict[str, Any]) -> int | None:
+    """The 0-based turn of an iterative-workspace request (its prompt names the round), else
+    None; for `FakeModel.turn_of`."""
+    users = [m for m in body.get("messages") or [] if m.get("role") == "user"]
+    found = _ROUND.search(message_text(users[-1])) if users else None
+    return int(found.group(1)) - 1 if found else None
+
+
 def _apply_stop(content: str, stop: Any) -> str:
     """Cut at the earliest stop sequence, as a real server would."""
     stops = [stop] if isinstance(stop, str) else [s for s in stop or [] if isinstance(s, str)]

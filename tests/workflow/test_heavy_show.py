@@ -43,3 +43,10 @@ def test_show_lists_the_branches_of_a_heavy_session(stack: Stack) -> None:
     assert text.returncode == 0, text.stderr
     assert "branch s-show-b0" in text.stdout and "branch s-show-b1" in text.stdout
     assert "answer: Geoffrey Hinton" in text.stdout
+
+    exported = stack.cli("export", "s-show")  # the reference's format is per trajectory
+    assert exported.returncode == 2
+    assert exported.stderr.strip() == (
+        "error: s-show is a Heavy session: export its branches (s-show-b0, ...)"
+    )
+    assert stack.cli("export", "s-show-b0").returncode == 0

@@ -4,24 +4,15 @@ bounded, and Heavy mode mixing it with ReAct branches, with a grounded report.""
 from __future__ import annotations
 
 import json
-import re
 import time
 from typing import Any
 
 from tests.conftest import Stack
-from tests.fakes.model import message_text
+from tests.fakes.model import iterative_round, message_text
 from tests.workflow.test_heavy import route
 from tests.workflow.test_session import QUESTION, call
 
 ROUNDS = 60
-_ROUND = re.compile(r"\n\nRound (\d+): think")
-
-
-def round_of(body: dict[str, Any]) -> int | None:
-    """An iterative prompt names its round (1-based); the fake's turns are 0-based."""
-    users = [m for m in body["messages"] if m["role"] == "user"]
-    found = _ROUND.search(message_text(users[-1])) if users else None
-    return int(found.group(1)) - 1 if found else None
 
 
 def research_round(k: int) -> str:
@@ -55,7 +46,7 @@ def prompt_size(body: dict[str, Any]) -> int:
 
 
 def test_a_60_round_iterative_session_keeps_its_prompt_bounded(stack: Stack) -> None:
-    stack.model.turn_of = round_of
+    stack.model.turn_of = iterative_round
     turns = [research_round(k) for k in range(1, ROUNDS + 1)]
     turns.append("<think>done</think>\n<report>All facts known.</report>\n<answer>42</answer>")
     stack.script(QUESTION, turns)
@@ -105,7 +96,7 @@ def test_a_60_round_iterative_session_keeps_its_prompt_bounded(stack: Stack) -> 
 def test_heavy_mode_mixes_strategies_and_writes_a_grounded_report(stack: Stack) -> None:
     page = f"{stack.jina.url}/page/acm-1"
     stack.model.script_key = route
-    stack.model.turn_of = round_of
+    stack.model.turn_of = iterative_round
     stack.model.scripts.update(
         {
             "b0": [  # iterative

@@ -12,8 +12,8 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
 from tests.conftest import Stack
+from tests.fakes.model import iterative_round
 from tests.workflow.test_heavy import route
-from tests.workflow.test_iterative_session import round_of
 from tests.workflow.test_session import QUESTION, answer, ask_json, call, four_call_script
 from workers.config import Settings
 from workers.heavy import HeavyWorkflow
@@ -67,7 +67,7 @@ async def test_heavy_history_with_an_iterative_branch_replays(
     stack: Stack, temporal_address: str
 ) -> None:
     stack.model.script_key = route
-    stack.model.turn_of = round_of
+    stack.model.turn_of = iterative_round
     stack.model.scripts.update(
         {
             "b0": [
