@@ -18,12 +18,11 @@ from temporalio.workflow import ChildWorkflowHandle
 with workflow.unsafe.imports_passed_through():
     from activities.heavy import BranchReportRequest, IntegrateRequest
     from graphs import prompts
+    from graphs.heavy import branch_strategy, branch_temperature, usable
     from graphs.state import add_sources
     from workers import search_attributes as attrs
     from workers.models import ResearchInput, ResearchReport
     from workers.workflow import ResearchWorkflow, write_report
-
-NO_ANSWER = {prompts.NO_ANSWER_FOUND, "", "[No Prediction]"}
 
 
 class HeavyInput(BaseModel):
@@ -52,11 +51,6 @@ class HeavyProgress(BaseModel):
     branches: list[BranchStatus] = Field(default_factory=list)
     stage: str = "research"  # research | reports | integration | report | done
     cancelling: str | None = None
-
-
-def branch_temperature(branch: int, branches: int) -> float:
-    """Spread the branches' sampling from the reference's 0.6 up to 1.0."""
-    return round(0.6 + 0.4 * branch / max(1, branches - 1), 2) if branches > 1 else 0.6
 
 
 @workflow.defn(name="HeavyWorkflow")
@@ -112,20 +106,18 @@ class HeavyWorkflow:
             child = await workflow.start_child_workflow(
                 ResearchWorkflow.run, session, id=status.session_id, task_queue=request.task_queue
             )
+            # What came before the branch started; what comes later `_forward` sends.
+            notes, cancelled = list(self._notes), self._cancelled
             self._children[status.branch] = child
-            for note in self._notes:  # sent before the branch started
+            for note in notes:
                 await self._signal(child, ResearchWorkflow.steer, note)
-            if self._cancelled:
-                await self._signal(child, ResearchWorkflow.cancel, self._cancelled)
+            if cancelled:
+                await self._signal(child, ResearchWorkflow.cancel, cancelled)
             report = await child
         except ChildWorkflowError as error:
             status.status, status.answer = "failed", str(error.cause or error)
             return None
-        answered = report.answer.strip() not in NO_ANSWER and report.termination in (
-            prompts.TERMINATION_ANSWER,
-            prompts.TERMINATION_TOKEN_LIMIT,
-            prompts.TERMINATION_CANCELLED,  # its best answer when the operator stopped it
-        )
+        answered = usable(report.answer, report.termination)
         status.status = "answered" if answered else "no answer"
         status.answer = report.answer
         return report if answered else None
@@ -158,7 +150,7 @@ class HeavyWorkflow:
                 branch=k,
                 session_id=f"{session_id}-b{k}",
                 temperature=branch_temperature(k, request.branches),
-                strategy=request.strategies[k % len(request.strategies)],
+                strategy=branch_strategy(k, request.strategies),
             )
             for k in range(request.branches)
         ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from graphs import prompts
+from graphs.heavy import branch_strategy, branch_temperature, usable
 from workers.cli import heavy_lines
-from workers.heavy import BranchStatus, HeavyProgress, branch_temperature
+from workers.heavy import BranchStatus, HeavyProgress
 from workers.models import Progress
 
 
@@ -33,6 +35,19 @@ def test_every_branch_has_a_line_with_its_state() -> None:
 def test_branch_temperatures_spread_from_the_reference_default() -> None:
     assert [branch_temperature(k, 3) for k in range(3)] == [0.6, 0.8, 1.0]
     assert branch_temperature(0, 1) == 0.6
+    assert [branch_strategy(k, ["iterative", "react"]) for k in range(3)] == [
+        "iterative",
+        "react",
+        "iterative",
+    ]
+
+
+def test_which_branch_outcomes_the_synthesis_reads() -> None:
+    assert usable("Barto and Sutton", prompts.TERMINATION_ANSWER)
+    assert usable("Barto and Sutton", prompts.TERMINATION_CANCELLED)  # its best answer
+    assert not usable(prompts.NO_ANSWER_FOUND, prompts.TERMINATION_NOT_FOUND)
+    assert not usable("  ", prompts.TERMINATION_ANSWER)
+    assert not usable("a guess", prompts.TERMINATION_LLM_LIMIT)
 
 
 def test_a_cancelled_session_says_so() -> None:
