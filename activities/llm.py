@@ -62,6 +62,7 @@ async def chat(
             max_tokens=sampling.max_tokens,
             stream=True,
             stream_options={"include_usage": True},
+            **({"seed": sampling.seed} if sampling.seed is not None else {}),
             **({"tools": tools} if tools else {}),
         )
         async for chunk in stream:

@@ -40,6 +40,7 @@ class Sampling(BaseModel):
     top_p: float = 0.95
     presence_penalty: float = 1.1
     max_tokens: int = 10_000
+    seed: int | None = None  # Heavy mode gives each branch its own; None: the server's choice
 
 
 class ToolTask(TypedDict, total=False):

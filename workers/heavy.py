@@ -93,7 +93,9 @@ class HeavyWorkflow:
             pass  # the branch finished meanwhile
 
     async def _branch(self, request: HeavyInput, status: BranchStatus) -> ResearchReport | None:
-        sampling = request.session.sampling.model_copy(update={"temperature": status.temperature})
+        sampling = request.session.sampling.model_copy(
+            update={"temperature": status.temperature, "seed": status.branch}
+        )
         session = request.session.model_copy(
             update={
                 "sampling": sampling,

@@ -61,6 +61,7 @@ def test_a_60_round_iterative_session_keeps_its_prompt_bounded(stack: Stack) -> 
 
     requests = [r.body for r in stack.model.research_requests()]
     assert len(requests) == ROUNDS + 1
+    assert "seed" not in requests[0]  # a single session leaves the seed to the server
     sizes = [prompt_size(body) for body in requests]
     # Every round is the system prompt and one workspace turn: no conversation piles up.
     assert all(len(body["messages"]) == 2 for body in requests)
@@ -132,6 +133,7 @@ def test_heavy_mode_mixes_strategies_and_writes_a_grounded_report(stack: Stack) 
     b0 = [r.body for r in requests if route(r.body) == "b0"]
     b1 = [r.body for r in requests if route(r.body) == "b2"]
     assert [len(body["messages"]) for body in b0] == [2, 2]  # workspaces
+    assert {body["seed"] for body in b0} == {0} and {body["seed"] for body in b1} == {1}
     assert "ACM" in message_text(b0[1]["messages"][1]) and "Need the ACM page." in message_text(
         b0[1]["messages"][1]
     )
