@@ -108,20 +108,21 @@ class IntegrateRequest(BaseModel):
     synthesis: Literal["select", "fuse"] = "select"
 
 
-def _after_thinking(text: str) -> str:
-    return text.split("</think>")[-1].strip()
+async def _converge(prompt: str, sampling: Sampling) -> str:
+    """One aggregation call as ParallelMuse makes it; the reply after any thinking."""
+    messages = [
+        {"role": "system", "content": CONVERGE_SYSTEM_PROMPT},
+        {"role": "user", "content": prompt},
+    ]
+    result = await chat(current().research_model, messages, sampling)
+    return result.text.split("</think>")[-1].strip()
 
 
 @activity.defn(name="heavy.report")
 async def branch_report(request: BranchReportRequest) -> str:
     """One branch's trajectory condensed into a report (planning, methods, final reasoning)."""
     prompt = REPORT_PROMPT.format(traj=interaction_text(request.trajectory))
-    messages = [
-        {"role": "system", "content": CONVERGE_SYSTEM_PROMPT},
-        {"role": "user", "content": prompt},
-    ]
-    result = await chat(current().research_model, messages, REPORT_SAMPLING)
-    text = _after_thinking(result.text)
+    text = await _converge(prompt, REPORT_SAMPLING)
     return text.split("<report>")[-1].split("</report>")[0].strip()
 
 
@@ -132,10 +133,5 @@ async def integrate(request: IntegrateRequest) -> str:
     prompt = template.format(question=request.question)
     for number, report in enumerate(request.reports, start=1):
         prompt += f"\n\n[Report {number}]: {report}"
-    messages = [
-        {"role": "system", "content": CONVERGE_SYSTEM_PROMPT},
-        {"role": "user", "content": prompt},
-    ]
-    result = await chat(current().research_model, messages, INTEGRATE_SAMPLING)
-    text = _after_thinking(result.text)
+    text = await _converge(prompt, INTEGRATE_SAMPLING)
     return text.split("<answer>")[-1].split("</answer>")[0].strip()

@@ -197,7 +197,7 @@ async def _wait(
     result = asyncio.ensure_future(handle.result())
     if not live:
         return await result
-    is_heavy = (await handle.describe()).workflow_type == "HeavyWorkflow"
+    is_heavy = await _is_heavy(client, handle.id)
     with Live(
         Text(f"{handle.id} starting…"), console=err, refresh_per_second=4, transient=True
     ) as view:
