@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import FakeJina, FakeModel, FakeSerper
+from tests.fakes import FakeJina, FakeModel, FakeSerper, fake_env
 from tests.processes import DevServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,16 +75,10 @@ def stack(temporal_address: str, tmp_path: Path) -> Iterator[Stack]:
             "DEEPRESEARCH_TASK_QUEUE": f"research-{uuid.uuid4().hex[:8]}",
             "DEEPRESEARCH_LLM_QUEUE": f"llm-{uuid.uuid4().hex[:8]}",
             "DEEPRESEARCH_DATA_DIR": str(tmp_path / "data"),
-            "DEEPRESEARCH_ALLOW_LOOPBACK": "1",
             "DEEPRESEARCH_HEARTBEAT_SECONDS": "2",
             "DEEPRESEARCH_RETRY_INITIAL_SECONDS": "0.1",
-            "OPENAI_BASE_URL": f"{model.url}/v1",
+            **fake_env(model, serper, jina),
             "OPENAI_API_KEY": "test-model-key",
-            "DEEPRESEARCH_MODEL": "fake-model",
-            "SERPER_API_KEY": serper.api_key,
-            "SERPER_BASE_URL": serper.url,
-            "JINA_API_KEY": jina.api_key or "",
-            "JINA_BASE_URL": jina.url,
         }
         (tmp_path / "data").mkdir()
         yield Stack(model=model, serper=serper, jina=jina, env=env, data_dir=tmp_path / "data")

@@ -32,7 +32,7 @@ from typing import IO
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
-from tests.fakes import FakeJina, FakeModel, FakeSerper
+from tests.fakes import FakeJina, FakeModel, FakeSerper, fake_env
 from tests.processes import DevServer
 from workers.config import Settings
 from workers.models import ResearchInput, ResearchReport
@@ -197,14 +197,8 @@ async def main() -> None:
             "TEMPORAL_ADDRESS": server.address,
             "DEEPRESEARCH_DATA_DIR": tmp,
             "DEEPRESEARCH_TASK_QUEUE": queue,
-            "DEEPRESEARCH_ALLOW_LOOPBACK": "1",
             "DEEPRESEARCH_STICKY_SECONDS": str(args.sticky),
-            "OPENAI_BASE_URL": f"{model.url}/v1",
-            "DEEPRESEARCH_MODEL": "fake-model",
-            "SERPER_API_KEY": serper.api_key,
-            "SERPER_BASE_URL": serper.url,
-            "JINA_API_KEY": jina.api_key or "",
-            "JINA_BASE_URL": jina.url,
+            **fake_env(model, serper, jina),
         }
         baseline: list[Times] = []
         results: dict[float, list[tuple[float, float, float, int]]] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tests.fakes import FakeJina, FakeModel, FakeSerper
+from tests.fakes import FakeJina, FakeModel, FakeSerper, fake_env
 from workers.config import Settings
 
 
@@ -14,14 +14,8 @@ def fake_settings(
 ) -> Settings:
     """A fresh task queue each time, loopback allowed (the fakes live there)."""
     return Settings(
-        OPENAI_BASE_URL=f"{model.url}/v1",
-        DEEPRESEARCH_MODEL="fake-model",
-        SERPER_API_KEY=serper.api_key,
-        SERPER_BASE_URL=serper.url,
-        JINA_API_KEY=jina.api_key,
-        JINA_BASE_URL=jina.url,
+        **fake_env(model, serper, jina),
         DEEPRESEARCH_DATA_DIR=data_dir,
         DEEPRESEARCH_TASK_QUEUE=f"bench-{uuid.uuid4().hex[:6]}",
-        DEEPRESEARCH_ALLOW_LOOPBACK=True,
         **extra,
     )

@@ -27,7 +27,7 @@ from typing import Any
 
 from temporalio.service import RPCError
 
-from tests.fakes import FakeJina, FakeModel, FakeSerper
+from tests.fakes import FakeJina, FakeModel, FakeSerper, fake_env
 from tests.processes import DevServer
 from workers.config import Settings
 from workers.models import ResearchInput
@@ -105,18 +105,12 @@ async def soak(
             "TEMPORAL_ADDRESS": address,
             "DEEPRESEARCH_DATA_DIR": tmp,
             "DEEPRESEARCH_TASK_QUEUE": "soak",
-            "DEEPRESEARCH_ALLOW_LOOPBACK": "1",
             "DEEPRESEARCH_HEARTBEAT_SECONDS": "2",
             "DEEPRESEARCH_STICKY_SECONDS": "2",
             "DEEPRESEARCH_TOOL_TIMEOUT_SECONDS": "3",
             "DEEPRESEARCH_TOOL_ATTEMPTS": "10",
             "DEEPRESEARCH_RETRY_INITIAL_SECONDS": "0.2",
-            "OPENAI_BASE_URL": f"{model.url}/v1",
-            "DEEPRESEARCH_MODEL": "fake-model",
-            "SERPER_API_KEY": serper.api_key,
-            "SERPER_BASE_URL": serper.url,
-            "JINA_API_KEY": jina.api_key or "",
-            "JINA_BASE_URL": jina.url,
+            **fake_env(model, serper, jina),
         }
         settings = Settings(DEEPRESEARCH_DATA_DIR=tmp)
         log = open(Path(tmp) / "workers.log", "ab")  # noqa: SIM115
