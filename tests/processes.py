@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from workers import devserver
+from workers.hosting import devserver
 
 
 class DevServer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -131,6 +132,12 @@ class Settings(BaseSettings):
             )
         assert self.openai_base_url and self.model
         return self.openai_base_url, self.model
+
+
+def secret_from_env(name: str) -> SecretStr | None:
+    """A secret from a variable the user names (`inference-worker --api-key-env NAME`)."""
+    value = os.environ.get(name)
+    return SecretStr(value) if value else None
 
 
 def load_settings() -> Settings:

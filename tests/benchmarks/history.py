@@ -36,11 +36,11 @@ from tests.benchmarks.settings import fake_settings
 from tests.fakes import FakeJina, FakeModel, FakeSerper
 from tests.fakes.model import message_text
 from tests.processes import DevServer
+from workers.client.timeline import session_histories
 from workers.config import Settings
-from workers.models import HistoryBudget, ResearchInput
-from workers.research_worker import connect, research_worker
-from workers.timeline import session_histories
-from workers.workflow import ResearchWorkflow
+from workers.hosting.research_worker import connect, research_worker
+from workers.workflows.models import HistoryBudget, ResearchInput
+from workers.workflows.research import ResearchWorkflow
 
 QUESTION = "history question"
 SMALL = "history question, small budget"

@@ -26,9 +26,9 @@ from tests.benchmarks.settings import fake_settings
 from tests.fakes import FakeJina, FakeModel, FakeSerper
 from tests.processes import DevServer
 from workers.config import Settings
-from workers.models import ResearchInput
-from workers.research_worker import build_tool_context, connect, research_worker
-from workers.workflow import ResearchWorkflow
+from workers.hosting.research_worker import build_tool_context, connect, research_worker
+from workers.workflows.models import ResearchInput
+from workers.workflows.research import ResearchWorkflow
 
 QUESTION = "benchmark question"
 

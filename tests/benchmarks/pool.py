@@ -32,9 +32,9 @@ from graphs.state import Sampling
 from tests.fakes import FakeJina, FakeModel, FakeSerper
 from tests.processes import DevServer
 from workers.config import Settings
-from workers.models import ResearchInput
-from workers.research_worker import connect, research_worker
-from workers.workflow import ResearchWorkflow
+from workers.hosting.research_worker import connect, research_worker
+from workers.workflows.models import ResearchInput
+from workers.workflows.research import ResearchWorkflow
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -35,9 +35,9 @@ from temporalio.client import Client, WorkflowHandle
 from tests.fakes import FakeJina, FakeModel, FakeSerper, fake_env
 from tests.processes import DevServer
 from workers.config import Settings
-from workers.models import ResearchInput, ResearchReport
-from workers.research_worker import connect
-from workers.workflow import ResearchWorkflow
+from workers.hosting.research_worker import connect
+from workers.workflows.models import ResearchInput, ResearchReport
+from workers.workflows.research import ResearchWorkflow
 
 REPO = Path(__file__).resolve().parents[2]
 QUESTION = "recovery question"

@@ -29,11 +29,11 @@ from temporalio.service import RPCError
 
 from tests.fakes import FakeJina, FakeModel, FakeSerper, fake_env
 from tests.processes import DevServer
+from workers.client.timeline import read_timeline, session_histories
 from workers.config import Settings
-from workers.models import ResearchInput
-from workers.research_worker import connect
-from workers.timeline import read_timeline, session_histories
-from workers.workflow import ResearchWorkflow
+from workers.hosting.research_worker import connect
+from workers.workflows.models import ResearchInput
+from workers.workflows.research import ResearchWorkflow
 
 REPO = Path(__file__).resolve().parents[2]
 

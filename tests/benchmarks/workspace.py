@@ -41,11 +41,11 @@ from tests.fakes import FakeJina, FakeModel, FakeSerper
 from tests.fakes.model import iterative_round, message_text
 from tests.fakes.serper import slug
 from tests.processes import DevServer
+from workers.client.timeline import session_histories
 from workers.config import Settings
-from workers.models import ResearchInput
-from workers.research_worker import connect, research_worker
-from workers.timeline import session_histories
-from workers.workflow import ResearchWorkflow
+from workers.hosting.research_worker import connect, research_worker
+from workers.workflows.models import ResearchInput
+from workers.workflows.research import ResearchWorkflow
 
 Strategy = Literal["react", "iterative"]
 QUESTIONS: dict[Strategy, str] = {

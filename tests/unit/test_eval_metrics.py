@@ -10,8 +10,8 @@ import pytest
 from rich.console import Console
 from rich.table import Table
 
-from workers.eval_data import EvalItem, load_dataset, split_uploads
-from workers.eval_metrics import Scored, Summary, render_table, summarize, write_summary
+from workers.eval.data import EvalItem, load_dataset, split_uploads
+from workers.eval.metrics import Scored, Summary, render_table, summarize, write_summary
 
 # -- the reference's scoring, pasted from evaluation/evaluate_deepsearch_official.py ------------
 # (Alibaba-NLP/DeepResearch at f72f75d8c3eb842f2bbbab096a12206ff66e270f, Apache-2.0), unchanged

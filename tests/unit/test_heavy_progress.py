@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from graphs import prompts
 from graphs.heavy import branch_strategy, branch_temperature, usable
-from workers.cli import heavy_lines
-from workers.heavy import BranchStatus, HeavyProgress
-from workers.models import Progress
+from workers.cli.render import heavy_lines
+from workers.workflows.heavy import BranchStatus, HeavyProgress
+from workers.workflows.models import Progress
 
 
 def test_every_branch_has_a_line_with_its_state() -> None:

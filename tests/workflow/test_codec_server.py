@@ -8,7 +8,7 @@ import subprocess
 from tests.conftest import CLI, REPO, Stack
 from tests.workflow.shown import payload_texts
 from tests.workflow.test_session import QUESTION, ask_json, four_call_script
-from workers import devserver
+from workers.hosting import devserver
 
 CLAIM_CHECK = base64.b64encode(b"binary/claim-check-zlib").decode()
 

@@ -7,7 +7,7 @@ import os
 import signal
 from pathlib import Path
 
-from workers import devserver
+from workers.hosting import devserver
 
 
 def test_dev_server_starts_once_and_is_reused(tmp_path: Path) -> None:

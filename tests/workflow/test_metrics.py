@@ -9,7 +9,7 @@ import httpx
 
 from tests.conftest import CLI, REPO, Stack
 from tests.workflow.test_session import ANSWER, QUESTION, ask_json, four_call_script
-from workers import devserver
+from workers.hosting import devserver
 
 
 def scrape(port: int, needle: str, timeout: float = 20) -> str:

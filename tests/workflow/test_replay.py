@@ -16,9 +16,9 @@ from tests.fakes.model import iterative_round
 from tests.workflow.test_heavy import route
 from tests.workflow.test_session import QUESTION, answer, ask_json, call, four_call_script
 from workers.config import Settings
-from workers.heavy import HeavyWorkflow
-from workers.research_worker import data_converter, plugin
-from workers.workflow import ResearchWorkflow
+from workers.hosting.research_worker import data_converter, plugin
+from workers.workflows.heavy import HeavyWorkflow
+from workers.workflows.research import ResearchWorkflow
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.conftest import Stack
 from tests.workflow.shown import payload_texts
 from tests.workflow.test_session import ANSWER, QUESTION, answer, ask_json, call
-from workers import devserver
+from workers.hosting import devserver
 
 SECRETS = {
     "OPENAI_API_KEY": "sk-model-secret-7f3a",

@@ -28,11 +28,11 @@ from activities.heavy import branch_report, integrate
 from activities.judge import install_judge, judge_activity
 from activities.report import write_report
 from workers.config import Settings
-from workers.evaluation import EvalWorkflow
-from workers.graph import GRAPH_NAME, make_research_graph
-from workers.heavy import HeavyWorkflow
-from workers.inference_worker import InferencePool
-from workers.workflow import ResearchWorkflow
+from workers.hosting.inference_worker import InferencePool
+from workers.workflows.evaluation import EvalWorkflow
+from workers.workflows.graph import GRAPH_NAME, make_research_graph
+from workers.workflows.heavy import HeavyWorkflow
+from workers.workflows.research import ResearchWorkflow
 
 
 def data_converter(blob_dir: Path) -> DataConverter:
@@ -80,6 +80,15 @@ def derived_endpoint(
     return _endpoint(
         base_url or research_url, secret, model or research_model, settings.model_timeout_seconds
     )
+
+
+def replica_endpoint(
+    settings: Settings, base_url: str, model: str, key: SecretStr | None = None
+) -> ModelEndpoint:
+    """One model server fronted by `deepresearch inference-worker` (key default
+    OPENAI_API_KEY)."""
+    secret = (key or settings.openai_api_key).get_secret_value()
+    return _endpoint(base_url, secret, model, settings.model_timeout_seconds)
 
 
 def research_endpoint(settings: Settings) -> ModelEndpoint:

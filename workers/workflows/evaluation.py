@@ -6,37 +6,29 @@ finished runs again."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities.judge import JudgeRequest, Verdict
-    from workers.models import ResearchInput, ResearchReport
-    from workers.workflow import ResearchWorkflow
-
-
-class EvalQuestion(BaseModel):
-    index: int
-    question: str
-    answer: str
-    files: dict[str, str] = Field(default_factory=dict)  # name -> blob digest
+    from workers.eval.data import FAILED_PREDICTION, EvalItem
+    from workers.workflows.models import ResearchInput, ResearchReport
+    from workers.workflows.options import JUDGE_TIMEOUT, policy_options
+    from workers.workflows.research import ResearchWorkflow
 
 
 class EvalInput(BaseModel):
     version: int = 1
     run_id: str
-    questions: list[EvalQuestion]
+    questions: list[EvalItem]
     rollouts: int = Field(3, ge=1)
     concurrency: int = Field(20, ge=1)
     scheme: str = "gaia"
     session: ResearchInput  # the template every session starts from (limits, model, ...)
     task_queue: str
-    heartbeat_seconds: float = 30  # a judge call on a dead worker is retried after this long
 
 
 class EvalOutcome(BaseModel):
@@ -69,7 +61,7 @@ class EvalWorkflow:
     def progress(self) -> EvalProgress:
         return self._progress
 
-    async def _one(self, request: EvalInput, item: EvalQuestion, rollout: int) -> EvalOutcome:
+    async def _one(self, request: EvalInput, item: EvalItem, rollout: int) -> EvalOutcome:
         outcome = EvalOutcome(
             index=item.index,
             rollout=rollout,
@@ -78,7 +70,7 @@ class EvalWorkflow:
         self._progress.running += 1
         try:
             session = request.session.model_copy(
-                update={"question": item.question, "files": item.files}
+                update={"question": item.question, "files": item.uploads}
             )
             outcome.report = await workflow.execute_child_workflow(
                 ResearchWorkflow.run,
@@ -89,7 +81,7 @@ class EvalWorkflow:
         except ChildWorkflowError as error:
             outcome.error = str(error.cause or error)
             self._progress.failed += 1
-        prediction = outcome.report.answer if outcome.report else "[Failed]"
+        prediction = outcome.report.answer if outcome.report else FAILED_PREDICTION
         outcome.verdict = await workflow.execute_activity(
             "eval.judge",
             JudgeRequest(
@@ -99,11 +91,12 @@ class EvalWorkflow:
                 prediction=prediction,
             ),
             result_type=Verdict,
-            task_queue=request.task_queue,
-            start_to_close_timeout=timedelta(minutes=10),
-            heartbeat_timeout=timedelta(seconds=request.heartbeat_seconds),
-            retry_policy=RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30)),
-            summary=f"judge: q{item.index} r{rollout}",
+            **policy_options(
+                request.session.activities,
+                JUDGE_TIMEOUT,
+                task_queue=request.task_queue,
+                summary=f"judge: q{item.index} r{rollout}",
+            ),
         )
         self._progress.running -= 1
         self._progress.finished += 1
@@ -115,7 +108,7 @@ class EvalWorkflow:
         slots = asyncio.Semaphore(request.concurrency)
         self._progress.total = len(request.questions) * request.rollouts
 
-        async def bounded(item: EvalQuestion, rollout: int) -> EvalOutcome:
+        async def bounded(item: EvalItem, rollout: int) -> EvalOutcome:
             async with slots:
                 return await self._one(request, item, rollout)
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from graphs.state import ResearchLimits, Sampling
+from workers.workflows.options import ActivityPolicy
 
 
 class HistoryBudget(BaseModel):
@@ -35,7 +36,9 @@ class ResearchInput(BaseModel):
     )
     indexed: bool = Field(False, description="Set the custom search attributes (registered).")
     history: HistoryBudget = Field(default_factory=HistoryBudget)
-    heartbeat_seconds: float = 30  # for the workflow's own activities (the report writer)
+    activities: ActivityPolicy = Field(
+        default_factory=ActivityPolicy, description="For the workflow's own activities."
+    )
     report: bool = Field(False, description="Also write a long-form report with citations.")
     return_trajectory: bool = Field(
         False, description="Put the final conversation in the report (Heavy mode's branches)."
@@ -45,6 +48,11 @@ class ResearchInput(BaseModel):
     resume_state: dict[str, Any] | None = Field(
         None, description="Graph state to continue from (`deepresearch resume`); None: start."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_heartbeat(cls, data: Any) -> Any:
+        return legacy_heartbeat(data)
 
     @field_validator("question")
     @classmethod
@@ -60,6 +68,14 @@ class ResearchInput(BaseModel):
                 "the iterative strategy needs the tongyi dialect (DEEPRESEARCH_PROTOCOL)"
             )
         return self
+
+
+def legacy_heartbeat(data: Any) -> Any:
+    """Inputs recorded before `activities` carried a bare `heartbeat_seconds`."""
+    if isinstance(data, dict) and "heartbeat_seconds" in data and "activities" not in data:
+        data = {**data, "activities": {"heartbeat_seconds": data["heartbeat_seconds"]}}
+        del data["heartbeat_seconds"]
+    return data
 
 
 def first_message(question: str, files: dict[str, str]) -> str:

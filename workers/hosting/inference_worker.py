@@ -15,7 +15,7 @@ from temporalio.worker import Worker
 
 from activities.context import ModelReplica, install_replica
 from activities.llm import healthy, think_activity
-from workers.llm_routing import replica_queue
+from workers.workflows.llm_routing import replica_queue
 
 log = logging.getLogger(__name__)
 _GRACE = timedelta(seconds=10)

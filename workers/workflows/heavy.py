@@ -6,12 +6,10 @@ unfinished steps of unfinished branches: each branch is a durable session of its
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, ChildWorkflowError, FailureError
 from temporalio.workflow import ChildWorkflowHandle
 
@@ -20,9 +18,11 @@ with workflow.unsafe.imports_passed_through():
     from graphs import prompts
     from graphs.heavy import branch_strategy, branch_temperature, usable
     from graphs.state import add_sources
-    from workers import search_attributes as attrs
-    from workers.models import ResearchInput, ResearchReport
-    from workers.workflow import ResearchWorkflow, write_report
+    from workers.workflows import search_attributes as attrs
+    from workers.workflows.models import ResearchInput, ResearchReport
+    from workers.workflows.options import WRITING_TIMEOUT, policy_options
+    from workers.workflows.reports import assemble, write_report
+    from workers.workflows.research import ResearchWorkflow
 
 
 class HeavyInput(BaseModel):
@@ -35,7 +35,6 @@ class HeavyInput(BaseModel):
         default_factory=lambda: ["react"], min_length=1
     )
     task_queue: str
-    heartbeat_seconds: float = 30
 
 
 class BranchStatus(BaseModel):
@@ -124,29 +123,18 @@ class HeavyWorkflow:
         status.answer = report.answer
         return report if answered else None
 
-    def _activity_options(self, request: HeavyInput, summary: str) -> dict:
-        return {
-            "task_queue": request.task_queue,
-            "start_to_close_timeout": timedelta(minutes=15),
-            "heartbeat_timeout": timedelta(seconds=request.heartbeat_seconds),
-            "retry_policy": RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30)),
-            "summary": summary,
-        }
-
-    def _index(self, request: HeavyInput, *updates: Any) -> None:
-        if request.session.indexed:
-            workflow.upsert_search_attributes(list(updates))
+    def _activity_options(self, request: HeavyInput, summary: str) -> dict[str, Any]:
+        policy = request.session.activities
+        return policy_options(
+            policy, WRITING_TIMEOUT, task_queue=request.task_queue, summary=summary
+        )
 
     @workflow.run
     async def run(self, request: HeavyInput) -> ResearchReport:
         started = workflow.now()
         session_id = workflow.info().workflow_id
-        self._index(
-            request,
-            attrs.MODEL.value_set(request.session.model or "unknown"),
-            attrs.DIALECT.value_set(request.session.protocol),
-            attrs.QUESTION.value_set(request.session.question[:1000]),
-        )
+        session = request.session
+        attrs.upsert_session(session.indexed, session.model, session.protocol, session.question)
         self._progress.branches = [
             BranchStatus(
                 branch=k,
@@ -194,17 +182,17 @@ class HeavyWorkflow:
                 request.session.question,
                 answer,
                 add_sources(None, [entry for report in answered for entry in report.ledger or []]),
-                heartbeat_seconds=request.heartbeat_seconds,
+                request.session.activities,
             )
         self._progress.stage = "done"
         termination = (
             prompts.TERMINATION_CANCELLED if self._cancelled else prompts.TERMINATION_ANSWER
         )
-        self._index(request, attrs.TERMINATION.value_set(termination))
-        finished = workflow.now()
-        return ResearchReport(
-            session_id=session_id,
-            question=request.session.question,
+        attrs.upsert_termination(session.indexed, termination)
+        return assemble(
+            question=session.question,
+            started=started,
+            written=written,
             answer=answer,
             termination=termination,
             sources=list(dict.fromkeys(url for report in answered for url in report.sources)),
@@ -215,9 +203,4 @@ class HeavyWorkflow:
             tool_calls=sum(r.tool_calls for r in answered),
             prompt_tokens=sum(r.prompt_tokens for r in answered),
             completion_tokens=sum(r.completion_tokens for r in answered),
-            started_at=started.isoformat(),
-            finished_at=finished.isoformat(),
-            elapsed_seconds=(finished - started).total_seconds(),
-            report_markdown=written.markdown if written else None,
-            report_warnings=written.warnings if written else [],
         )

@@ -10,7 +10,7 @@ matplotlib.use("Agg")  # files only: no display on workers and CI
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from workers.eval_metrics import Summary  # noqa: E402
+from workers.eval.metrics import Summary  # noqa: E402
 
 
 def write_chart(summary: Summary, benchmark: str, path: Path) -> None:

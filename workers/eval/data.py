@@ -8,7 +8,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, model_validator
+
+FAILED_PREDICTION = "[Failed]"  # run_multi_react.py's prediction for a rollout that crashed
 
 # The reference's datasets name uploaded files in front of the question, as its file agent
 # words it (inference/file_tools/utils.py): "(Uploaded 1 file: ['hello.txt'])\n\nHello!".
@@ -18,13 +20,25 @@ _UPLOAD_RE = re.compile(
 
 
 class EvalItem(BaseModel):
-    """One benchmark question. `question` is without the upload prefix (the CLI re-adds it when
-    it uploads `files`); `answer` may be "" (the reference's example sets have none)."""
+    """One benchmark question, as read from the dataset and as its evaluation workflow gets it.
+    `question` is without the upload prefix (re-added when the files are uploaded); `answer`
+    may be "" (the reference's example sets have none)."""
 
     index: int
     question: str
     answer: str
-    files: list[Path] = []
+    files: list[Path] = Field(default_factory=list, description="As the dataset names them.")
+    uploads: dict[str, str] = Field(
+        default_factory=dict, description="File name -> blob digest, once uploaded."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_uploads(cls, data: Any) -> Any:
+        """Evaluation inputs recorded before this model held only the digests, as `files`."""
+        if isinstance(data, dict) and isinstance(data.get("files"), dict):
+            data = {**data, "uploads": data["files"], "files": []}
+        return data
 
 
 def _question(item: dict[str, Any]) -> str:

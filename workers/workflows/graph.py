@@ -4,15 +4,16 @@ timeouts and retry policies."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from langgraph.graph import StateGraph
-from temporalio.common import RetryPolicy
 
 from activities import files, python_exec, read, scholar, search
 from graphs.react import NodeSpec, make_react_graph
 from workers.config import Settings
-from workers.llm_routing import ModelCallOptions, make_think_node
-from workers.summaries import (
+from workers.workflows.llm_routing import ModelCallOptions, make_think_node
+from workers.workflows.options import activity_options, retry_policy
+from workers.workflows.summaries import (
     summarize_code,
     summarize_extract,
     summarize_fetch,
@@ -23,38 +24,24 @@ from workers.summaries import (
 GRAPH_NAME = "research"
 
 
-def _retry(settings: Settings, attempts: int) -> RetryPolicy:
-    return RetryPolicy(
-        initial_interval=timedelta(seconds=settings.retry_initial_seconds),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=30),
-        maximum_attempts=attempts,
+def _options(settings: Settings, timeout_seconds: float, attempts: int) -> dict[str, Any]:
+    return activity_options(
+        timeout=timedelta(seconds=timeout_seconds),
+        heartbeat_seconds=settings.heartbeat_seconds,
+        attempts=attempts,
+        retry_initial_seconds=settings.retry_initial_seconds,
+        execute_in="activity",
     )
 
 
 def make_research_graph(settings: Settings) -> StateGraph:
     """A fresh graph each call: the plugin mutates the graph it is given."""
-    heartbeat = timedelta(seconds=settings.heartbeat_seconds)
-    model = {
-        "execute_in": "activity",
-        "start_to_close_timeout": timedelta(seconds=settings.model_timeout_seconds),
-        "heartbeat_timeout": heartbeat,
-        "retry_policy": _retry(settings, settings.model_attempts),
-    }
-    tool = {
-        "execute_in": "activity",
-        "start_to_close_timeout": timedelta(seconds=settings.tool_timeout_seconds),
-        "heartbeat_timeout": heartbeat,
-        "retry_policy": _retry(settings, settings.tool_attempts),
-    }
-    python = {
-        **tool,
-        # the run's own limit plus the client margin: a run that times out still answers
-        "start_to_close_timeout": timedelta(seconds=settings.tool_timeout_seconds + 60),
-    }
+    model = _options(settings, settings.model_timeout_seconds, settings.model_attempts)
+    tool = _options(settings, settings.tool_timeout_seconds, settings.tool_attempts)
+    # the run's own limit plus the client margin: a run that times out still answers
+    python = _options(settings, settings.tool_timeout_seconds + 60, settings.tool_attempts)
     extract = {
-        **model,
-        "retry_policy": _retry(settings, settings.tool_attempts),
+        **_options(settings, settings.model_timeout_seconds, settings.tool_attempts),
         "summary_fn": summarize_extract,
     }
     think = make_think_node(
@@ -62,8 +49,8 @@ def make_research_graph(settings: Settings) -> StateGraph:
             queue=settings.llm_queue,
             wait=timedelta(seconds=settings.model_wait_seconds),
             timeout=timedelta(seconds=settings.model_timeout_seconds),
-            heartbeat=heartbeat,
-            retry=_retry(settings, settings.model_attempts),
+            heartbeat=timedelta(seconds=settings.heartbeat_seconds),
+            retry=retry_policy(settings.model_attempts, settings.retry_initial_seconds),
             affinity=timedelta(seconds=settings.affinity_seconds),
         )
     )

@@ -3,30 +3,29 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from langchain_core.messages import HumanMessage
     from temporalio.langgraph import graph
 
-    from activities.report import ReportRequest, WrittenReport
     from graphs import iterative
     from graphs.protocol import tongyi
     from graphs.state import Control, ResearchState, to_message, to_messages
-    from workers import search_attributes as attrs
-    from workers.graph import GRAPH_NAME
-    from workers.models import (
+    from workers.workflows import search_attributes as attrs
+    from workers.workflows.graph import GRAPH_NAME
+    from workers.workflows.models import (
         HistoryBudget,
         Progress,
         ResearchInput,
         ResearchReport,
         first_message,
     )
+    from workers.workflows.reports import assemble, write_report
 
 RECURSION_LIMIT = 100_000  # supersteps; the session's own limits end it long before
 
@@ -73,21 +72,6 @@ def resumed(saved: dict[str, Any], fresh: ResearchState, *, fresh_budget: bool) 
     return state
 
 
-async def write_report(
-    question: str, answer: str, ledger: list[dict[str, Any]], *, heartbeat_seconds: float
-) -> WrittenReport:
-    """`--report`: the long-form report, written from the ledger of pages read."""
-    return await workflow.execute_activity(
-        "report.write",
-        ReportRequest(question=question, answer=answer, ledger=ledger),
-        result_type=WrittenReport,
-        start_to_close_timeout=timedelta(minutes=15),
-        heartbeat_timeout=timedelta(seconds=heartbeat_seconds),
-        retry_policy=RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30)),
-        summary=f"report: from {len(ledger)} sources",
-    )
-
-
 @workflow.defn(name="ResearchWorkflow")
 class ResearchWorkflow:
     def __init__(self) -> None:
@@ -121,14 +105,10 @@ class ResearchWorkflow:
         if action is not None:
             self._progress.last_action = action
 
-    def _index(self, *updates: Any) -> None:
-        if self._indexed:
-            workflow.upsert_search_attributes(list(updates))
-
     def _track_state(self, state: dict[str, Any]) -> None:
         p = self._progress
         if state.get("llm_calls", 0) != p.llm_calls:
-            self._index(attrs.STEPS.value_set(state.get("llm_calls", 0)))
+            attrs.upsert(self._indexed, attrs.STEPS.value_set(state.get("llm_calls", 0)))
         p.llm_calls = p.step = state.get("llm_calls", 0)
         p.tool_calls = state.get("tool_calls", 0)
         p.tokens = state.get("prompt_tokens", 0) + state.get("completion_tokens", 0)
@@ -171,11 +151,7 @@ class ResearchWorkflow:
             state = resumed(request.resume_state, state, fresh_budget=not request.continued)
         self._started = datetime.fromtimestamp(state["started"], tz=UTC)
         if not request.continued:
-            self._index(
-                attrs.MODEL.value_set(request.model or "unknown"),
-                attrs.DIALECT.value_set(request.protocol),
-                attrs.QUESTION.value_set(request.question[:1000]),
-            )
+            attrs.upsert_session(self._indexed, request.model, request.protocol, request.question)
         final: dict[str, Any] = dict(state)
         app = graph(GRAPH_NAME).compile()
         async for mode, chunk in app.astream(
@@ -210,17 +186,17 @@ class ResearchWorkflow:
                 request.question,
                 final.get("answer", ""),
                 list(final.get("ledger") or []),
-                heartbeat_seconds=request.heartbeat_seconds,
+                request.activities,
             )
         self._progress.done = True
         workflow.metric_meter().create_counter("deepresearch_sessions").add(
             1, {"termination": final.get("termination", "") or "unknown"}
         )
-        self._index(attrs.TERMINATION.value_set(final.get("termination", "") or "unknown"))
-        finished = workflow.now()
-        return ResearchReport(
-            session_id=workflow.info().workflow_id,
+        attrs.upsert_termination(self._indexed, final.get("termination", ""))
+        return assemble(
             question=request.question,
+            started=self._started,
+            written=written,
             answer=final.get("answer", ""),
             termination=final.get("termination", ""),
             sources=final.get("sources", []),
@@ -228,11 +204,6 @@ class ResearchWorkflow:
             tool_calls=final.get("tool_calls", 0),
             prompt_tokens=final.get("prompt_tokens", 0),
             completion_tokens=final.get("completion_tokens", 0),
-            started_at=self._started.isoformat(),
-            finished_at=finished.isoformat(),
-            elapsed_seconds=(finished - self._started).total_seconds(),
             trajectory=trajectory(final) if request.return_trajectory else None,
             ledger=list(final.get("ledger") or []) if request.return_trajectory else None,
-            report_markdown=written.markdown if written else None,
-            report_warnings=written.warnings if written else [],
         )

@@ -1,0 +1,62 @@
+"""The typer app, its consoles and shared options, and the one error path: every failure is a
+one-line `error: ...` on stderr with exit code 2 (bad input) or 1 (a failed session)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from temporalio.service import RPCError
+
+from activities.errors import DeepResearchError
+from workers.client.errors import SessionError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="deepresearch: durable deep-research sessions (ask, show, worker, server, ...).",
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+T = TypeVar("T")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+DetachOption = Annotated[bool, typer.Option(help="Print the session id and return.")]
+WorkerOption = Annotated[
+    bool, typer.Option(help="Run a research worker while waiting (--no-worker: rely on others).")
+]
+
+
+class CliError(Exception):
+    """A one-line error for the user about the command line itself (exit code 2)."""
+
+    exit_code = 2
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print `error: message` and give the exit to raise (the only place errors are printed)."""
+    err.print(f"[red]error:[/red] {escape(message)}")
+    return typer.Exit(code)
+
+
+def run(work: Awaitable[T] | Callable[[], T]) -> T:
+    """Run a command (a coroutine or a plain callable); every expected failure becomes one
+    line on stderr, never a traceback."""
+    try:
+        if inspect.isawaitable(work):
+            return asyncio.run(work)  # type: ignore[arg-type]
+        return work()  # type: ignore[operator]
+    except (CliError, SessionError) as error:
+        raise fail(str(error), error.exit_code) from None
+    except DeepResearchError as error:
+        raise fail(str(error)) from None
+    except RPCError as error:
+        raise fail(f"Temporal: {error.message}") from None
+    except KeyboardInterrupt:
+        err.print("interrupted; the session keeps its progress (see `deepresearch show ID`)")
+        raise typer.Exit(130) from None

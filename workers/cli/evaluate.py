@@ -1,0 +1,100 @@
+"""`deepresearch eval`: durable sessions per question and rollout, judged, with metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+from rich.progress import Progress as ProgressBar
+
+from activities.llm import probe
+from workers.cli.app import app, err, fail, out, run
+from workers.cli.research import log_to_file
+from workers.client import Evaluations, InvalidRequest, Sessions
+from workers.config import load_settings
+from workers.eval.data import load_dataset
+from workers.eval.metrics import render_table
+from workers.hosting.research_worker import research_endpoint, research_worker
+from workers.workflows.evaluation import EvalOutcome, EvalProgress
+
+
+async def _eval(
+    data: Path,
+    rollouts: int,
+    concurrency: int,
+    judge_model: str | None,
+    benchmark: str,
+    out_dir: Path | None,
+) -> None:
+    settings = load_settings()
+    if judge_model:
+        settings = settings.model_copy(update={"judge_model": judge_model})
+    log_to_file(settings, "eval.log")
+    try:
+        items = load_dataset(data)
+    except ValueError as error:
+        raise InvalidRequest(str(error)) from None
+    out_dir = out_dir or Path(f"{data.stem}-eval")
+    await probe(research_endpoint(settings))
+    evaluations = Evaluations(await Sessions.connect(settings))
+    run_id = await evaluations.start(
+        data, items, out_dir, rollouts=rollouts, concurrency=concurrency, benchmark=benchmark
+    )
+    err.print(f"evaluation {run_id}: {len(items)} questions x {rollouts} rollouts -> {out_dir}")
+    outcomes: list[EvalOutcome] = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    async with research_worker(settings, evaluations.sessions.client):
+        with ProgressBar(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+            task = bar.add_task("sessions", total=None)
+            async for update in evaluations.watch(run_id):
+                if isinstance(update, EvalProgress):
+                    bar.update(task, total=update.total, completed=update.finished)
+                else:
+                    outcomes = update
+    summary = await evaluations.write(outcomes, items, out_dir, benchmark)
+    out.print(render_table(summary))
+    out.print(f"wrote {out_dir}/iter*.jsonl, iter*_scored.jsonl, summary.json and chart.png")
+
+
+async def _eval_status(out_dir: Path) -> None:
+    evaluations = Evaluations(await Sessions.connect())
+    run_id, status, progress = await evaluations.status(out_dir)
+    line = f"{run_id}: {status}"
+    if progress is not None:
+        line += (
+            f", {progress.finished}/{progress.total} sessions done ({progress.running} running, "
+            f"{progress.failed} failed, {progress.correct} judged correct)"
+        )
+    out.print(line)
+
+
+@app.command(name="eval")
+def evaluate(
+    data: Annotated[
+        Path | None, typer.Argument(help="A dataset: .json list or .jsonl of question/answer.")
+    ] = None,
+    rollouts: Annotated[int, typer.Option(min=1, help="Sessions per question.")] = 3,
+    concurrency: Annotated[int, typer.Option(min=1, help="Sessions at once.")] = 20,
+    judge_model: Annotated[
+        str | None, typer.Option(help="Judge model (default DEEPRESEARCH_JUDGE_MODEL).")
+    ] = None,
+    benchmark: Annotated[
+        str, typer.Option(help="Judging scheme by benchmark: gaia, browsecomp, simpleqa, ...")
+    ] = "gaia",
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default DATA-eval).")
+    ] = None,
+    status: Annotated[
+        Path | None, typer.Option(help="Show the progress of the evaluation in this folder.")
+    ] = None,
+) -> None:
+    """Evaluate on a dataset: durable sessions per question and rollout, judged, with metrics.
+    Re-running the same command resumes the run."""
+    if status is not None:
+        run(_eval_status(status))
+        return
+    if data is None:
+        raise fail("give a dataset (or --status DIR)")
+    run(_eval(data, rollouts, concurrency, judge_model, benchmark, out_dir))

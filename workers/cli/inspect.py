@@ -1,0 +1,123 @@
+"""Inspection commands: show, list, export."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from workers.cli.app import CliError, JsonOption, app, err, fail, out, run
+from workers.cli.render import print_outcome, print_sessions, print_step, print_timeline
+from workers.client import Sessions, read_blob
+from workers.client.sessions import STATUSES
+from workers.config import load_settings
+
+
+async def _show(session_id: str, as_json: bool, follow: bool) -> None:
+    sessions = await Sessions.connect()
+    timeline = await sessions.timeline(session_id)
+    if not follow:
+        if as_json:
+            out.print_json(json.dumps({"session_id": session_id, **timeline}, default=str))
+        else:
+            print_timeline(session_id, timeline)
+        return
+    printed = 0  # --follow: each finished step once, as it finishes, until the session ends
+    while True:
+        steps = timeline["steps"]
+        while printed < len(steps) and steps[printed]["status"] not in ("scheduled", "running"):
+            step = steps[printed]
+            printed += 1
+            if as_json:
+                out.print(json.dumps({"step": printed, **step}, default=str), highlight=False)
+            else:
+                print_step(printed, step)
+        if timeline["status"] != "running":
+            if as_json:
+                outcome = {k: v for k, v in timeline.items() if k != "steps"}
+                out.print(json.dumps(outcome, default=str), highlight=False)
+            else:
+                print_outcome(timeline)
+            return
+        await asyncio.sleep(1.0)
+        timeline = await sessions.timeline(session_id)
+
+
+@app.command()
+def show(
+    session_id: Annotated[str, typer.Argument(help="Session id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Print steps as they finish, until the end.")
+    ] = False,
+    blob: Annotated[
+        str | None,
+        typer.Option(help="Print one stored blob in full (a digest from the timeline, sha256:…)."),
+    ] = None,
+) -> None:
+    """Show a session's trajectory from its workflow history."""
+    if blob is not None:
+        data = run(lambda: read_blob(load_settings(), blob))
+        sys.stdout.write(data.decode("utf-8", errors="replace"))
+        return
+    run(_show(session_id, as_json, follow))
+
+
+async def _list(
+    status: str | None, since: str | None, text: str | None, limit: int, as_json: bool
+) -> None:
+    sessions = await Sessions.connect()
+    rows = await sessions.list(status, since, text, limit)
+    if as_json:
+        out.print_json(json.dumps([row.model_dump() for row in rows]))
+    else:
+        print_sessions(rows)
+
+
+@app.command(name="list")
+def list_sessions(
+    status: Annotated[str | None, typer.Option(help=f"One of: {', '.join(STATUSES)}.")] = None,
+    since: Annotated[str | None, typer.Option(help="Started within, e.g. 30m, 2h, 7d.")] = None,
+    query: Annotated[str | None, typer.Option(help="Words in the question.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many rows.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List sessions, newest first."""
+    run(_list(status, since, query, limit, as_json))
+
+
+async def _export(session_ids: list[str], every: bool, output: Path | None) -> None:
+    sessions = await Sessions.connect()
+    if every:
+        session_ids = await sessions.completed()
+    if not session_ids:
+        raise CliError("name one or more session ids, or --all")
+    lines = [
+        json.dumps(await sessions.export(session_id), ensure_ascii=False)
+        for session_id in session_ids
+    ]
+    text = "\n".join(lines) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {len(lines)} trajectories to {output}")
+
+
+@app.command()
+def export(
+    session_ids: Annotated[list[str] | None, typer.Argument(help="Session ids.")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every completed session.")] = False,
+    format_: Annotated[
+        str, typer.Option("--format", help="Record format (tongyi: the reference's JSONL).")
+    ] = "tongyi",
+    output: Annotated[Path | None, typer.Option("--out", help="File (default: stdout).")] = None,
+) -> None:
+    """Write completed sessions as JSON lines in the reference agent's trajectory format."""
+    if format_ != "tongyi":
+        raise fail(f"unknown --format {format_!r}: choose from tongyi")
+    run(_export(session_ids or [], every, output))

@@ -1,0 +1,123 @@
+"""Rich renderers of the session layer's results: live progress, reports, timelines, lists."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.markdown import Markdown
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from workers.cli.app import out
+from workers.client import HeavyLive, SessionRow
+from workers.workflows.heavy import HeavyProgress
+from workers.workflows.models import Progress, ResearchReport
+
+STEP_FIELDS = ("thought", "report", "tool_call", "invalid_tool_call", "answer", "observation")
+FAILURE_FIELDS = ("last_failure", "failure")
+
+
+def progress_line(session_id: str, progress: Progress) -> Text:
+    line = Text()
+    line.append(f"{session_id} ", style="bold")
+    line.append(f"step {progress.step} · {progress.node} · ")
+    line.append(f"{progress.llm_calls} model calls, {progress.tool_calls} tool calls, ")
+    line.append(
+        f"{progress.tokens} tokens, {progress.sources} sources · {progress.elapsed_seconds:.0f}s\n"
+    )
+    line.append(progress.last_action[:160], style="dim")
+    return line
+
+
+def heavy_lines(
+    session_id: str, progress: HeavyProgress, running: dict[int, Progress] | None = None
+) -> Text:
+    """The live view of a Heavy session: one line per branch, with a running branch's step."""
+    lines = Text()
+    lines.append(f"{session_id} ", style="bold")
+    lines.append(f"heavy mode · {progress.stage}")
+    lines.append(f" · cancelling: {progress.cancelling}\n" if progress.cancelling else "\n")
+    for branch in progress.branches:
+        detail = f": {branch.answer[:80]}" if branch.answer else ""
+        live = (running or {}).get(branch.branch)
+        if live is not None and branch.status == "running":
+            detail = f" · step {live.step}, {live.tool_calls} tool calls · {live.last_action[:80]}"
+        lines.append(
+            f"  {branch.session_id} (t={branch.temperature}, {branch.strategy}) "
+            f"{branch.status}{detail}\n"
+        )
+    return lines
+
+
+def live_view(session_id: str, progress: Progress | HeavyLive) -> Text:
+    if isinstance(progress, HeavyLive):
+        return heavy_lines(session_id, progress.progress, progress.running)
+    return progress_line(session_id, progress)
+
+
+def print_report(report: ResearchReport, as_json: bool) -> None:
+    if as_json:
+        out.print_json(report.model_dump_json())
+        return
+    if report.report_markdown is not None:
+        out.print(Markdown(report.report_markdown))
+    out.print(f"[bold]Question:[/bold] {escape(report.question)}")
+    out.print(f"[bold]Answer:[/bold] {escape(report.answer)}")
+    if report.sources:
+        out.print("[bold]Sources:[/bold]")
+        for index, url in enumerate(report.sources, start=1):
+            out.print(f"  [{index}] {escape(url)}")
+    out.print(
+        f"[dim]{report.session_id}: {report.termination} · {report.llm_calls} model calls · "
+        f"{report.tool_calls} tool calls · "
+        f"{report.prompt_tokens + report.completion_tokens} tokens · "
+        f"{report.elapsed_seconds:.1f}s[/dim]"
+    )
+
+
+def print_step(number: int, step: dict[str, Any]) -> None:
+    retries = f" · attempt {step['attempts']}" if step.get("attempts", 1) > 1 else ""
+    if "duration_s" in step:
+        retries += f" · {step['duration_s']:.2f}s"
+    out.print(
+        f"[cyan]{number:>3}. {escape(step['summary'] or step['node'])}[/cyan]"
+        f" [dim]({step['status']}{retries})[/dim]"
+    )
+    for key in (*STEP_FIELDS, *FAILURE_FIELDS):
+        if key in step:
+            value = step[key]
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            text = text.strip().replace("\n", "\n" + " " * 9)
+            out.print(f"       [bold]{key}:[/bold] {escape(text)}")
+
+
+def print_outcome(timeline: dict[str, Any]) -> None:
+    if timeline.get("report"):
+        report = timeline["report"]
+        answer, why = escape(str(report.get("answer"))), report.get("termination")
+        out.print(f"[bold]Answer:[/bold] {answer}  [dim]({why})[/dim]")
+    if timeline.get("error"):
+        out.print(f"[red]Failed:[/red] {escape(timeline['error'])}")
+
+
+def print_timeline(session_id: str, timeline: dict[str, Any]) -> None:
+    out.print(f"[bold]{escape(session_id)}[/bold] · {timeline['status']}")
+    for number, step in enumerate(timeline["steps"], start=1):
+        print_step(number, step)
+    print_outcome(timeline)
+
+
+def print_sessions(rows: list[SessionRow]) -> None:
+    table = Table("session", "status", "started", "steps", "termination", "question", box=None)
+    for row in rows:
+        table.add_row(
+            row.session_id,
+            row.status,
+            row.started[:19].replace("T", " "),
+            "" if row.steps is None else str(row.steps),
+            row.termination or "",
+            escape(row.question[:60]),
+        )
+    out.print(table if rows else "no sessions")

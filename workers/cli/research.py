@@ -1,0 +1,263 @@
+"""Research commands: ask, resume, watch, steer, cancel."""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.live import Live
+from rich.markup import escape
+from rich.text import Text
+
+from activities.llm import probe
+from graphs.iterative import STRATEGIES
+from workers.cli.app import (
+    CliError,
+    DetachOption,
+    JsonOption,
+    WorkerOption,
+    app,
+    err,
+    out,
+    run,
+)
+from workers.cli.render import live_view, print_report
+from workers.client import AskOptions, Sessions, validate
+from workers.config import Settings, load_settings
+from workers.hosting.background import spawn_background_worker
+from workers.hosting.research_worker import research_endpoint, research_worker
+from workers.workflows.models import ResearchReport
+
+
+def log_to_file(settings: Settings, name: str) -> None:
+    """The in-process worker logs retries and failures to a file, not over the answer."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        filename=settings.data_dir / name,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        force=True,
+    )
+
+
+def save_report(settings: Settings, report: ResearchReport, out_file: Path | None) -> None:
+    """Reports go under DATA_DIR/reports/ (and to --out); their warnings to stderr."""
+    for warning in report.report_warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    targets = [settings.data_dir / "reports" / f"{report.session_id}.md"]
+    if out_file is not None:
+        targets.append(out_file)
+    for target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(report.report_markdown or "", encoding="utf-8")
+    err.print(f"report written to {', '.join(str(t) for t in targets)}")
+
+
+async def _wait(sessions: Sessions, session_id: str, live: bool) -> ResearchReport:
+    if not live:
+        return await sessions.result(session_id)
+    report = None
+    with Live(
+        Text(f"{session_id} starting…"), console=err, refresh_per_second=4, transient=True
+    ) as view:
+        async for update in sessions.watch(session_id):
+            if isinstance(update, ResearchReport):
+                report = update
+            else:
+                view.update(live_view(session_id, update))
+    assert report is not None
+    return report
+
+
+async def follow(
+    sessions: Sessions,
+    session_id: str,
+    *,
+    as_json: bool,
+    detach: bool,
+    worker: bool,
+    out_file: Path | None = None,
+) -> None:
+    """Return at once (--detach), or wait for the report, hosting a worker meanwhile."""
+    settings = sessions.settings
+    if detach:
+        if worker:
+            spawn_background_worker(settings)
+        out.print(json.dumps({"session_id": session_id}) if as_json else session_id)
+        return
+    live = not as_json and err.is_terminal
+    async with AsyncExitStack() as stack:
+        if worker:
+            await stack.enter_async_context(research_worker(settings, sessions.client))
+        report = await _wait(sessions, session_id, live)
+    if report.report_markdown is not None:
+        save_report(settings, report, out_file)
+    print_report(report, as_json)
+
+
+async def _ask(
+    options: AskOptions,
+    session_id: str | None,
+    *,
+    as_json: bool,
+    detach: bool,
+    worker: bool,
+    report_out: Path | None,
+) -> None:
+    settings = load_settings()
+    log_to_file(settings, "ask.log")
+    validate(settings, options)
+    if worker:
+        await probe(research_endpoint(settings))
+    sessions = await Sessions.connect(settings)
+    started = await sessions.start(options, session_id)
+    if started.status == "completed":
+        err.print(f"session {started.session_id} already completed; showing its answer")
+    elif started.status == "running" and not as_json:
+        err.print(f"attaching to running session {started.session_id}")
+    await follow(
+        sessions,
+        started.session_id,
+        as_json=as_json,
+        detach=detach,
+        worker=worker,
+        out_file=report_out,
+    )
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="What to research.")],
+    session_id: Annotated[
+        str | None, typer.Option("--id", help="Session id (re-attaches if running).")
+    ] = None,
+    max_llm_calls: Annotated[int | None, typer.Option(min=1, help="Model-call budget.")] = None,
+    as_json: JsonOption = False,
+    detach: DetachOption = False,
+    worker: WorkerOption = True,
+    files: Annotated[
+        list[Path] | None,
+        typer.Option("--file", help="A file for the parse_file tool (repeatable)."),
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(help="react (one session) or heavy (parallel branches, synthesized).")
+    ] = "react",
+    branches: Annotated[int, typer.Option(min=1, max=16, help="Heavy mode's branches.")] = 3,
+    synthesis: Annotated[
+        str, typer.Option(help="Heavy mode: select (one report's answer) or fuse (combine).")
+    ] = "select",
+    report: Annotated[
+        bool, typer.Option("--report", help="Also write a long-form report with citations.")
+    ] = False,
+    report_out: Annotated[
+        Path | None, typer.Option("--out", help="Write the report here too.")
+    ] = None,
+    strategy: Annotated[
+        str,
+        typer.Option(
+            help="react (the whole conversation each turn) or iterative (IterResearch: a "
+            "workspace rebuilt each round). Heavy mode: a comma list, cycled over the branches."
+        ),
+    ] = "react",
+) -> None:
+    """Research a question and print the answer with its sources."""
+
+    def options() -> AskOptions:
+        if mode not in ("react", "heavy") or synthesis not in ("select", "fuse"):
+            raise CliError("--mode is react or heavy; --synthesis is select or fuse")
+        strategies = [name.strip() for name in strategy.split(",")]
+        if any(name not in STRATEGIES for name in strategies) or (
+            mode != "heavy" and len(strategies) > 1
+        ):
+            raise CliError(
+                "--strategy is react or iterative "
+                "(a comma list such as iterative,react only with --mode heavy)"
+            )
+        return AskOptions(
+            question=question,
+            mode=mode,  # type: ignore[arg-type]
+            branches=branches,
+            synthesis=synthesis,  # type: ignore[arg-type]
+            strategies=strategies,  # type: ignore[arg-type]
+            report=report,
+            max_llm_calls=max_llm_calls,
+            files=files or [],
+        )
+
+    flags = {"as_json": as_json, "detach": detach, "worker": worker, "report_out": report_out}
+    run(_ask(run(options), session_id, **flags))
+
+
+async def _resume(session_id: str, as_json: bool, detach: bool, worker: bool) -> None:
+    settings = load_settings()
+    log_to_file(settings, "ask.log")
+    if worker:
+        await probe(research_endpoint(settings))
+    sessions = await Sessions.connect(settings)
+    started = await sessions.resume(session_id)
+    if not as_json:
+        err.print(f"resuming {session_id} at model call {started.resumed_at}")
+    await follow(sessions, session_id, as_json=as_json, detach=detach, worker=worker)
+
+
+@app.command()
+def resume(
+    session_id: Annotated[str, typer.Argument(help="Id of a failed or terminated session.")],
+    as_json: JsonOption = False,
+    detach: DetachOption = False,
+    worker: WorkerOption = True,
+) -> None:
+    """Continue a failed session from its last model call, keeping everything done before it."""
+    run(_resume(session_id, as_json, detach, worker))
+
+
+async def _watch(session_id: str, as_json: bool) -> None:
+    sessions = await Sessions.connect()
+    if await sessions.status(session_id) is None:
+        raise CliError(f"no session with id {session_id!r}")
+    await follow(sessions, session_id, as_json=as_json, detach=False, worker=False)
+
+
+@app.command()
+def watch(
+    session_id: Annotated[str, typer.Argument(help="Session id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Watch a session's live progress, then print its answer (runs no worker)."""
+    run(_watch(session_id, as_json))
+
+
+async def _cancel(session_id: str, reason: str) -> None:
+    sessions = await Sessions.connect()
+    await sessions.cancel(session_id, reason)
+    err.print(f"cancelling {session_id}: the model gives its best answer after the current step")
+
+
+async def _steer(session_id: str, note: str) -> None:
+    if not note.strip():
+        raise CliError("the note is empty")
+    sessions = await Sessions.connect()
+    await sessions.steer(session_id, note)
+    err.print(f"note queued for {session_id}: the model sees it before its next turn")
+
+
+@app.command()
+def cancel(
+    session_id: Annotated[str, typer.Argument(help="Session id.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the session's history).")] = "",
+) -> None:
+    """Stop a session gracefully: no more tool calls, best answer from what it has."""
+    run(_cancel(session_id, reason))
+
+
+@app.command()
+def steer(
+    session_id: Annotated[str, typer.Argument(help="Session id.")],
+    note: Annotated[str, typer.Argument(help="A note for the model, seen at its next step.")],
+) -> None:
+    """Send the model an operator's note."""
+    run(_steer(session_id, note))

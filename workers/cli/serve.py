@@ -1,0 +1,153 @@
+"""Serving commands: worker, inference-worker, server, codec-server, index."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from activities.context import ModelReplica
+from activities.corpus import build_index
+from workers.cli.app import CliError, app, err, out, run
+from workers.client import Sessions
+from workers.config import load_settings, secret_from_env
+from workers.hosting import devserver
+from workers.hosting.codec_server import make_server
+from workers.hosting.research_worker import replica_endpoint, run_inference_worker, run_worker
+
+
+def _log_to_stderr() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+async def _inference_worker(
+    endpoint: str,
+    replica: str,
+    max_concurrent: int,
+    model: str | None,
+    metrics_port: int | None,
+    api_key_env: str | None,
+) -> None:
+    settings = load_settings()
+    _log_to_stderr()
+    name = model or settings.model
+    if not name:
+        raise CliError("no model name: pass --model or set DEEPRESEARCH_MODEL")
+    key = None
+    if api_key_env:
+        key = secret_from_env(api_key_env)
+        if key is None:
+            raise CliError(f"--api-key-env {api_key_env}: that variable is not set")
+    sessions = await Sessions.connect(settings, metrics_port)
+    target = ModelReplica(replica_endpoint(settings, endpoint, name, key), replica)
+    err.print(
+        f"inference worker {replica!r} for {endpoint} ({name}): queues "
+        f"{settings.llm_queue!r} and {settings.llm_queue + '-' + replica!r}, "
+        f"at most {max_concurrent} in flight"
+    )
+    await run_inference_worker(settings, sessions.client, target, max_concurrent)
+
+
+@app.command(name="inference-worker")
+def inference_worker_command(
+    endpoint: Annotated[str, typer.Option(help="The model server's OpenAI-compatible base URL.")],
+    replica: Annotated[str, typer.Option(help="This replica's name (its task queue).")] = "",
+    max_concurrent: Annotated[
+        int, typer.Option(min=1, help="Generations in flight at most (the batch capacity).")
+    ] = 16,
+    model: Annotated[
+        str | None, typer.Option(help="Model name on this server (default DEEPRESEARCH_MODEL).")
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on this port.")
+    ] = None,
+    api_key_env: Annotated[
+        str | None,
+        typer.Option(help="Variable holding this server's key (default OPENAI_API_KEY)."),
+    ] = None,
+) -> None:
+    """Front one model server: take model calls from the pool while the server is healthy."""
+    name = replica or re.sub(r"[^A-Za-z0-9_.-]+", "-", endpoint.split("://", 1)[-1]).strip("-")
+    run(_inference_worker(endpoint, name, max_concurrent, model, metrics_port, api_key_env))
+
+
+async def _worker(metrics_port: int | None, inference: bool) -> None:
+    settings = load_settings()
+    _log_to_stderr()
+    settings.require_model()
+    sessions = await Sessions.connect(settings, metrics_port)
+    err.print(f"research worker polling task queue {settings.task_queue!r}")
+    if metrics_port is not None:
+        err.print(f"Prometheus metrics on http://0.0.0.0:{metrics_port}/metrics")
+    await run_worker(settings, sessions.client, inference)
+
+
+@app.command(name="worker")
+def worker_command(
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on this port.")
+    ] = None,
+    inference: Annotated[
+        bool,
+        typer.Option(
+            help="Also front OPENAI_BASE_URL as replica 'local' (--no-inference when "
+            "inference workers run apart)."
+        ),
+    ] = True,
+) -> None:
+    """Run a research worker until SIGTERM (graceful shutdown)."""
+    run(_worker(metrics_port, inference))
+
+
+@app.command()
+def index(
+    folder: Annotated[Path, typer.Argument(help="A folder of documents to make searchable.")],
+) -> None:
+    """Build (or update) the local corpus index that the `local` search backend searches."""
+    settings = run(load_settings)
+    stats = run(lambda: build_index(folder, settings.corpus_dir))
+    out.print(
+        f"indexed {folder} into {settings.corpus_dir}: {stats.added} added, "
+        f"{stats.updated} updated, {stats.unchanged} unchanged, {stats.removed} removed; "
+        f"{stats.documents} documents"
+    )
+    for skipped in stats.skipped:
+        err.print(f"skipped {skipped}", markup=False)
+    out.print("search it with DEEPRESEARCH_SEARCH=local")
+
+
+@app.command(name="codec-server")
+def codec_server(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8081,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    allow_origin: Annotated[
+        str, typer.Option(help="The Temporal UI's origin, allowed by CORS.")
+    ] = "http://localhost:8233",
+) -> None:
+    """Serve Temporal's codec endpoints so the UI and the temporal CLI decode payloads."""
+    settings = run(load_settings)
+
+    def listen():  # noqa: ANN202 - the server's type is the stdlib's
+        try:
+            return make_server(settings.blob_dir, host, port, allow_origin)
+        except OSError as error:
+            raise CliError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+
+    server = run(listen)
+    err.print(f"codec server on http://{host}:{port} (blob store {settings.blob_dir})")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def server(
+    port: Annotated[int, typer.Option(help="gRPC port.")] = devserver.DEFAULT_PORT,
+    ui_port: Annotated[int, typer.Option(help="Web UI port.")] = devserver.DEFAULT_UI_PORT,
+) -> None:
+    """Run the embedded Temporal dev server in the foreground."""
+    run(lambda: devserver.run_foreground(Path(load_settings().data_dir), port, ui_port))

@@ -1,0 +1,31 @@
+"""The session layer: the one typed Python API over durable research sessions, under the CLI,
+the HTTP API and the MCP server."""
+
+from workers.client.errors import (
+    InvalidRequest,
+    SessionConflict,
+    SessionError,
+    SessionFailed,
+    SessionNotFound,
+    TemporalUnavailable,
+)
+from workers.client.evaluations import Evaluations
+from workers.client.inputs import AskOptions
+from workers.client.sessions import HeavyLive, SessionRow, Sessions, Started, read_blob, validate
+
+__all__ = [
+    "AskOptions",
+    "Evaluations",
+    "HeavyLive",
+    "InvalidRequest",
+    "SessionConflict",
+    "SessionError",
+    "SessionFailed",
+    "SessionNotFound",
+    "SessionRow",
+    "Sessions",
+    "Started",
+    "TemporalUnavailable",
+    "read_blob",
+    "validate",
+]

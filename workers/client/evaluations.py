@@ -1,0 +1,125 @@
+"""Evaluation runs through the session layer: start or re-attach to a run over a dataset,
+watch it, read its state file, write its results."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError
+
+from activities.judge import scheme_for
+from workers.client import inputs
+from workers.client.errors import InvalidRequest
+from workers.client.sessions import Sessions
+from workers.eval.data import EvalItem
+from workers.eval.metrics import Summary
+from workers.eval.results import write_results
+from workers.workflows.evaluation import EvalOutcome, EvalProgress, EvalWorkflow
+
+STATE_FILE = "eval.json"
+
+
+def run_id_for(data: Path, items: list[EvalItem], rollouts: int, benchmark: str) -> str:
+    """Deterministic: the same dataset, rollouts and benchmark give the same run (and so the
+    same session ids), which is what makes re-running a command resume it."""
+    digest = hashlib.sha256()
+    digest.update(str(data.resolve()).encode())
+    for item in items:
+        digest.update(
+            json.dumps([item.question, item.answer, [str(f) for f in item.files]]).encode()
+        )
+    digest.update(f"{rollouts}|{benchmark}".encode())
+    return f"eval-{digest.hexdigest()[:12]}"
+
+
+class Evaluations:
+    """`deepresearch eval`'s runs, on a deployment's `Sessions`."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self.sessions = sessions
+
+    async def start(
+        self,
+        data: Path,
+        items: list[EvalItem],
+        out: Path,
+        *,
+        rollouts: int,
+        concurrency: int,
+        benchmark: str,
+    ) -> str:
+        """Start the run (or re-attach to it: its id derives from its inputs); its id."""
+        settings, client = self.sessions.settings, self.sessions.client
+        run_id = run_id_for(data, items, rollouts, benchmark)
+        try:
+            scheme = scheme_for(benchmark)
+        except ValueError as error:
+            raise InvalidRequest(str(error)) from None
+        blobs = self.sessions.blobs
+        uploaded = [
+            item.model_copy(update={"uploads": inputs.upload_files(blobs, list(item.files))})
+            for item in items
+        ]
+        template = inputs.research_input(settings, inputs.AskOptions(question="(template)"), {})
+        template = await inputs.stamp(client, settings, template)
+        request = inputs.eval_input(
+            settings,
+            run_id,
+            uploaded,
+            template,
+            rollouts=rollouts,
+            concurrency=concurrency,
+            scheme=scheme,
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        state = {"run_id": run_id, "data": str(data.resolve()), "rollouts": rollouts,
+                 "benchmark": benchmark, "questions": len(items)}  # fmt: skip
+        (out / STATE_FILE).write_text(json.dumps(state, indent=2))
+        await client.start_workflow(
+            EvalWorkflow.run,
+            request,
+            id=run_id,
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        return run_id
+
+    async def watch(
+        self, run_id: str, interval: float = 1.0
+    ) -> AsyncIterator[EvalProgress | list[EvalOutcome]]:
+        """Progress while the run goes on, then its outcomes."""
+        handle = self.sessions.client.get_workflow_handle_for(EvalWorkflow.run, run_id)
+        result = asyncio.ensure_future(handle.result())
+        try:
+            while not result.done():
+                try:
+                    yield await handle.query(EvalWorkflow.progress)
+                except RPCError:
+                    pass  # no worker has picked the run up yet
+                await asyncio.wait({result}, timeout=interval)
+            yield await result
+        finally:
+            result.cancel()
+
+    async def write(
+        self, outcomes: list[EvalOutcome], items: list[EvalItem], out: Path, benchmark: str
+    ) -> Summary:
+        return await write_results(self.sessions.client, outcomes, items, out, benchmark)
+
+    async def status(self, out: Path) -> tuple[str, str | None, EvalProgress | None]:
+        """The run recorded in `out`: its id, status and (running) progress."""
+        state_file = out / STATE_FILE
+        if not state_file.exists():
+            raise InvalidRequest(f"no evaluation in {out} (no {STATE_FILE})")
+        run_id = json.loads(state_file.read_text())["run_id"]
+        status = await self.sessions.status(run_id)
+        progress = None
+        if status == "running":
+            handle = self.sessions.client.get_workflow_handle_for(EvalWorkflow.run, run_id)
+            progress = await handle.query(EvalWorkflow.progress)
+        return run_id, status, progress

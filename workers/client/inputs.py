@@ -1,0 +1,187 @@
+"""The only place that turns settings and a user's options into workflow inputs: a session's
+`ResearchInput`, a Heavy session's `HeavyInput`, an evaluation's `EvalInput`, and the input that
+resumes a stopped session; plus what a client adds to every new session (uploaded files, the
+deployment's stamp)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from activities.blobstore import BlobStore
+from graphs.state import ResearchLimits
+from workers.client.errors import InvalidRequest
+from workers.config import Settings
+from workers.eval.data import EvalItem
+from workers.workflows import search_attributes
+from workers.workflows.evaluation import EvalInput
+from workers.workflows.heavy import HeavyInput
+from workers.workflows.models import HistoryBudget, ResearchInput
+from workers.workflows.options import ActivityPolicy
+
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+Strategy = Literal["react", "iterative"]
+
+
+class AskOptions(BaseModel):
+    """What a user chooses for a new session (the CLI's `ask` flags, the API's request body)."""
+
+    question: str
+    mode: Literal["react", "heavy"] = "react"
+    branches: int = Field(3, ge=1, le=16, description="Heavy mode's branches.")
+    synthesis: Literal["select", "fuse"] = "select"
+    strategies: list[Strategy] = Field(default_factory=lambda: ["react"], min_length=1)
+    report: bool = False
+    max_llm_calls: int | None = Field(None, ge=1)
+    files: list[Path] = Field(default_factory=list, description="Files for parse_file.")
+
+
+def one_line(error: ValidationError) -> str:
+    """A pydantic error as the one line a user reads."""
+    first = error.errors()[0]
+    message = str(first["msg"]).removeprefix("Value error, ")
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return message if first["type"] == "value_error" or not where else f"{where}: {message}"
+
+
+def upload_files(store: BlobStore, paths: list[Path]) -> dict[str, str]:
+    """Files for the parse_file tool go to the blob store; the session gets names and digests.
+    Raises InvalidRequest with a one-line message for a file that cannot be uploaded."""
+    files: dict[str, str] = {}
+    for path in paths:
+        if not path.is_file():
+            raise InvalidRequest(f"no such file: {path}")
+        if path.name in files:
+            raise InvalidRequest(f"two files are named {path.name!r}; rename one")
+        if path.stat().st_size > MAX_UPLOAD_BYTES:
+            raise InvalidRequest(f"{path} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB")
+        try:
+            files[path.name] = store.put(path.read_bytes())
+        except OSError as error:
+            raise InvalidRequest(f"cannot read {path}: {error.strerror}") from None
+    return files
+
+
+def limits(settings: Settings, max_llm_calls: int | None = None) -> ResearchLimits:
+    """The session limits of this deployment (DEEPRESEARCH_MAX_*), `max_llm_calls` overriding."""
+    return ResearchLimits(
+        max_llm_calls=max_llm_calls or settings.max_llm_calls,
+        max_context_tokens=settings.max_context_tokens,
+        wall_clock_seconds=settings.wall_clock_minutes * 60,
+    )
+
+
+def activity_policy(settings: Settings) -> ActivityPolicy:
+    return ActivityPolicy(
+        heartbeat_seconds=settings.heartbeat_seconds,
+        attempts=settings.tool_attempts,
+        retry_initial_seconds=settings.retry_initial_seconds,
+    )
+
+
+async def ensure_registered(client: Client) -> bool:
+    """Register the search attributes where the server allows it (the dev server, self-hosted
+    clusters); False when they are missing and cannot be added: sessions then run unindexed
+    rather than failing on an unknown attribute."""
+    namespace = client.namespace
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        missing = {
+            k: v for k, v in search_attributes.TYPES.items() if k not in listed.custom_attributes
+        }
+        if missing:
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(search_attributes=missing, namespace=namespace)
+            )
+    except RPCError:
+        return False
+    return True
+
+
+async def stamp(client: Client, settings: Settings, request: ResearchInput) -> ResearchInput:
+    """The model name, dialect, history budget and activity policy of this deployment, and
+    whether the server indexes our search attributes."""
+    indexed = await ensure_registered(client)
+    budget = HistoryBudget(events=settings.history_events, bytes=settings.history_bytes)
+    update = {
+        "indexed": indexed,
+        "model": settings.model or "",
+        "history": budget,
+        "protocol": settings.protocol,
+        "activities": activity_policy(settings),
+    }
+    return request.model_copy(update=update)
+
+
+def _research_input(**fields: Any) -> ResearchInput:
+    try:
+        return ResearchInput(**fields)
+    except ValidationError as error:
+        raise InvalidRequest(one_line(error)) from None
+
+
+def research_input(settings: Settings, options: AskOptions, files: dict[str, str]) -> ResearchInput:
+    """A single session's input (the template of a Heavy session's branches), before `stamp`."""
+    return _research_input(
+        question=options.question,
+        limits=limits(settings, options.max_llm_calls),
+        report=options.report,
+        protocol=settings.protocol,
+        strategy=options.strategies[0],
+        files=files,
+    )
+
+
+def heavy_input(settings: Settings, options: AskOptions, session: ResearchInput) -> HeavyInput:
+    return HeavyInput(
+        session=session,
+        branches=options.branches,
+        synthesis=options.synthesis,
+        strategies=options.strategies,
+        task_queue=settings.task_queue,
+    )
+
+
+def resume_input(state: dict[str, Any]) -> ResearchInput:
+    """A stopped session's input that continues from the graph state its last model call
+    started from, with the limits, dialect and strategy it ran with."""
+    return _research_input(
+        question=state["question"],
+        limits=ResearchLimits(**state.get("limits", {})),
+        protocol=state.get("protocol", "tongyi"),
+        strategy=state.get("strategy", "react"),
+        resume_state=state,
+    )
+
+
+def eval_input(
+    settings: Settings,
+    run_id: str,
+    items: list[EvalItem],
+    template: ResearchInput,
+    *,
+    rollouts: int,
+    concurrency: int,
+    scheme: str,
+) -> EvalInput:
+    """An evaluation run: every session starts from `template` (stamped, with this deployment's
+    limits), so eval honours the same limits and retry settings as `ask`."""
+    return EvalInput(
+        run_id=run_id,
+        questions=items,
+        rollouts=rollouts,
+        concurrency=concurrency,
+        scheme=scheme,
+        session=template,
+        task_queue=settings.task_queue,
+    )

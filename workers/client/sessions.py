@@ -1,0 +1,371 @@
+"""`Sessions`: the typed Python API over durable research sessions. It starts, attaches to,
+lists, watches, steers, cancels, resumes and exports sessions and reads their timelines; the
+CLI, the HTTP API and the MCP server call it and nothing else talks to Temporal for them."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.blobstore import BlobStore, LocalBlobStore
+from workers.client import inputs
+from workers.client.errors import (
+    InvalidRequest,
+    SessionConflict,
+    SessionFailed,
+    SessionNotFound,
+    TemporalUnavailable,
+)
+from workers.client.inputs import AskOptions
+from workers.client.timeline import (
+    last_turn_state,
+    read_timeline,
+    session_histories,
+    tongyi_record,
+)
+from workers.config import Settings, load_settings
+from workers.hosting import devserver
+from workers.hosting.research_worker import connect
+from workers.workflows import search_attributes
+from workers.workflows.heavy import HeavyProgress, HeavyWorkflow
+from workers.workflows.models import Progress, ResearchReport
+from workers.workflows.research import ResearchWorkflow
+
+STATUSES = {
+    "running": "Running",
+    "completed": "Completed",
+    "failed": "Failed",
+    "cancelled": "Canceled",
+    "terminated": "Terminated",
+    "timed-out": "TimedOut",
+}
+SESSION_TYPES = "WorkflowType IN ('ResearchWorkflow', 'HeavyWorkflow')"
+
+
+def status_name(status: int | None) -> str:
+    """A workflow execution status as a word: running, completed, failed, ..."""
+    if status is None:
+        return "unknown"
+    return WorkflowExecutionStatus.Name(status).removeprefix("WORKFLOW_EXECUTION_STATUS_").lower()
+
+
+def since_clause(since: str, now: datetime) -> str:
+    """'30m', '2h', '7d' -> a StartTime filter."""
+    units = {"m": 60, "h": 3600, "d": 86400}
+    try:
+        seconds = float(since[:-1]) * units[since[-1]]
+    except (KeyError, ValueError, IndexError):
+        raise InvalidRequest(
+            f"invalid --since {since!r}: use a number with m, h or d (e.g. 2h)"
+        ) from None
+    start = (now - timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"StartTime > '{start}'"
+
+
+def list_query(status: str | None = None, since: str | None = None, text: str | None = None) -> str:
+    """The visibility query for `list`: sessions (not branches' parents' helpers), filtered."""
+    clauses = [SESSION_TYPES]
+    if status:
+        if status not in STATUSES:
+            raise InvalidRequest(f"invalid --status {status!r}: choose from {', '.join(STATUSES)}")
+        clauses.append(f"ExecutionStatus = '{STATUSES[status]}'")
+    if since:
+        clauses.append(since_clause(since, datetime.now(UTC)))
+    if text:
+        escaped = text.replace("\\", "\\\\").replace("'", "\\'")
+        clauses.append(f"{search_attributes.QUESTION.name} = '{escaped}'")
+    return " AND ".join(clauses)
+
+
+def root_cause(error: BaseException) -> str:
+    """Our classified error (the first ApplicationError in the chain, e.g. the model endpoint's
+    HTTP status), on one line."""
+    current: BaseException | None = error
+    while current is not None and not isinstance(current, ApplicationError):
+        current = getattr(current, "cause", None)
+    return " ".join(str(current or error).split())
+
+
+def heavy_parent(session_id: str, verb: str) -> str:
+    return f"{session_id} is a Heavy session: {verb} its branches ({session_id}-b0, ...)"
+
+
+class SessionRow(BaseModel):
+    """One session as `list` shows it (from the search attributes, no history read)."""
+
+    session_id: str
+    status: str
+    started: str
+    steps: int | None = None
+    termination: str | None = None
+    model: str | None = None
+    question: str = ""
+
+
+@dataclass(frozen=True)
+class Started:
+    """A session `start` or `resume` started or attached to."""
+
+    session_id: str
+    # started: a new run; running: attached to a run in progress; completed: already done
+    status: Literal["started", "running", "completed"]
+    heavy: bool = False
+    resumed_at: int | None = None  # `resume`: the model call it continues from
+
+
+@dataclass(frozen=True)
+class HeavyLive:
+    """A Heavy session's live view: its branches and each running branch's own progress."""
+
+    progress: HeavyProgress
+    running: dict[int, Progress]
+
+
+class Sessions:
+    """Research sessions of one deployment (its settings and Temporal namespace)."""
+
+    def __init__(self, client: Client, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+
+    @classmethod
+    async def connect(
+        cls, settings: Settings | None = None, metrics_port: int | None = None
+    ) -> Sessions:
+        """Connect to TEMPORAL_ADDRESS, or to the embedded dev server (started if needed)."""
+        settings = settings or load_settings()
+        address = settings.temporal_address or devserver.ensure_dev_server(settings.data_dir)
+        try:
+            client = await connect(settings, address, metrics_port)
+        except RuntimeError as error:
+            raise TemporalUnavailable(f"cannot reach Temporal at {address}: {error}") from None
+        return cls(client, settings)
+
+    @property
+    def blobs(self) -> BlobStore:
+        return LocalBlobStore(self.settings.blob_dir)
+
+    def _handle(self, session_id: str) -> WorkflowHandle[Any, ResearchReport]:
+        return self.client.get_workflow_handle_for(ResearchWorkflow.run, session_id)
+
+    async def status(self, session_id: str) -> str | None:
+        """running, completed, failed, ...; None when there is no such session."""
+        try:
+            return status_name((await self._handle(session_id).describe()).status)
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+
+    async def is_heavy(self, session_id: str) -> bool:
+        description = await self.client.get_workflow_handle(session_id).describe()
+        return description.workflow_type == HeavyWorkflow.__name__
+
+    async def _require(self, session_id: str) -> str:
+        status = await self.status(session_id)
+        if status is None:
+            raise SessionNotFound(session_id)
+        return status
+
+    async def start(self, options: AskOptions, session_id: str | None = None) -> Started:
+        """Start a session, or attach to the one with this id (running or finished): the same
+        id never starts a second session."""
+        validate(self.settings, options)
+        files = inputs.upload_files(self.blobs, options.files)
+        request = inputs.research_input(self.settings, options, files)
+        session_id = session_id or f"research-{uuid.uuid4().hex[:12]}"
+        status = await self.status(session_id)
+        if status in ("running", "completed"):
+            heavy = await self.is_heavy(session_id)
+            return Started(session_id, status, heavy=heavy)  # type: ignore[arg-type]
+        request = await inputs.stamp(self.client, self.settings, request)
+        conflict = WorkflowIDConflictPolicy.USE_EXISTING
+        if options.mode == "heavy":
+            await self.client.start_workflow(
+                HeavyWorkflow.run,
+                inputs.heavy_input(self.settings, options, request),
+                id=session_id,
+                task_queue=self.settings.task_queue,
+                id_conflict_policy=conflict,
+            )
+        else:
+            await self.client.start_workflow(
+                ResearchWorkflow.run,
+                request,
+                id=session_id,
+                task_queue=self.settings.task_queue,
+                id_conflict_policy=conflict,
+            )
+        return Started(session_id, "started", heavy=options.mode == "heavy")
+
+    async def resume(self, session_id: str) -> Started:
+        """Continue a failed or terminated session from its last model call."""
+        status = await self._require(session_id)
+        if status in ("running", "completed"):
+            raise SessionConflict(
+                f"session {session_id} is {status}; only a stopped session can be resumed"
+            )
+        if await self.is_heavy(session_id):
+            raise SessionConflict(heavy_parent(session_id, "resume") + ", or ask again")
+        state = await last_turn_state(self.client, await self.histories(session_id))
+        if state is None:
+            raise SessionConflict(
+                f"session {session_id} stopped before its first model call; ask again"
+            )
+        request = await inputs.stamp(self.client, self.settings, inputs.resume_input(state))
+        await self.client.start_workflow(
+            ResearchWorkflow.run, request, id=session_id, task_queue=self.settings.task_queue
+        )
+        return Started(session_id, "started", resumed_at=state.get("llm_calls", 0) + 1)
+
+    async def progress(
+        self, session_id: str, heavy: bool | None = None
+    ) -> Progress | HeavyLive | None:
+        """The live progress of a running session; None before a worker picked it up.
+        `heavy` saves a lookup when the caller knows the session's kind."""
+        handle = self._handle(session_id)
+        try:
+            if heavy if heavy is not None else await self.is_heavy(session_id):
+                branches = await handle.query(HeavyWorkflow.progress)
+                return HeavyLive(branches, await self._branch_progress(branches))
+            return await handle.query(ResearchWorkflow.progress)
+        except RPCError:
+            return None
+
+    async def _branch_progress(self, progress: HeavyProgress) -> dict[int, Progress]:
+        """Each running branch's own progress (a branch is a session of its own)."""
+
+        async def one(session_id: str) -> Progress | None:
+            try:
+                return await self._handle(session_id).query(ResearchWorkflow.progress)
+            except RPCError:
+                return None  # not started yet, or just finished
+
+        running = [b for b in progress.branches if b.status == "running"]
+        found = await asyncio.gather(*(one(b.session_id) for b in running))
+        return {b.branch: p for b, p in zip(running, found, strict=True) if p is not None}
+
+    async def watch(
+        self, session_id: str, interval: float = 0.5
+    ) -> AsyncIterator[Progress | HeavyLive | ResearchReport]:
+        """Progress while the session runs, then its report (raises SessionFailed)."""
+        await self._require(session_id)
+        heavy = await self.is_heavy(session_id)
+        result = asyncio.ensure_future(self.result(session_id))
+        try:
+            while not result.done():
+                progress = await self.progress(session_id, heavy)
+                if progress is not None:
+                    yield progress
+                await asyncio.wait({result}, timeout=interval)
+            yield await result
+        finally:
+            result.cancel()
+
+    async def result(self, session_id: str) -> ResearchReport:
+        """Wait for the session's report; SessionFailed with its root cause if it failed."""
+        try:
+            return await self._handle(session_id).result()
+        except WorkflowFailureError as error:
+            raise SessionFailed(f"session {session_id} failed: {root_cause(error)}") from None
+
+    async def _running(self, session_id: str) -> WorkflowHandle[Any, Any]:
+        status = await self._require(session_id)
+        if status != "running":
+            raise SessionConflict(f"session {session_id} is not running (it is {status})")
+        return self._handle(session_id)
+
+    async def cancel(self, session_id: str, reason: str = "") -> None:
+        """Stop gracefully: no more tool calls, the best answer from what it has."""
+        handle = await self._running(session_id)
+        await handle.signal(ResearchWorkflow.cancel, reason)
+
+    async def steer(self, session_id: str, note: str) -> None:
+        """An operator's note, seen by the model before its next turn."""
+        if not note.strip():
+            raise InvalidRequest("the note is empty")
+        handle = await self._running(session_id)
+        await handle.signal(ResearchWorkflow.steer, note)
+
+    async def list(
+        self,
+        status: str | None = None,
+        since: str | None = None,
+        text: str | None = None,
+        limit: int = 50,
+    ) -> list[SessionRow]:
+        """Sessions newest first, by status, age ('2h') and words in the question."""
+        rows = []
+        query = list_query(status, since, text)
+        async for execution in self.client.list_workflows(query, limit=limit):
+            found = execution.typed_search_attributes
+            rows.append(
+                SessionRow(
+                    session_id=execution.id,
+                    status=status_name(execution.status),
+                    started=execution.start_time.isoformat() if execution.start_time else "",
+                    steps=found.get(search_attributes.STEPS),
+                    termination=found.get(search_attributes.TERMINATION),
+                    model=found.get(search_attributes.MODEL),
+                    question=found.get(search_attributes.QUESTION) or "",
+                )
+            )
+        return rows
+
+    async def histories(self, session_id: str) -> list[WorkflowHistory]:
+        try:
+            return await session_histories(self.client, session_id)
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                raise SessionNotFound(session_id) from None
+            raise
+
+    async def timeline(self, session_id: str) -> dict[str, Any]:
+        """What `show --json` prints: the steps and the outcome, from the history."""
+        return await read_timeline(self.client, await self.histories(session_id))
+
+    async def export(self, session_id: str) -> dict[str, Any]:
+        """The session in the reference's record format (question, messages, prediction,
+        termination)."""
+        record = await tongyi_record(self.client, await self.histories(session_id))
+        if record is None and await self.is_heavy(session_id):
+            raise SessionConflict(heavy_parent(session_id, "export"))
+        if record is None:
+            raise SessionConflict(f"session {session_id} has not completed; nothing to export")
+        return record
+
+    async def completed(self) -> list[str]:
+        """Ids of every completed single session (`export --all`)."""
+        query = "WorkflowType = 'ResearchWorkflow' AND ExecutionStatus = 'Completed'"
+        return [execution.id async for execution in self.client.list_workflows(query)]
+
+
+def validate(settings: Settings, options: AskOptions) -> None:
+    """Check a new session's options without Temporal (InvalidRequest in one line), so a bad
+    question fails before anything is started or connected."""
+    try:
+        options = AskOptions.model_validate(options.model_dump())
+    except ValidationError as error:
+        raise InvalidRequest(inputs.one_line(error)) from None
+    if options.mode != "heavy" and len(options.strategies) > 1:
+        raise InvalidRequest("a list of strategies needs Heavy mode")
+    inputs.research_input(settings, options, {})
+
+
+def read_blob(settings: Settings, digest: str) -> bytes:
+    """A page or file stored whole; the timeline holds its digest."""
+    try:
+        return LocalBlobStore(settings.blob_dir).get(digest)
+    except (KeyError, ValueError) as error:
+        raise InvalidRequest(str(error).strip("'")) from None

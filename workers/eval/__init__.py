@@ -1,0 +1,1 @@
+"""`deepresearch eval`'s datasets, metrics, charts and result files."""
