@@ -311,7 +311,9 @@ async def tongyi_record(
         rendered = iterative.render(messages, state)  # type: ignore[arg-type]
     else:
         rendered = tongyi.render(messages, state.get("today", ""))  # type: ignore[arg-type]
-    if result and result.get("messages"):
+    if report.get("tail") is not None:  # the last turn as it ended, and what followed it
+        rendered.extend(report["tail"])
+    elif result and result.get("messages"):  # sessions recorded before the tail was
         final = to_message(result["messages"][-1])
         rendered.append({"role": "assistant", "content": str(final.content)})
     return {

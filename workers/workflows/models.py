@@ -103,6 +103,8 @@ class ResearchReport(BaseModel):
     elapsed_seconds: float
     trajectory: list[dict[str, Any]] | None = None  # rendered as the model saw it, on request
     ledger: list[dict[str, Any]] | None = None  # the sources read, with the trajectory
+    # the conversation from the last model turn on, as it ended (`export`'s record)
+    tail: list[dict[str, str]] | None = None
     report_markdown: str | None = None  # `ask --report`: grounded in the pages read
     report_warnings: list[str] = Field(default_factory=list)
 

@@ -10,7 +10,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from langchain_core.messages import HumanMessage
+    from langchain_core.messages import AIMessage, HumanMessage
     from temporalio.langgraph import graph
 
     from graphs import iterative
@@ -58,6 +58,18 @@ def trajectory(state: dict[str, Any]) -> list[dict[str, Any]]:
     if state.get("strategy") == iterative.NAME:
         messages = iterative.fusion_messages(messages, state.get("workspace_report", ""))
     return tongyi.render(messages, state.get("today", ""))
+
+
+def record_tail(state: dict[str, Any]) -> list[dict[str, str]]:
+    """The conversation from the model's last turn on, as it ended (Tongyi rendering): the
+    last turn (or the limit notice that overwrote it), then what followed it (a tool response
+    or the notice that overwrote one). `export` appends it to the last model call's input, so
+    the record ends as the reference's `_run` result does for every termination."""
+    messages = to_messages(state.get("messages") or [])
+    last = max((i for i, m in enumerate(messages) if isinstance(m, AIMessage)), default=None)
+    if last is None:
+        return []
+    return tongyi.render(messages[last:], state.get("today", ""))[1:]
 
 
 def resumed(saved: dict[str, Any], fresh: ResearchState, *, fresh_budget: bool) -> ResearchState:
@@ -206,4 +218,5 @@ class ResearchWorkflow:
             completion_tokens=final.get("completion_tokens", 0),
             trajectory=trajectory(final) if request.return_trajectory else None,
             ledger=list(final.get("ledger") or []) if request.return_trajectory else None,
+            tail=record_tail(final),
         )
