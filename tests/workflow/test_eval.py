@@ -113,3 +113,25 @@ def test_killed_eval_resumes_without_redoing_sessions(
     for question, _, _ in QUESTIONS[:2]:
         assert answered.count((question, 0)) == 2 and answered.count((question, 1)) == 2
     assert sorted(stack.serper.queries()) == sorted([q for q, _, p in QUESTIONS[:2]] * 2)
+
+
+def test_rerunning_a_finished_eval_redoes_nothing(
+    stack: Stack, dataset: Path, judge: FakeModel, tmp_path: Path
+) -> None:
+    """As the reference skips (question, rollout) pairs its output files hold, so does a
+    second run of a finished evaluation: only the failed sessions run (and fail) again."""
+    out = tmp_path / "twice"
+    first = run_eval(stack, dataset, out)
+    assert first.returncode == 0, first.stderr
+    before = (out / "summary.json").read_text()
+    lines = {k: (out / f"iter{k}_scored.jsonl").read_text() for k in (1, 2)}
+    research, judged = len(stack.model.research_requests()), len(judge.research_requests())
+    second = run_eval(stack, dataset, out)
+    assert second.returncode == 0, second.stderr
+    again = stack.model.research_requests()[research:]
+    # Only the question without a script (its sessions failed) is asked again.
+    assert {r.meta.get("question") for r in again} <= {QUESTIONS[2][0]}
+    assert len(judge.research_requests()) == judged  # no answer was judged twice
+    assert json.loads((out / "summary.json").read_text()) == json.loads(before)
+    for k in (1, 2):
+        assert (out / f"iter{k}_scored.jsonl").read_text() == lines[k]

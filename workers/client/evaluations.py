@@ -18,8 +18,8 @@ from workers.client.errors import InvalidRequest
 from workers.client.sessions import Sessions
 from workers.eval.data import EvalItem
 from workers.eval.metrics import Summary
-from workers.eval.results import write_results
-from workers.workflows.evaluation import EvalOutcome, EvalProgress, EvalWorkflow
+from workers.eval.results import previous_results, write_results
+from workers.workflows.evaluation import EvalOutcome, EvalProgress, EvalWorkflow, session_id
 
 STATE_FILE = "eval.json"
 
@@ -67,6 +67,7 @@ class Evaluations:
         ]
         template = inputs.research_input(settings, inputs.AskOptions(question="(template)"), {})
         template = await inputs.stamp(client, settings, template)
+        done = previous_results(out, items, rollouts)
         request = inputs.eval_input(
             settings,
             run_id,
@@ -75,6 +76,7 @@ class Evaluations:
             rollouts=rollouts,
             concurrency=concurrency,
             scheme=scheme,
+            skip=[session_id(run_id, index, rollout) for index, rollout in sorted(done)],
         )
         out.mkdir(parents=True, exist_ok=True)
         state = {"run_id": run_id, "data": str(data.resolve()), "rollouts": rollouts,
@@ -109,7 +111,10 @@ class Evaluations:
     async def write(
         self, outcomes: list[EvalOutcome], items: list[EvalItem], out: Path, benchmark: str
     ) -> Summary:
-        return await write_results(self.sessions.client, outcomes, items, out, benchmark)
+        """Write the run's files; skipped sessions keep the lines the files already hold."""
+        rollouts = max((outcome.rollout for outcome in outcomes), default=0)
+        previous = previous_results(out, items, rollouts)
+        return await write_results(self.sessions.client, outcomes, items, out, benchmark, previous)
 
     async def status(self, out: Path) -> tuple[str, str | None, EvalProgress | None]:
         """The run recorded in `out`: its id, status and (running) progress."""

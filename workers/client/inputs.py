@@ -173,6 +173,7 @@ def eval_input(
     rollouts: int,
     concurrency: int,
     scheme: str,
+    skip: list[str] | None = None,
 ) -> EvalInput:
     """An evaluation run: every session starts from `template` (stamped, with this deployment's
     limits), so eval honours the same limits and retry settings as `ask`."""
@@ -184,4 +185,5 @@ def eval_input(
         scheme=scheme,
         session=template,
         task_queue=settings.task_queue,
+        skip=skip or [],
     )

@@ -29,6 +29,8 @@ class EvalInput(BaseModel):
     scheme: str = "gaia"
     session: ResearchInput  # the template every session starts from (limits, model, ...)
     task_queue: str
+    # Sessions whose (question, rollout) the output files already hold: not run again.
+    skip: list[str] = Field(default_factory=list)
 
 
 class EvalOutcome(BaseModel):
@@ -38,6 +40,7 @@ class EvalOutcome(BaseModel):
     report: ResearchReport | None = None
     error: str | None = None
     verdict: Verdict | None = None
+    skipped: bool = False  # already in the output files (the client keeps its lines)
 
 
 class EvalProgress(BaseModel):
@@ -67,6 +70,9 @@ class EvalWorkflow:
             rollout=rollout,
             session_id=session_id(request.run_id, item.index, rollout),
         )
+        if outcome.session_id in request.skip:
+            self._progress.finished += 1
+            return outcome.model_copy(update={"skipped": True})
         self._progress.running += 1
         try:
             session = request.session.model_copy(
