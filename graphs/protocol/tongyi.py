@@ -22,8 +22,9 @@ def render(messages: list[AnyMessage], today: str) -> list[dict[str, str]]:
     out = [{"role": "system", "content": system_prompt(today)}]
     for message in messages:
         if isinstance(message, ToolMessage):
-            content = f"<tool_response>\n{message.content}\n</tool_response>"
-            out.append({"role": "user", "content": content})
+            content = str(message.content)
+            wrapped = prompts.TOOL_RESPONSE_PREFIX + content + prompts.TOOL_RESPONSE_SUFFIX
+            out.append({"role": "user", "content": wrapped})
         elif isinstance(message, AIMessage):
             out.append({"role": "assistant", "content": str(message.content)})
         else:
