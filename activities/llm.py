@@ -15,10 +15,10 @@ from activities.context import ModelEndpoint, current, current_replica
 from activities.errors import ConfigurationError, from_openai
 from activities.heartbeat import beat, heartbeating
 from activities.metrics import count
-from graphs import iterative, prompts
-from graphs.protocol import openai_tools, tongyi
-from graphs.react import estimate_tokens
+from graphs.protocol import Completion, dialect_of, tongyi
 from graphs.state import Sampling, to_messages
+from graphs.strategies import strategy_of
+from graphs.tokens import estimate_tokens
 
 
 class ChatResult(BaseModel):
@@ -29,12 +29,8 @@ class ChatResult(BaseModel):
     tool_calls: list[dict[str, str]] = []  # native calls: id, name, arguments (JSON text)
 
 
-def _wrap_reasoning(reasoning: str, content: str) -> str:
-    """Servers with a reasoning parser (vLLM, OpenRouter) return the thought apart; the Tongyi
-    dialect expects it inline, as the reference re-wraps it."""
-    if reasoning.strip() and "<think>" not in content:
-        return f"<think>\n{reasoning.strip()}\n</think>{content}"
-    return content
+# The old name of the tongyi dialect's reasoning re-wrap (now part of its `parse`).
+_wrap_reasoning = tongyi.with_reasoning
 
 
 async def chat(
@@ -156,23 +152,14 @@ async def think(state: dict[str, Any], endpoint: ModelEndpoint | None = None) ->
     turn = state.get("llm_calls", 0) + 1
     messages = to_messages(state["messages"])
     sampling = Sampling(**state.get("sampling", {}))
-    extra: dict[str, Any] = {}
-    if state.get("protocol", "tongyi") == openai_tools.NAME:
-        prompt = openai_tools.render(messages, state["today"])
-        result = await chat(endpoint, prompt, sampling, tools=openai_tools.tools())
-        message = openai_tools.parse(result.text, result.tool_calls, turn, state["question"])
-    else:
-        iterative_round = state.get("strategy") == iterative.NAME
-        if iterative_round:
-            prompt = iterative.render(messages, state)
-        else:
-            prompt = tongyi.render(messages, state["today"])
-        stop = list(prompts.STOP_SEQUENCES)
-        result = await chat(endpoint, prompt, sampling, stop)
-        message = tongyi.parse(_wrap_reasoning(result.reasoning, result.text), turn)
-        if iterative_round:
-            previous = state.get("workspace_report", "")
-            extra["workspace_report"] = iterative.next_report(str(message.content), previous)
+    dialect, strategy = dialect_of(state), strategy_of(state)
+    prompt = strategy.render(messages, state, dialect)
+    result = await chat(
+        endpoint, prompt, sampling, list(dialect.stop) or None, tools=dialect.tools or None
+    )
+    completion = Completion(result.text, result.reasoning, result.tool_calls)
+    message = dialect.parse(completion, turn, state.get("question", ""))
+    extra = strategy.after_turn(message, state)
     if activity.in_activity():
         activity.logger.info("turn %d: %d prompt tokens", turn, result.prompt_tokens)
     return {

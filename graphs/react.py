@@ -17,8 +17,11 @@ from langgraph.runtime import get_runtime
 from langgraph.types import Send
 
 from graphs import prompts
-from graphs.protocol import answer_of, tongyi
+from graphs.protocol import answer_of, dialect_of, tongyi
 from graphs.state import Control, ResearchLimits, ResearchState, ToolTask
+
+# Re-exported: the token estimate lived here (activities/files.py imports it from here).
+from graphs.tokens import estimate_tokens, truncate_tokens  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -49,19 +52,6 @@ class NodeSpec:
 
     func: Callable[..., Any]
     metadata: dict[str, Any] = field(default_factory=dict)
-
-
-def estimate_tokens(text: str) -> int:
-    """Conservative token estimate for text the server has not counted yet (no tokenizer
-    download): one token per 3 UTF-8 bytes overcounts English and roughly matches CJK."""
-    return math.ceil(len(text.encode("utf-8")) / 3)
-
-
-def truncate_tokens(text: str, limit: int) -> str:
-    """Cut text to about `limit` tokens by the same estimate (the reference uses tiktoken)."""
-    if estimate_tokens(text) <= limit:
-        return text
-    return text.encode("utf-8")[: limit * 3].decode("utf-8", errors="ignore")
 
 
 def last_ai(state: ResearchState) -> AIMessage | None:
@@ -236,7 +226,7 @@ def with_notice(state: ResearchState, new: list[AnyMessage], notice: str) -> lis
     """Tell the model a limit was hit. The reference overwrites the last message (the tool
     response, else the model's own turn) and the Tongyi model was trained on that; a native
     tool-calling API needs every tool call answered, so the openai dialect appends instead."""
-    if state.get("protocol", "tongyi") != "tongyi":
+    if not dialect_of(state).overwrites_last:
         return [*new, HumanMessage(content=notice, id=f"notice-{state.get('llm_calls', 0)}")]
     last = new[-1] if new else (state.get("messages") or [None])[-1]
     if last is None:
