@@ -32,13 +32,14 @@ class ToolRoute:
     node: str
     invalid: str
     fanout: str | None = None
+    strip: bool = False  # the tool response is .strip()ped, as the reference's visit does
 
 
 # Tool names as the model calls them (the reference's) -> their route.
 TOOL_ROUTES: dict[str, ToolRoute] = {
     "search": ToolRoute("search", prompts.SEARCH_INVALID_REQUEST, fanout="query"),
     "google_scholar": ToolRoute("scholar", prompts.SCHOLAR_INVALID_REQUEST, fanout="query"),
-    "visit": ToolRoute("fetch", prompts.VISIT_INVALID_REQUEST, fanout="url"),
+    "visit": ToolRoute("fetch", prompts.VISIT_INVALID_REQUEST, fanout="url", strip=True),
     "PythonInterpreter": ToolRoute("python", prompts.PYTHON_FORMAT_ERROR),
     "parse_file": ToolRoute("parse_file", prompts.PARSE_FILE_INVALID_REQUEST),
 }
@@ -153,10 +154,13 @@ async def collect(state: ResearchState) -> dict[str, Any]:
     return {}
 
 
-def tool_response(observations: list[dict[str, Any]]) -> str:
-    """Join one call's observations in fan-out order, as the reference joins multi-query results."""
+def tool_response(observations: list[dict[str, Any]], strip: bool = False) -> str:
+    """Join one call's observations in fan-out order, as the reference joins multi-query results
+    (`strip`: then strip the whole, as its visit tool does: inner pages keep their closing blank
+    line, the last one loses it)."""
     ordered = sorted(observations, key=lambda o: o["index"])
-    return prompts.OBSERVATION_SEPARATOR.join(o["text"] for o in ordered)
+    text = prompts.OBSERVATION_SEPARATOR.join(o["text"] for o in ordered)
+    return text.strip() if strip else text
 
 
 def control() -> Control:
@@ -179,13 +183,14 @@ async def refine(state: ResearchState) -> dict[str, Any]:
         by_call: dict[str, list[dict[str, Any]]] = {}
         for obs in state.get("observations") or []:
             by_call.setdefault(obs["call_id"], []).append(obs)
-        call_ids = [c["id"] for c in message.tool_calls] + [
-            c["id"] for c in message.invalid_tool_calls
+        calls = [(c["id"], c["name"]) for c in message.tool_calls] + [
+            (c["id"], c["name"]) for c in message.invalid_tool_calls
         ]
-        for call_id in call_ids:
+        for call_id, name in calls:
             observations = by_call.get(call_id or "", [])
+            route = TOOL_ROUTES.get(name or "")
             if observations or not cancel:
-                text = tool_response(observations)
+                text = tool_response(observations, strip=route is not None and route.strip)
             else:
                 text = prompts.CANCELLED_TOOL
             new.append(ToolMessage(content=text, tool_call_id=call_id, id=f"tool-{call_id}"))
