@@ -18,12 +18,11 @@ from activities.corpus import DOC_PREFIX, read_document
 from activities.errors import ToolError, from_transport, raise_for_http, status_error
 from activities.files import parse_bytes
 from activities.heartbeat import heartbeating
-from activities.llm import chat
+from activities.llm import complete
 from activities.netguard import check_url, check_url_shape, pinned
 from activities.outcome import tool_outcome
 from graphs import prompts
-from graphs.react import truncate_tokens
-from graphs.state import Sampling
+from graphs.tokens import truncate_tokens
 
 PAGE_TOKEN_LIMIT = 95_000  # the reference truncates pages to 95K tokens before extraction
 FINAL_TRUNCATION = 25_000  # ... and, after three 70% shrinks, to 25K characters
@@ -142,13 +141,11 @@ def _json_object(raw: str) -> dict[str, Any] | None:
 async def _summarize(ctx: ToolContext, content: str, goal: str) -> str:
     """'' when the model rejects the request (e.g. context too long), as the reference does."""
     prompt = prompts.EXTRACTOR_PROMPT.format(webpage_content=content, goal=goal)
+    messages = [{"role": "user", "content": prompt}]
     try:
-        result = await chat(
-            ctx.extract_model,
-            [{"role": "user", "content": prompt}],
-            Sampling(),
-            temperature=prompts.EXTRACTOR_TEMPERATURE,
-        )
+        # Only what the reference sends its summary model (temperature 0.7, unless configured).
+        params = ctx.extract_sampling.params()
+        result = await complete(ctx.extract_model, messages, params, stream=False)
     except ApplicationError as error:
         if not error.non_retryable:
             raise
