@@ -35,6 +35,10 @@ def _refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_loopback: 
 
 def check_url_shape(url: str) -> tuple[str, int]:
     """http(s) with a host; returns (host, port)."""
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in url):
+        # urlsplit silently drops tabs and newlines, httpx refuses them: the host checked here
+        # would not be the host requested.
+        raise ToolError(f"invalid URL {url!r}: control character", url=url)
     try:
         parts = urlsplit(url)
         port = parts.port
