@@ -20,7 +20,7 @@ from activities.errors import ToolError, from_transport, raise_for_http, status_
 from activities.files import parse_bytes
 from activities.heartbeat import heartbeating
 from activities.llm import complete
-from activities.netguard import check_url, check_url_shape, pinned
+from activities.netguard import check_reader_url, check_url, pinned
 from activities.outcome import tool_outcome
 from graphs import prompts
 from graphs.tokens import truncate_tokens
@@ -101,15 +101,15 @@ def _redirect_target(url: str, location: str) -> str:
 
 
 async def read_page(ctx: ToolContext, url: str) -> str:
-    """Jina Reader fetches remotely (only the URL's shape is ours to check); a direct fetch is
-    guarded hop by hop. A `doc:` id from the local search backend is read from the index, not
-    the network, so netguard has nothing to check."""
+    """Jina Reader fetches remotely (the URL is checked, the reader's own hops cannot be); a
+    direct fetch is guarded hop by hop. A `doc:` id from the local search backend is read from
+    the index, not the network, so netguard has nothing to check."""
     if url.startswith(DOC_PREFIX):
         if not ctx.index_dir:
             raise ToolError(f"cannot read {url!r}: no local index is configured", url=url)
         return await asyncio.to_thread(read_document, ctx.index_dir, url)
     if ctx.jina_key or ctx.jina_keyless:
-        check_url_shape(url)
+        await check_reader_url(url, allow_loopback=ctx.allow_loopback)
         try:
             return await _jina(ctx, url)
         except ApplicationError as error:

@@ -60,10 +60,37 @@ async def test_jina_reads_with_bearer_key(tools: ToolContext, jina: FakeJina) ->
     assert jina.read_targets() == [url]
 
 
-async def test_jina_does_not_resolve_the_target_host(tools: ToolContext, jina: FakeJina) -> None:
-    # Jina fetches remotely: a private target only has its shape checked, not its address.
-    await read_page(replace(tools, allow_loopback=False), "http://10.0.0.1/page/internal")
-    assert jina.read_targets() == ["http://10.0.0.1/page/internal"]
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.0.0.1/page/internal",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[2002:a9fe:a9fe::]/",  # 6to4 of the metadata address
+        "http://localhost:6379/",
+    ],
+)
+async def test_reader_is_not_aimed_at_internal_hosts(
+    tools: ToolContext, jina: FakeJina, url: str
+) -> None:
+    # A self-hosted reader inside the network would fetch them for us: refused before asking.
+    with pytest.raises(ToolError, match="refused"):
+        await read_page(replace(tools, allow_loopback=False), url)
+    assert jina.records() == []
+
+
+async def test_reader_gets_names_our_resolver_does_not_know(
+    tools: ToolContext, jina: FakeJina
+) -> None:
+    # The hosted reader resolves public names a locked-down worker may not: they pass.
+    await read_page(replace(tools, allow_loopback=False), "https://site.example/page/a")
+    assert jina.read_targets() == ["https://site.example/page/a"]
+
+
+async def test_reader_gets_loopback_only_with_allow_loopback(
+    tools: ToolContext, jina: FakeJina
+) -> None:
+    await read_page(tools, "http://127.0.0.1:9/page/local")  # tests allow loopback
+    assert jina.read_targets() == ["http://127.0.0.1:9/page/local"]
 
 
 async def test_jina_refuses_bad_scheme_without_a_request(
