@@ -9,13 +9,14 @@ workflow inputs or activity payloads.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
 import httpx
 from openai import AsyncOpenAI
 
 from activities.blobstore import BlobStore
 from activities.errors import ConfigurationError
+from graphs import prompts
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,22 @@ class ModelEndpoint:
 
     client: AsyncOpenAI
     model: str
+
+
+@dataclass(frozen=True)
+class ExtractSampling:
+    """Sampling of the page-extraction calls, apart from the research model's: the reference
+    sends its summary model only temperature 0.7; a field left None is not sent (the server's
+    default)."""
+
+    temperature: float | None = prompts.EXTRACTOR_TEMPERATURE
+    top_p: float | None = None
+    presence_penalty: float | None = None
+    max_tokens: int | None = None
+
+    def params(self) -> dict[str, float | int]:
+        """The request fields to send."""
+        return {name: value for name, value in asdict(self).items() if value is not None}
 
 
 @dataclass(frozen=True)
@@ -51,6 +68,7 @@ class ToolContext:
     search_backend: str = ""
     searxng_url: str | None = None
     index_dir: str | None = None  # the local corpus index (`deepresearch index DIR`)
+    extract_sampling: ExtractSampling = field(default_factory=ExtractSampling)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@
 
 External HTTP/API failures are mapped by `raise_for_http` / `from_openai` into Temporal's
 `ApplicationError`: 408/409/425/429/5xx, timeouts and connection errors retry (honouring
-`Retry-After` through `next_retry_delay`); any other 4xx is non-retryable.
+`Retry-After` through `next_retry_delay`); any other 4xx is non-retryable. Errors that what a
+page or URL holds raises in a codec or URL parser (`is_content_error`) are never retried.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from datetime import timedelta
 import httpx
 import openai
 from temporalio.exceptions import ApplicationError
+
+from activities.charset import decode
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 MAX_RETRY_AFTER = 3600.0  # a server asking for longer is capped: a session must not stall
@@ -70,7 +73,8 @@ def raise_for_http(service: str, response: httpx.Response) -> None:
     """Raise the classified error for a non-2xx response."""
     if response.is_success:
         return
-    raise status_error(service, response.status_code, response.headers, response.text)
+    detail = decode(response.content, response.charset_encoding)  # .text raises on some
+    raise status_error(service, response.status_code, response.headers, detail)
 
 
 def from_transport(service: str, error: httpx.HTTPError) -> ApplicationError:
@@ -93,3 +97,10 @@ def from_openai(service: str, error: openai.OpenAIError) -> ApplicationError:
             f"{service}: {type(error).__name__}: {error}", type=type(error).__name__
         )
     return ApplicationError(f"{service}: {error}", type=type(error).__name__, non_retryable=True)
+
+
+def is_content_error(error: BaseException) -> bool:
+    """Whether `error` is one that hostile content raises in a codec or URL parser: a charset
+    that is no text encoding (a bare LookupError; KeyError and IndexError are bugs of ours), an
+    undecodable name or body (UnicodeError), a URL httpx cannot parse. Retrying cannot help."""
+    return isinstance(error, (UnicodeError, httpx.InvalidURL)) or type(error) is LookupError

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import openai
@@ -15,10 +16,10 @@ from activities.context import ModelEndpoint, current, current_replica
 from activities.errors import ConfigurationError, from_openai
 from activities.heartbeat import beat, heartbeating
 from activities.metrics import count
-from graphs import iterative, prompts
-from graphs.protocol import openai_tools, tongyi
-from graphs.react import estimate_tokens
+from graphs.protocol import Completion, dialect_of, tongyi
 from graphs.state import Sampling, to_messages
+from graphs.strategies import strategy_of
+from graphs.tokens import estimate_tokens
 
 
 class ChatResult(BaseModel):
@@ -29,12 +30,8 @@ class ChatResult(BaseModel):
     tool_calls: list[dict[str, str]] = []  # native calls: id, name, arguments (JSON text)
 
 
-def _wrap_reasoning(reasoning: str, content: str) -> str:
-    """Servers with a reasoning parser (vLLM, OpenRouter) return the thought apart; the Tongyi
-    dialect expects it inline, as the reference re-wraps it."""
-    if reasoning.strip() and "<think>" not in content:
-        return f"<think>\n{reasoning.strip()}\n</think>{content}"
-    return content
+# The old name of the tongyi dialect's reasoning re-wrap (now part of its `parse`).
+_wrap_reasoning = tongyi.with_reasoning
 
 
 async def chat(
@@ -45,47 +42,100 @@ async def chat(
     temperature: float | None = None,
     tools: list[dict[str, Any]] | None = None,
 ) -> ChatResult:
-    """Stream one completion, heartbeating per chunk; an empty completion is retryable, as the
-    reference retries it."""
+    """Stream one completion with the whole of `sampling`, as the reference's call_server sends
+    its research model; an empty completion is retryable, as the reference retries it."""
+    params: dict[str, Any] = {
+        "stop": stop,
+        "temperature": sampling.temperature if temperature is None else temperature,
+        "top_p": sampling.top_p,
+        "presence_penalty": sampling.presence_penalty,
+        "max_tokens": sampling.max_tokens,
+        **({"seed": sampling.seed} if sampling.seed is not None else {}),
+        **({"tools": tools} if tools else {}),
+    }
+    return await complete(endpoint, messages, params)
+
+
+_Calls = dict[int, dict[str, str]]
+
+
+async def _streamed(
+    endpoint: ModelEndpoint, messages: list[dict[str, Any]], params: Mapping[str, Any]
+) -> tuple[str, str, _Calls, Any]:
+    """(text, reasoning, tool calls, usage) of a streamed completion, heartbeating per chunk."""
     parts: list[str] = []
     thinking: list[str] = []
-    calls: dict[int, dict[str, str]] = {}
+    calls: _Calls = {}
     usage: Any = None
+    stream = await endpoint.client.chat.completions.create(
+        model=endpoint.model,
+        messages=messages,  # type: ignore[arg-type]
+        stream=True,
+        stream_options={"include_usage": True},
+        **params,
+    )
+    async for chunk in stream:
+        beat()
+        if chunk.usage is not None:
+            usage = chunk.usage
+        if not chunk.choices:
+            continue
+        delta = chunk.choices[0].delta
+        if delta.content:
+            parts.append(delta.content)
+        extra = getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None)
+        if isinstance(extra, str):
+            thinking.append(extra)
+        for part in delta.tool_calls or []:
+            call = calls.setdefault(part.index, {"id": "", "name": "", "arguments": ""})
+            call["id"] = part.id or call["id"]
+            if part.function is not None:
+                call["name"] += part.function.name or ""
+                call["arguments"] += part.function.arguments or ""
+    return "".join(parts), "".join(thinking), calls, usage
+
+
+async def _single(
+    endpoint: ModelEndpoint, messages: list[dict[str, Any]], params: Mapping[str, Any]
+) -> tuple[str, str, _Calls, Any]:
+    """(text, reasoning, tool calls, usage) of one unstreamed completion."""
+    response = await endpoint.client.chat.completions.create(
+        model=endpoint.model,
+        messages=messages,  # type: ignore[arg-type]
+        **params,
+    )
+    if not response.choices:
+        return "", "", {}, response.usage
+    message = response.choices[0].message
+    extra = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None)
+    calls: _Calls = {}
+    for index, call in enumerate(message.tool_calls or []):
+        function = getattr(call, "function", None)
+        calls[index] = {
+            "id": call.id or "",
+            "name": getattr(function, "name", "") or "",
+            "arguments": getattr(function, "arguments", "") or "",
+        }
+    reasoning = extra if isinstance(extra, str) else ""
+    return message.content or "", reasoning, calls, response.usage
+
+
+async def complete(
+    endpoint: ModelEndpoint,
+    messages: list[dict[str, Any]],
+    params: Mapping[str, Any],
+    *,
+    stream: bool = True,
+) -> ChatResult:
+    """One completion whose request holds model, messages and exactly `params`: streamed
+    (heartbeating per chunk, usage requested), or with `stream=False` a plain request, for
+    calls that send only what the reference sends (the page extraction). An empty completion
+    is retryable, as the reference retries it."""
     try:
-        stream = await endpoint.client.chat.completions.create(
-            model=endpoint.model,
-            messages=messages,  # type: ignore[arg-type]
-            stop=stop,
-            temperature=sampling.temperature if temperature is None else temperature,
-            top_p=sampling.top_p,
-            presence_penalty=sampling.presence_penalty,
-            max_tokens=sampling.max_tokens,
-            stream=True,
-            stream_options={"include_usage": True},
-            **({"seed": sampling.seed} if sampling.seed is not None else {}),
-            **({"tools": tools} if tools else {}),
-        )
-        async for chunk in stream:
-            beat()
-            if chunk.usage is not None:
-                usage = chunk.usage
-            if not chunk.choices:
-                continue
-            delta = chunk.choices[0].delta
-            if delta.content:
-                parts.append(delta.content)
-            extra = getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None)
-            if isinstance(extra, str):
-                thinking.append(extra)
-            for part in delta.tool_calls or []:
-                call = calls.setdefault(part.index, {"id": "", "name": "", "arguments": ""})
-                call["id"] = part.id or call["id"]
-                if part.function is not None:
-                    call["name"] += part.function.name or ""
-                    call["arguments"] += part.function.arguments or ""
+        read = _streamed if stream else _single
+        text, reasoning, calls, usage = await read(endpoint, messages, params)
     except openai.OpenAIError as error:
         raise from_openai("model endpoint", error) from error
-    text, reasoning = "".join(parts), "".join(thinking)
     if not (text.strip() or reasoning.strip() or calls):
         raise ApplicationError(
             "model endpoint returned an empty completion", type="EmptyCompletion"
@@ -156,23 +206,14 @@ async def think(state: dict[str, Any], endpoint: ModelEndpoint | None = None) ->
     turn = state.get("llm_calls", 0) + 1
     messages = to_messages(state["messages"])
     sampling = Sampling(**state.get("sampling", {}))
-    extra: dict[str, Any] = {}
-    if state.get("protocol", "tongyi") == openai_tools.NAME:
-        prompt = openai_tools.render(messages, state["today"])
-        result = await chat(endpoint, prompt, sampling, tools=openai_tools.tools())
-        message = openai_tools.parse(result.text, result.tool_calls, turn, state["question"])
-    else:
-        iterative_round = state.get("strategy") == iterative.NAME
-        if iterative_round:
-            prompt = iterative.render(messages, state)
-        else:
-            prompt = tongyi.render(messages, state["today"])
-        stop = list(prompts.STOP_SEQUENCES)
-        result = await chat(endpoint, prompt, sampling, stop)
-        message = tongyi.parse(_wrap_reasoning(result.reasoning, result.text), turn)
-        if iterative_round:
-            previous = state.get("workspace_report", "")
-            extra["workspace_report"] = iterative.next_report(str(message.content), previous)
+    dialect, strategy = dialect_of(state), strategy_of(state)
+    prompt = strategy.render(messages, state, dialect)
+    result = await chat(
+        endpoint, prompt, sampling, list(dialect.stop) or None, tools=dialect.tools or None
+    )
+    completion = Completion(result.text, result.reasoning, result.tool_calls)
+    message = dialect.parse(completion, turn, state.get("question", ""))
+    extra = strategy.after_turn(message, state)
     if activity.in_activity():
         activity.logger.info("turn %d: %d prompt tokens", turn, result.prompt_tokens)
     return {

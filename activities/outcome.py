@@ -9,7 +9,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.errors import ToolError
+from activities.errors import ToolError, is_content_error
 from activities.heartbeat import heartbeating
 from activities.metrics import count
 
@@ -23,8 +23,9 @@ def _last_attempt() -> bool:
 
 
 async def tool_outcome(work: Awaitable[str], *, fallback: str, label: str) -> str:
-    """Await a tool's text. A non-retryable failure answers at once with the error; a retryable
-    one raises (Temporal retries) until the last attempt, which answers with `fallback`."""
+    """Await a tool's text. A non-retryable failure, and one that what a page or URL holds
+    raises in a codec or URL parser, answers at once with the error; a retryable one raises
+    (Temporal retries) until the last attempt, which answers with `fallback`."""
     tool = label.split(" ", 1)[0]
     try:
         text = await work
@@ -44,6 +45,13 @@ async def tool_outcome(work: Awaitable[str], *, fallback: str, label: str) -> st
             return fallback
         count("tool_retries", tool=tool)
         raise
+    except Exception as error:
+        if not is_content_error(error):
+            raise  # a bug of ours: Temporal retries it, the worker log shows it
+        count("tool_calls", tool=tool, outcome="failed")
+        if activity.in_activity():
+            activity.logger.warning("%s failed on its input: %r", label, error)
+        return f"[{label}] failed: {type(error).__name__}: {error}"
     count("tool_calls", tool=tool, outcome="ok")
     return text
 

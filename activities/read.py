@@ -13,17 +13,17 @@ import httpx
 import trafilatura
 from temporalio.exceptions import ApplicationError
 
+from activities.charset import decode, response_text
 from activities.context import ToolContext, current
 from activities.corpus import DOC_PREFIX, read_document
 from activities.errors import ToolError, from_transport, raise_for_http, status_error
 from activities.files import parse_bytes
 from activities.heartbeat import heartbeating
-from activities.llm import chat
-from activities.netguard import check_url, check_url_shape, pinned
+from activities.llm import complete
+from activities.netguard import check_reader_url, check_url, pinned
 from activities.outcome import tool_outcome
 from graphs import prompts
-from graphs.react import truncate_tokens
-from graphs.state import Sampling
+from graphs.tokens import truncate_tokens
 
 PAGE_TOKEN_LIMIT = 95_000  # the reference truncates pages to 95K tokens before extraction
 FINAL_TRUNCATION = 25_000  # ... and, after three 70% shrinks, to 25K characters
@@ -44,28 +44,30 @@ async def _jina(ctx: ToolContext, url: str) -> str:
     headers = {"Authorization": f"Bearer {ctx.jina_key}"} if ctx.jina_key else {}
     try:
         response = await ctx.http.get(f"{ctx.jina_url.rstrip('/')}/{url}", headers=headers)
+    except httpx.InvalidURL as error:  # not an HTTPError: what the URL holds, never retried
+        raise ToolError(f"invalid URL {url!r}: {error}", url=url) from None
     except httpx.HTTPError as error:
         raise from_transport("Jina Reader", error) from error
     raise_for_http("Jina Reader", response)
-    return response.text
+    return response_text(response)
 
 
 async def _direct(ctx: ToolContext, url: str) -> str:
     """GET with every redirect hop re-checked by netguard and the body size capped."""
     for _ in range(MAX_REDIRECTS + 1):
         address = await check_url(url, allow_loopback=ctx.allow_loopback)
-        target, headers, extensions = pinned(url, address)
         try:
+            target, headers, extensions = pinned(url, address)
             async with ctx.http.stream(
                 "GET", target, headers=headers, extensions=extensions, follow_redirects=False
             ) as response:
                 if response.is_redirect and "location" in response.headers:
-                    url = urljoin(url, response.headers["location"])
+                    url = _redirect_target(url, response.headers["location"])
                     continue
                 if not response.is_success:
                     await response.aread()
                     raise status_error(
-                        "page", response.status_code, response.headers, response.text
+                        "page", response.status_code, response.headers, response_text(response)
                     )
                 body = bytearray()
                 async for chunk in response.aiter_bytes():
@@ -73,12 +75,14 @@ async def _direct(ctx: ToolContext, url: str) -> str:
                     if len(body) > ctx.page_max_bytes:
                         raise ToolError(f"page larger than {ctx.page_max_bytes} bytes", url=url)
                 is_pdf = "pdf" in response.headers.get("content-type", "")
-                encoding = response.encoding or "utf-8"
+                charset = response.charset_encoding
+        except httpx.InvalidURL as error:  # e.g. a Location httpx cannot parse ("http:x/")
+            raise ToolError(f"invalid URL reading {url!r}: {error}", url=url) from None
         except httpx.HTTPError as error:
             raise from_transport("page", error) from error
         if is_pdf or body.startswith(b"%PDF"):
             return await asyncio.to_thread(parse_bytes, "page.pdf", bytes(body))
-        html = body.decode(encoding, errors="replace")
+        html = decode(bytes(body), charset)  # never raises, whatever charset the page names
         text = await asyncio.to_thread(
             trafilatura.extract, html, url=url, output_format="markdown", include_links=True
         )
@@ -86,16 +90,26 @@ async def _direct(ctx: ToolContext, url: str) -> str:
     raise ToolError(f"more than {MAX_REDIRECTS} redirects", url=url)
 
 
+def _redirect_target(url: str, location: str) -> str:
+    """The next hop's URL; a Location that cannot be joined is the page's error, not ours."""
+    try:
+        return urljoin(url, location)
+    except ValueError as error:
+        raise ToolError(
+            f"invalid redirect from {url!r} to {location!r}: {error}", url=url
+        ) from None
+
+
 async def read_page(ctx: ToolContext, url: str) -> str:
-    """Jina Reader fetches remotely (only the URL's shape is ours to check); a direct fetch is
-    guarded hop by hop. A `doc:` id from the local search backend is read from the index, not
-    the network, so netguard has nothing to check."""
+    """Jina Reader fetches remotely (the URL is checked, the reader's own hops cannot be); a
+    direct fetch is guarded hop by hop. A `doc:` id from the local search backend is read from
+    the index, not the network, so netguard has nothing to check."""
     if url.startswith(DOC_PREFIX):
         if not ctx.index_dir:
             raise ToolError(f"cannot read {url!r}: no local index is configured", url=url)
         return await asyncio.to_thread(read_document, ctx.index_dir, url)
     if ctx.jina_key or ctx.jina_keyless:
-        check_url_shape(url)
+        await check_reader_url(url, allow_loopback=ctx.allow_loopback)
         try:
             return await _jina(ctx, url)
         except ApplicationError as error:
@@ -142,13 +156,11 @@ def _json_object(raw: str) -> dict[str, Any] | None:
 async def _summarize(ctx: ToolContext, content: str, goal: str) -> str:
     """'' when the model rejects the request (e.g. context too long), as the reference does."""
     prompt = prompts.EXTRACTOR_PROMPT.format(webpage_content=content, goal=goal)
+    messages = [{"role": "user", "content": prompt}]
     try:
-        result = await chat(
-            ctx.extract_model,
-            [{"role": "user", "content": prompt}],
-            Sampling(),
-            temperature=prompts.EXTRACTOR_TEMPERATURE,
-        )
+        # Only what the reference sends its summary model (temperature 0.7, unless configured).
+        params = ctx.extract_sampling.params()
+        result = await complete(ctx.extract_model, messages, params, stream=False)
     except ApplicationError as error:
         if not error.non_retryable:
             raise

@@ -15,15 +15,35 @@ def format_scholar(query: str, body: Any) -> str:
         return prompts.SCHOLAR_NO_RESULTS.format(query=query)
     entries = []
     for idx, page in enumerate(body["organic"], start=1):
-        year = "\nDate published: " + str(page["year"]) if "year" in page else ""
-        info = "\npublicationInfo: " + page["publicationInfo"] if "publicationInfo" in page else ""
-        snippet = "\n" + page["snippet"] if "snippet" in page else ""
-        link = "pdfUrl: " + page["pdfUrl"] if "pdfUrl" in page else prompts.SCHOLAR_NO_LINK
-        cited = "\ncitedBy: " + str(page["citedBy"]) if "citedBy" in page else ""
-        entry = f"{idx}. [{page.get('title', '')}]({link}){info}{year}{cited}\n{snippet}"
+        year = prompts.SCHOLAR_DATE_PUBLISHED.format(year=page["year"]) if "year" in page else ""
+        info = (
+            prompts.SCHOLAR_PUBLICATION_INFO.format(publication_info=page["publicationInfo"])
+            if "publicationInfo" in page
+            else ""
+        )
+        snippet = (
+            prompts.RESULT_SNIPPET.format(snippet=page["snippet"]) if "snippet" in page else ""
+        )
+        link = (
+            prompts.SCHOLAR_PDF_LINK.format(pdf_url=page["pdfUrl"])
+            if "pdfUrl" in page
+            else prompts.SCHOLAR_NO_LINK
+        )
+        cited = (
+            prompts.SCHOLAR_CITED_BY.format(cited_by=page["citedBy"]) if "citedBy" in page else ""
+        )
+        entry = prompts.SCHOLAR_RESULT_ITEM.format(
+            idx=idx,
+            title=page.get("title", ""),
+            link_info=link,
+            publication_info=info,
+            date_published=year,
+            cited_by=cited,
+            snippet=snippet,
+        )
         entries.append(entry.replace(prompts.VIDEO_PLACEHOLDER, ""))
     header = prompts.SCHOLAR_RESULTS_HEADER.format(query=query, count=len(entries))
-    return header + "\n\n".join(entries)
+    return header + prompts.RESULTS_JOINER.join(entries)
 
 
 async def scholar_search(ctx: ToolContext, query: str) -> str:

@@ -28,7 +28,8 @@ DdgsText = Callable[[str, str, int], list[dict[str, Any]]]
 
 
 def _has_cjk(text: str) -> bool:
-    return any("\u4e00" <= char <= "\u9fff" for char in text)
+    low, high = prompts.CJK_RANGE
+    return any(low <= char <= high for char in text)
 
 
 def serper_payload(query: str) -> dict[str, str]:
@@ -42,13 +43,22 @@ def format_results(query: str, body: Any) -> str:
         return prompts.SEARCH_NO_RESULTS.format(query=query)
     snippets = []
     for idx, page in enumerate(body["organic"], start=1):
-        date = "\nDate published: " + page["date"] if "date" in page else ""
-        source = "\nSource: " + page["source"] if "source" in page else ""
-        snippet = "\n" + page["snippet"] if "snippet" in page else ""
-        entry = f"{idx}. [{page.get('title', '')}]({page.get('link', '')}){date}{source}\n{snippet}"
+        date = prompts.SEARCH_DATE_PUBLISHED.format(date=page["date"]) if "date" in page else ""
+        source = prompts.SEARCH_SOURCE.format(source=page["source"]) if "source" in page else ""
+        snippet = (
+            prompts.RESULT_SNIPPET.format(snippet=page["snippet"]) if "snippet" in page else ""
+        )
+        entry = prompts.SEARCH_RESULT_ITEM.format(
+            idx=idx,
+            title=page.get("title", ""),
+            link=page.get("link", ""),
+            date_published=date,
+            source=source,
+            snippet=snippet,
+        )
         snippets.append(entry.replace(prompts.VIDEO_PLACEHOLDER, ""))
     header = prompts.SEARCH_RESULTS_HEADER.format(query=query, count=len(snippets))
-    return header + "\n\n".join(snippets)
+    return header + prompts.RESULTS_JOINER.join(snippets)
 
 
 # -- choosing a backend ----------------------------------------------------------------------

@@ -12,9 +12,10 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 
 from graphs import prompts
 from graphs.protocol import tongyi
-from graphs.react import truncate_tokens
+from graphs.tokens import truncate_tokens
 
 NAME = "iterative"
+# The strategies' names (kept for callers of this name; the registry is graphs.strategies).
 STRATEGIES = ("react", NAME)
 # Caps that bound the workspace (estimated tokens): the report the model carries forward and
 # the last result it is shown (a fan-out of 20 searches can return more).
@@ -49,13 +50,17 @@ def _rounds_from(messages: list[BaseMessage], rounds: int) -> list[BaseMessage]:
     return [messages[0], *messages[start:]]
 
 
-def model_state(state: dict[str, Any]) -> dict[str, Any]:
-    """What a model call needs of the state: for this strategy only the question and the last
-    round, so the call's input (and its history event) stays bounded too."""
-    if state.get("strategy") != NAME:
-        return state
+def workspace_state(state: dict[str, Any]) -> dict[str, Any]:
+    """What a model call needs of the state: only the question and the last round, so the
+    call's input (and its history event) stays bounded too."""
     messages = list(state.get("messages") or [])
     return {**state, "messages": _rounds_from(messages, 1)}
+
+
+def model_state(state: dict[str, Any]) -> dict[str, Any]:
+    """`workspace_state` for a session of this strategy, any other state as it is (the old
+    entry point; graphs.strategies.model_state dispatches through the registry)."""
+    return workspace_state(state) if state.get("strategy") == NAME else state
 
 
 def fusion_messages(messages: list[BaseMessage], report: str) -> list[BaseMessage]:
@@ -102,3 +107,9 @@ def next_report(content: str, previous: str) -> str:
     """The report carried into the next round."""
     written = extract_report(content)
     return previous if written is None else written
+
+
+def after_turn(message: AIMessage, state: dict[str, Any]) -> dict[str, Any]:
+    """The state update a round adds to the turn: the report it carries forward."""
+    previous = state.get("workspace_report", "")
+    return {"workspace_report": next_report(str(message.content), previous)}

@@ -17,8 +17,11 @@ from langgraph.runtime import get_runtime
 from langgraph.types import Send
 
 from graphs import prompts
-from graphs.protocol import answer_of, tongyi
+from graphs.protocol import answer_of, dialect_of, tongyi
 from graphs.state import Control, ResearchLimits, ResearchState, ToolTask
+
+# Re-exported: the token estimate lived here (activities/files.py imports it from here).
+from graphs.tokens import estimate_tokens, truncate_tokens  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -29,13 +32,14 @@ class ToolRoute:
     node: str
     invalid: str
     fanout: str | None = None
+    strip: bool = False  # the tool response is .strip()ped, as the reference's visit does
 
 
 # Tool names as the model calls them (the reference's) -> their route.
 TOOL_ROUTES: dict[str, ToolRoute] = {
     "search": ToolRoute("search", prompts.SEARCH_INVALID_REQUEST, fanout="query"),
     "google_scholar": ToolRoute("scholar", prompts.SCHOLAR_INVALID_REQUEST, fanout="query"),
-    "visit": ToolRoute("fetch", prompts.VISIT_INVALID_REQUEST, fanout="url"),
+    "visit": ToolRoute("fetch", prompts.VISIT_INVALID_REQUEST, fanout="url", strip=True),
     "PythonInterpreter": ToolRoute("python", prompts.PYTHON_FORMAT_ERROR),
     "parse_file": ToolRoute("parse_file", prompts.PARSE_FILE_INVALID_REQUEST),
 }
@@ -49,19 +53,6 @@ class NodeSpec:
 
     func: Callable[..., Any]
     metadata: dict[str, Any] = field(default_factory=dict)
-
-
-def estimate_tokens(text: str) -> int:
-    """Conservative token estimate for text the server has not counted yet (no tokenizer
-    download): one token per 3 UTF-8 bytes overcounts English and roughly matches CJK."""
-    return math.ceil(len(text.encode("utf-8")) / 3)
-
-
-def truncate_tokens(text: str, limit: int) -> str:
-    """Cut text to about `limit` tokens by the same estimate (the reference uses tiktoken)."""
-    if estimate_tokens(text) <= limit:
-        return text
-    return text.encode("utf-8")[: limit * 3].decode("utf-8", errors="ignore")
 
 
 def last_ai(state: ResearchState) -> AIMessage | None:
@@ -163,10 +154,13 @@ async def collect(state: ResearchState) -> dict[str, Any]:
     return {}
 
 
-def tool_response(observations: list[dict[str, Any]]) -> str:
-    """Join one call's observations in fan-out order, as the reference joins multi-query results."""
+def tool_response(observations: list[dict[str, Any]], strip: bool = False) -> str:
+    """Join one call's observations in fan-out order, as the reference joins multi-query results
+    (`strip`: then strip the whole, as its visit tool does: inner pages keep their closing blank
+    line, the last one loses it)."""
     ordered = sorted(observations, key=lambda o: o["index"])
-    return prompts.OBSERVATION_SEPARATOR.join(o["text"] for o in ordered)
+    text = prompts.OBSERVATION_SEPARATOR.join(o["text"] for o in ordered)
+    return text.strip() if strip else text
 
 
 def control() -> Control:
@@ -189,13 +183,14 @@ async def refine(state: ResearchState) -> dict[str, Any]:
         by_call: dict[str, list[dict[str, Any]]] = {}
         for obs in state.get("observations") or []:
             by_call.setdefault(obs["call_id"], []).append(obs)
-        call_ids = [c["id"] for c in message.tool_calls] + [
-            c["id"] for c in message.invalid_tool_calls
+        calls = [(c["id"], c["name"]) for c in message.tool_calls] + [
+            (c["id"], c["name"]) for c in message.invalid_tool_calls
         ]
-        for call_id in call_ids:
+        for call_id, name in calls:
             observations = by_call.get(call_id or "", [])
+            route = TOOL_ROUTES.get(name or "")
             if observations or not cancel:
-                text = tool_response(observations)
+                text = tool_response(observations, strip=route is not None and route.strip)
             else:
                 text = prompts.CANCELLED_TOOL
             new.append(ToolMessage(content=text, tool_call_id=call_id, id=f"tool-{call_id}"))
@@ -236,7 +231,7 @@ def with_notice(state: ResearchState, new: list[AnyMessage], notice: str) -> lis
     """Tell the model a limit was hit. The reference overwrites the last message (the tool
     response, else the model's own turn) and the Tongyi model was trained on that; a native
     tool-calling API needs every tool call answered, so the openai dialect appends instead."""
-    if state.get("protocol", "tongyi") != "tongyi":
+    if not dialect_of(state).overwrites_last:
         return [*new, HumanMessage(content=notice, id=f"notice-{state.get('llm_calls', 0)}")]
     last = new[-1] if new else (state.get("messages") or [None])[-1]
     if last is None:

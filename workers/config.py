@@ -10,6 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.errors import ConfigurationError
+from graphs.prompts import EXTRACTOR_TEMPERATURE
 
 DEFAULT_SERPER_URL = "https://google.serper.dev"
 DEFAULT_JINA_URL = "https://r.jina.ai"
@@ -37,6 +38,20 @@ class Settings(BaseSettings):
         None, validation_alias=_env("DEEPRESEARCH_EXTRACT_API_KEY")
     )
     extract_model: str | None = Field(None, validation_alias=_env("DEEPRESEARCH_EXTRACT_MODEL"))
+    # Sampling of the extraction calls, apart from the research model's: the reference sends
+    # only temperature 0.7; the others are not sent unless set.
+    extract_temperature: float | None = Field(
+        EXTRACTOR_TEMPERATURE, ge=0, validation_alias=_env("DEEPRESEARCH_EXTRACT_TEMPERATURE")
+    )
+    extract_top_p: float | None = Field(
+        None, gt=0, le=1, validation_alias=_env("DEEPRESEARCH_EXTRACT_TOP_P")
+    )
+    extract_presence_penalty: float | None = Field(
+        None, validation_alias=_env("DEEPRESEARCH_EXTRACT_PRESENCE_PENALTY")
+    )
+    extract_max_tokens: int | None = Field(
+        None, ge=1, validation_alias=_env("DEEPRESEARCH_EXTRACT_MAX_TOKENS")
+    )
     judge_base_url: str | None = Field(None, validation_alias=_env("DEEPRESEARCH_JUDGE_BASE_URL"))
     judge_api_key: SecretStr | None = Field(
         None, validation_alias=_env("DEEPRESEARCH_JUDGE_API_KEY")

@@ -10,6 +10,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
 
 from graphs import prompts
+from graphs.protocol.dialect import Completion, Dialect
 
 NAME = "openai"
 
@@ -167,3 +168,11 @@ def extract_answer(text: str) -> str:
     if "</think>" in text:
         text = text.split("</think>", 1)[1]
     return text.strip()
+
+
+def parse_completion(completion: Completion, turn: int, question: str) -> AIMessage:
+    """`parse` of the completion's text and native tool calls (its reasoning is not kept)."""
+    return parse(completion.text, list(completion.tool_calls), turn, question)
+
+
+DIALECT = Dialect(name=NAME, render=render, parse=parse_completion, tools=TOOLS)

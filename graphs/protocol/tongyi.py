@@ -8,6 +8,7 @@ import json5
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 
 from graphs import prompts
+from graphs.protocol.dialect import Completion, Dialect
 
 NAME = "tongyi"
 
@@ -22,13 +23,22 @@ def render(messages: list[AnyMessage], today: str) -> list[dict[str, str]]:
     out = [{"role": "system", "content": system_prompt(today)}]
     for message in messages:
         if isinstance(message, ToolMessage):
-            content = f"<tool_response>\n{message.content}\n</tool_response>"
-            out.append({"role": "user", "content": content})
+            content = str(message.content)
+            wrapped = prompts.TOOL_RESPONSE_PREFIX + content + prompts.TOOL_RESPONSE_SUFFIX
+            out.append({"role": "user", "content": wrapped})
         elif isinstance(message, AIMessage):
             out.append({"role": "assistant", "content": str(message.content)})
         else:
             out.append({"role": "user", "content": str(message.content)})
     return out
+
+
+def with_reasoning(reasoning: str, content: str) -> str:
+    """Servers with a reasoning parser (vLLM, OpenRouter) return the thought apart; this dialect
+    expects it inline, as the reference re-wraps it."""
+    if reasoning.strip() and "<think>" not in content:
+        return f"<think>\n{reasoning.strip()}\n</think>{content}"
+    return content
 
 
 def clean_completion(text: str) -> str:
@@ -121,3 +131,17 @@ def replace_content(message: AnyMessage, text: str) -> AnyMessage:
     if isinstance(message, AIMessage):
         return AIMessage(content=text, id=message.id)
     return HumanMessage(content=text, id=message.id)
+
+
+def parse_completion(completion: Completion, turn: int, question: str) -> AIMessage:
+    """`parse` of the completion's text with its reasoning put back inline."""
+    return parse(with_reasoning(completion.reasoning, completion.text), turn)
+
+
+DIALECT = Dialect(
+    name=NAME,
+    render=render,
+    parse=parse_completion,
+    stop=prompts.STOP_SEQUENCES,
+    overwrites_last=True,
+)

@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from activities.context import ModelEndpoint, ToolContext
+from activities.context import ExtractSampling, ModelEndpoint, ToolContext
 from activities.read import extract, extract_evidence
 from graphs import prompts
 from tests.activity.helpers import SequencedModel
 from tests.fakes import FakeModel, RequestRecord
+from workers.config import Settings
+from workers.research_worker import build_tool_context
 
 URL = "https://site.example/page/bees"
 GOAL = "How do bees communicate?"
@@ -84,6 +88,67 @@ async def test_default_extraction(tools: ToolContext, model: FakeModel) -> None:
     ]
     assert record.body["temperature"] == 0.7
     assert record.meta["goal"] == GOAL and record.meta["webpage"] == CONTENT
+
+
+async def test_extraction_request_sends_only_what_the_reference_sends(
+    tools: ToolContext, model: FakeModel
+) -> None:
+    # tool_visit.py call_server: create(model=..., messages=..., temperature=0.7), nothing else
+    # (no top_p, presence_penalty, max_tokens or stop of the research model's sampling).
+    await extract_evidence(tools, CONTENT, URL, GOAL)
+    (record,) = model.extraction_requests()
+    assert set(record.body) == {"model", "messages", "temperature"}
+    assert record.body["model"] == "fake-model" and record.body["temperature"] == 0.7
+
+
+async def test_extraction_sampling_is_configured_apart(
+    tools: ToolContext, model: FakeModel
+) -> None:
+    sampling = ExtractSampling(temperature=0.2, top_p=0.8, presence_penalty=0.5, max_tokens=2048)
+    await extract_evidence(replace(tools, extract_sampling=sampling), CONTENT, URL, GOAL)
+    (record,) = model.extraction_requests()
+    assert set(record.body) == {
+        "model",
+        "messages",
+        "temperature",
+        "top_p",
+        "presence_penalty",
+        "max_tokens",
+    }
+    sent = [record.body[k] for k in ("temperature", "top_p", "presence_penalty", "max_tokens")]
+    assert sent == [0.2, 0.8, 0.5, 2048]
+
+
+async def test_extraction_without_temperature_sends_none(
+    tools: ToolContext, model: FakeModel
+) -> None:
+    sampling = ExtractSampling(temperature=None, max_tokens=512)
+    await extract_evidence(replace(tools, extract_sampling=sampling), CONTENT, URL, GOAL)
+    (record,) = model.extraction_requests()
+    assert set(record.body) == {"model", "messages", "max_tokens"}
+
+
+async def test_extraction_sampling_comes_from_its_own_settings(
+    http: httpx.AsyncClient, model: FakeModel, tmp_path: Path
+) -> None:
+    settings = Settings(
+        OPENAI_BASE_URL=f"{model.url}/v1",
+        DEEPRESEARCH_MODEL="fake-model",
+        DEEPRESEARCH_DATA_DIR=str(tmp_path),
+        DEEPRESEARCH_EXTRACT_TOP_P="0.9",
+        DEEPRESEARCH_EXTRACT_MAX_TOKENS="777",
+    )
+    ctx = build_tool_context(settings, http)
+    assert ctx.extract_sampling == ExtractSampling(temperature=0.7, top_p=0.9, max_tokens=777)
+    await extract_evidence(ctx, CONTENT, URL, GOAL)
+    body = model.extraction_requests()[0].body
+    assert {k: v for k, v in body.items() if k not in ("model", "messages")} == {
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "max_tokens": 777,
+    }
+    await ctx.extract_model.client.close()
+    await ctx.research_model.client.close()
 
 
 async def test_configured_extraction(tools: ToolContext, model: FakeModel) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
+import httpx
 import pytest
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
@@ -74,6 +75,31 @@ async def test_tool_error_answers_message() -> None:
 async def test_other_exceptions_propagate() -> None:
     with pytest.raises(ZeroDivisionError):
         await tool_outcome(_raise(ZeroDivisionError()), fallback=FALLBACK, label="t")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        LookupError("'rot13' is not a text encoding"),
+        UnicodeError("Unsupported error handling replace"),
+        UnicodeDecodeError("utf-32", b"\x00", 0, 1, "no BOM"),
+        httpx.InvalidURL("For absolute URLs, path must be empty or begin with '/'"),
+    ],
+)
+async def test_what_content_raises_answers_at_once(error: Exception) -> None:
+    # Inside an activity too, on the first attempt: retrying cannot change the page.
+
+    async def body() -> str:
+        return await tool_outcome(_raise(error), fallback=FALLBACK, label="visit")
+
+    text = await _env(attempt=1, maximum=5).run(body)
+    assert text == f"[visit] failed: {type(error).__name__}: {error}"
+
+
+@pytest.mark.parametrize("error", [KeyError("k"), IndexError("i")])
+async def test_lookup_errors_of_our_own_code_propagate(error: Exception) -> None:
+    with pytest.raises(type(error)):
+        await tool_outcome(_raise(error), fallback=FALLBACK, label="t")
 
 
 # -- inside an activity -----------------------------------------------------------------------

@@ -60,10 +60,37 @@ async def test_jina_reads_with_bearer_key(tools: ToolContext, jina: FakeJina) ->
     assert jina.read_targets() == [url]
 
 
-async def test_jina_does_not_resolve_the_target_host(tools: ToolContext, jina: FakeJina) -> None:
-    # Jina fetches remotely: a private target only has its shape checked, not its address.
-    await read_page(replace(tools, allow_loopback=False), "http://10.0.0.1/page/internal")
-    assert jina.read_targets() == ["http://10.0.0.1/page/internal"]
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.0.0.1/page/internal",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[2002:a9fe:a9fe::]/",  # 6to4 of the metadata address
+        "http://localhost:6379/",
+    ],
+)
+async def test_reader_is_not_aimed_at_internal_hosts(
+    tools: ToolContext, jina: FakeJina, url: str
+) -> None:
+    # A self-hosted reader inside the network would fetch them for us: refused before asking.
+    with pytest.raises(ToolError, match="refused"):
+        await read_page(replace(tools, allow_loopback=False), url)
+    assert jina.records() == []
+
+
+async def test_reader_gets_names_our_resolver_does_not_know(
+    tools: ToolContext, jina: FakeJina
+) -> None:
+    # The hosted reader resolves public names a locked-down worker may not: they pass.
+    await read_page(replace(tools, allow_loopback=False), "https://site.example/page/a")
+    assert jina.read_targets() == ["https://site.example/page/a"]
+
+
+async def test_reader_gets_loopback_only_with_allow_loopback(
+    tools: ToolContext, jina: FakeJina
+) -> None:
+    await read_page(tools, "http://127.0.0.1:9/page/local")  # tests allow loopback
+    assert jina.read_targets() == ["http://127.0.0.1:9/page/local"]
 
 
 async def test_jina_refuses_bad_scheme_without_a_request(
@@ -370,3 +397,132 @@ async def test_direct_fetch_reads_a_pdf_url(tools: ToolContext) -> None:
     with serve as server:
         text = await read_page(replace(tools, jina_key=None), f"{server.url}/paper.pdf")
     assert "Reinforcement learning foundations" in text
+
+
+# -- hostile pages and URLs: an error observation, never a failed session ------------------------
+
+# Codecs that are no text encoding, or that cannot decode arbitrary bytes.
+HOSTILE_CHARSETS = ["rot13", "base64", "hex", "zlib", "idna", "undefined", "bz2"]
+# A real encoding the body is not in (utf-32 without a BOM): junk text, but no exception.
+LYING_CHARSETS = [*HOSTILE_CHARSETS, "utf-32"]
+PAGE = (
+    "<html><head><title>Charsets</title></head><body><article><p>"
+    + "A page that names a charset which is no text encoding still has readable words. " * 3
+    + "</p></article></body></html>"
+).encode()
+
+
+def _page_with(charset: str, status: int = 200) -> Callable[..., Response]:
+    headers = {"Content-Type": f"text/html; charset={charset}"}
+    return lambda *_: Response(status, headers, PAGE)
+
+
+@pytest.mark.parametrize("charset", HOSTILE_CHARSETS)
+async def test_direct_page_with_a_hostile_charset_is_read_as_utf8(
+    direct: ToolContext, charset: str
+) -> None:
+    with StaticServer(_page_with(charset)) as site:
+        text = await read_page(direct, f"{site.url}/page")
+    assert "still has readable words" in text
+
+
+@pytest.mark.parametrize("charset", LYING_CHARSETS)
+async def test_error_page_with_a_hostile_charset_keeps_its_status(
+    direct: ToolContext, charset: str
+) -> None:
+    with StaticServer(_page_with(charset, status=404)) as site:
+        with pytest.raises(ApplicationError) as caught:
+            await read_page(direct, f"{site.url}/page")
+    assert caught.value.type == "HTTP404" and caught.value.non_retryable
+
+
+@pytest.mark.parametrize("charset", ["rot13", "base64", "idna"])
+async def test_reader_answer_with_a_hostile_charset_is_read(
+    tools: ToolContext, charset: str
+) -> None:
+    headers = {"Content-Type": f"text/plain; charset={charset}"}
+    with StaticServer(lambda *_: Response(200, headers, b"Title: t\n\nplain words")) as reader:
+        text = await read_page(replace(tools, jina_url=reader.url), "https://site.example/p")
+    assert text == "Title: t\n\nplain words"
+
+
+@pytest.mark.parametrize("charset", ["rot13", "zlib", "idna"])
+async def test_reader_error_with_a_hostile_charset_keeps_its_status(
+    tools: ToolContext, charset: str
+) -> None:
+    headers = {"Content-Type": f"text/plain; charset={charset}"}
+    with StaticServer(lambda *_: Response(503, headers, b"busy")) as reader:
+        with pytest.raises(ApplicationError) as caught:
+            await read_page(replace(tools, jina_url=reader.url), "https://site.example/p")
+    assert caught.value.type == "HTTP503" and not caught.value.non_retryable
+
+
+@pytest.mark.parametrize("charset", LYING_CHARSETS)
+async def test_fetch_node_with_a_hostile_charset_stores_or_answers(
+    direct: ToolContext, install: Callable[[ToolContext], ToolContext], charset: str
+) -> None:
+    install(direct)
+    for status in (200, 404):
+        with StaticServer(_page_with(charset, status)) as site:
+            url = f"{site.url}/page"
+            result = await fetch(_task(url))
+        if status == 404 or "pages" not in result:
+            assert result["observations"][0]["text"] == _failure(url)
+        else:
+            stored = direct.blobs.get(result["pages"][0]["blob"]).decode()
+            assert "still has readable words" in stored
+
+
+@pytest.mark.parametrize(
+    "location", ["http:127.0.0.1/", "https:127.0.0.1/", "http:\\\\127.0.0.1/", "http://[::1"]
+)
+async def test_redirect_to_an_unparsable_location_is_failure_text(
+    direct: ToolContext, install: Callable[[ToolContext], ToolContext], location: str
+) -> None:
+    install(direct)
+    with StaticServer(_redirect(location)) as hop:
+        url = f"{hop.url}/start"
+        result = await fetch(_task(url))
+        assert [r.path for r in hop.records()] == ["/start"]
+    assert "pages" not in result
+    assert result["observations"][0]["text"] == _failure(url)
+
+
+@pytest.mark.parametrize("location", ["http:127.0.0.1/", "https:127.0.0.1/"])
+async def test_redirect_to_an_unparsable_location_is_a_tool_error(
+    direct: ToolContext, location: str
+) -> None:
+    with StaticServer(_redirect(location)) as hop:
+        with pytest.raises(ToolError, match="invalid URL"):
+            await read_page(direct, f"{hop.url}/start")
+
+
+@pytest.mark.parametrize("where", ["host", "path"])
+async def test_url_with_a_tab_is_refused_before_any_request(
+    direct: ToolContext, install: Callable[[ToolContext], ToolContext], where: str
+) -> None:
+    install(direct)
+    with StaticServer(lambda *_: Response.text("never served")) as site:
+        if where == "host":
+            url = site.url.replace("127.0.0.1", "127.0.0.\t1") + "/page"
+        else:
+            url = f"{site.url}/pa\tge"
+        with pytest.raises(ToolError, match="invalid URL"):
+            await read_page(direct, url)
+        result = await fetch(_task(url))
+        assert site.records() == []
+    assert result["observations"][0]["text"] == _failure(url)
+
+
+async def test_url_with_a_tab_is_not_handed_to_the_reader(
+    tools: ToolContext, jina: FakeJina
+) -> None:
+    with pytest.raises(ToolError, match="invalid URL"):
+        await read_page(tools, "https://site.exa\tmple/page/a")
+    assert jina.records() == []
+
+
+async def test_url_httpx_cannot_parse_is_a_tool_error(direct: ToolContext) -> None:
+    # getaddrinfo reads the octal form as 127.0.0.1 (allowed here); httpx refuses the URL
+    with pytest.raises(ToolError, match="invalid URL"):
+        await read_page(direct, "http://0177.0.0.1:9/")

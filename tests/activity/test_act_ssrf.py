@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import pytest
 
 from activities.errors import ToolError
-from activities.netguard import check_url, pinned
+from activities.netguard import check_reader_url, check_url, pinned
 
 HOSTILE = [
     ("http://127.0.0.1/admin", "loopback"),
@@ -39,14 +41,69 @@ HOSTILE = [
     ("javascript:alert(1)", "only http and https"),
     ("http:///no-host", "no host"),
     ("http://[::1", "invalid URL"),
+    # IPv6 forms that carry an IPv4 address (Python calls most of them global)
+    ("http://[2002:7f00:1::]/", "6to4 address embedding a loopback"),
+    ("http://[2002:a9fe:a9fe::]/", "6to4 address embedding a link-local"),
+    ("http://[2002:a00:1::]/", "6to4 address embedding a private"),
+    ("http://[2002:c058:6301::]/", "6to4 address embedding a deprecated 6to4 relay"),
+    ("http://[64:ff9b::7f00:1]/", "NAT64 address embedding a loopback"),
+    ("http://[64:ff9b::a9fe:a9fe]/", "NAT64 address embedding a link-local"),
+    ("http://[64:ff9b::a00:1]/", "NAT64 address embedding a private"),
+    ("http://[64:ff9b:1::808:808]/", "local-use NAT64"),
+    ("http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/", "Teredo address embedding a private"),
+    ("http://[2001:0:7f00:1::]/", "Teredo address embedding a loopback"),
+    ("http://[::7f00:1]/", "IPv4-compatible address embedding a loopback"),
+    ("http://[::808:808]/", "deprecated IPv4-compatible"),
+    ("http://[::ffff:0:a9fe:a9fe]/", "reserved"),  # IPv4-translated (SIIT)
+    # deprecated ranges
+    ("http://[fec0::1]/", "deprecated site-local"),
+    ("http://[feff::1]/", "deprecated site-local"),
+    ("http://[3ffe::1]/", "deprecated 6bone"),
+    ("http://192.88.99.1/", "deprecated 6to4 relay"),
+    # what urlsplit silently drops, httpx refuses: the host checked would not be the one asked
+    ("http://127.0.0.\t1/", "control character"),
+    ("http://exa\nmple.com/", "control character"),
 ]
 
 
+@pytest.mark.parametrize("check", [check_url, check_reader_url], ids=["direct", "reader"])
 @pytest.mark.parametrize(("url", "reason"), HOSTILE, ids=[u for u, _ in HOSTILE])
-async def test_hostile_url_is_refused_with_its_reason(url: str, reason: str) -> None:
+async def test_hostile_url_is_refused_with_its_reason(
+    url: str, reason: str, check: Callable[..., Awaitable[object]]
+) -> None:
     with pytest.raises(ToolError) as refused:
-        await check_url(url, allow_loopback=False)
+        await check(url, allow_loopback=False)
     assert reason in str(refused.value)
+
+
+# Public hosts in the same forms: a packet to them reaches a public IPv4 host.
+PUBLIC = [
+    "http://[2002:808:808::]/",  # 6to4 of 8.8.8.8
+    "http://[64:ff9b::808:808]/",  # NAT64 of 8.8.8.8 (what DNS64 answers on IPv6-only hosts)
+    "http://[2001:4860:4860::8888]/",
+    "http://8.8.8.8/",
+]
+
+
+@pytest.mark.parametrize("url", PUBLIC)
+async def test_public_hosts_in_embedding_forms_pass(url: str) -> None:
+    await check_url(url, allow_loopback=False)
+    await check_reader_url(url, allow_loopback=False)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[2002:7f00:1::]/", "http://[64:ff9b::7f00:1]/", "http://[::7f00:1]/"]
+)
+async def test_embedded_loopback_is_refused_even_with_allow_loopback(url: str) -> None:
+    # The setting lets tests reach 127.0.0.1, never a loopback address inside another form.
+    with pytest.raises(ToolError, match="loopback"):
+        await check_url(url, allow_loopback=True)
+
+
+async def test_reader_check_lets_unresolvable_names_through() -> None:
+    await check_reader_url("https://no-such-host.invalid/page", allow_loopback=False)
+    with pytest.raises(ToolError, match="cannot resolve"):
+        await check_url("https://no-such-host.invalid/page", allow_loopback=False)
 
 
 def test_the_table_is_large_enough() -> None:

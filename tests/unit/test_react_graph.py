@@ -122,9 +122,10 @@ def initial_state(**limits: Any) -> ResearchState:
 async def run(
     script: list[Turn | str],
     tools: tuple[str, ...] = ("search", "fetch"),
+    ports_class: type[Ports] = Ports,
     **limits: Any,
 ) -> tuple[dict[str, Any], Ports]:
-    ports = Ports(script)
+    ports = ports_class(script)
     graph = make_react_graph(
         think=NodeSpec(ports.think, {"execute_in": "activity"}),
         extract=NodeSpec(ports.extract),
@@ -609,3 +610,82 @@ async def test_steer_notes_are_delivered_once_in_order() -> None:
     ]
     notes = [m for m in third if m["content"].startswith("Note from the operator")]
     assert len(notes) == 2  # not delivered again
+
+
+# --- the visit observation, as the reference's Visit.call returns it ------------------------------
+
+
+def _visit_text(url: str, goal: str, evidence: str, summary: str) -> str:
+    return prompts.VISIT_RESULT.format(url=url, goal=goal, evidence=evidence, summary=summary)
+
+
+def _visit_failure(url: str, goal: str) -> str:
+    evidence, summary = prompts.VISIT_FAILED_EVIDENCE, prompts.VISIT_FAILED_SUMMARY
+    return _visit_text(url, goal, evidence, summary)
+
+
+class VisitPorts(Ports):
+    """fetch/extract answering in the visit tool's own format (each page ends with "\n\n")."""
+
+    async def fetch(self, task: dict[str, Any]) -> dict[str, Any]:
+        if "broken" in task["url"]:
+            self.events.append(("fetch", task["url"]))
+            text = _visit_failure(task["url"], task["goal"])
+            observation = {"call_id": task["call_id"], "index": task["index"], "text": text}
+            return {"observations": [observation], "clock": START_TIME + 2}
+        return await super().fetch(task)
+
+    async def extract(self, task: dict[str, Any]) -> dict[str, Any]:
+        url, goal = task["url"], task["goal"]
+        self.events.append(("extract", url))
+        text = _visit_text(url, goal, f"E of {url}", f"S of {url}")
+        observation = {"call_id": task["call_id"], "index": task["index"], "text": text}
+        return {"observations": [{**observation, "source": url}], "clock": START_TIME + 3}
+
+
+def _reference_visit(items: list[str]) -> str:
+    """Visit.call: one page's text, or the pages joined with the separator; then .strip()."""
+    return prompts.OBSERVATION_SEPARATOR.join(items).strip()
+
+
+@pytest.mark.parametrize(
+    "url", ["https://a.example/1", ["https://a.example/1"], ["https://broken.example/"]]
+)
+async def test_one_visited_url_is_stripped_as_the_reference_strips_it(url: Any) -> None:
+    script = [call("visit", {"url": url, "goal": "g"}), answer("x")]
+    _, ports = await run(script, ports_class=VisitPorts)
+    single = url if isinstance(url, str) else url[0]
+    if "broken" in single:
+        item = _visit_failure(single, "g")
+    else:
+        item = _visit_text(single, "g", f"E of {single}", f"S of {single}")
+    observation = _reference_visit([item])
+    assert observation == item[: -len("\n\n")]  # the page's closing blank line is gone
+    assert ports.prompts_seen[1][-1]["content"] == wrapped(observation)
+
+
+async def test_several_visited_urls_keep_inner_blank_lines_and_lose_the_last() -> None:
+    urls = ["https://a.example/1", "https://broken.example/", "https://c.example/3"]
+    script = [call("visit", {"url": urls, "goal": "g"}), answer("x")]
+    _, ports = await run(script, ports_class=VisitPorts)
+    items = [
+        _visit_text(urls[0], "g", f"E of {urls[0]}", f"S of {urls[0]}"),
+        _visit_failure(urls[1], "g"),
+        _visit_text(urls[2], "g", f"E of {urls[2]}", f"S of {urls[2]}"),
+    ]
+    content = ports.prompts_seen[1][-1]["content"]
+    assert content == wrapped(_reference_visit(items))
+    assert "\n\n\n=======\nThe useful information in" in content  # inner pages unstripped
+    assert content.endswith(f"S of {urls[2]}\n</tool_response>")
+
+
+async def test_search_observations_are_not_stripped() -> None:
+    # The reference strips only the visit tool's result.
+    class Padded(Ports):
+        async def search(self, task: dict[str, Any]) -> dict[str, Any]:
+            update = await super().search(task)
+            update["observations"][0]["text"] += "\n\n"
+            return update
+
+    _, ports = await run([call("search", {"query": ["q"]}), answer("x")], ports_class=Padded)
+    assert ports.prompts_seen[1][-1]["content"] == wrapped("results for q\n\n")

@@ -23,7 +23,7 @@ from temporalio.worker import Worker
 from activities import context
 from activities.blobstore import LocalBlobStore
 from activities.claimcheck import ClaimCheckCodec
-from activities.context import ModelEndpoint, ModelReplica, ToolContext
+from activities.context import ExtractSampling, ModelEndpoint, ModelReplica, ToolContext
 from activities.heavy import branch_report, integrate
 from activities.judge import install_judge, judge_activity
 from activities.report import write_report
@@ -128,6 +128,12 @@ def build_tool_context(settings: Settings, http: httpx.AsyncClient) -> ToolConte
         search_backend=settings.search_backend,
         searxng_url=settings.searxng_url,
         index_dir=str(settings.corpus_dir),
+        extract_sampling=ExtractSampling(
+            temperature=settings.extract_temperature,
+            top_p=settings.extract_top_p,
+            presence_penalty=settings.extract_presence_penalty,
+            max_tokens=settings.extract_max_tokens,
+        ),
     )
 
 

@@ -1,4 +1,5 @@
-"""Prompt texts the Tongyi model was trained on (protocol constants) and our own."""
+"""The Tongyi DeepResearch agent's texts (source: Alibaba-NLP/DeepResearch `inference/`): the
+system prompt with its tool schemas, the extractor prompt, loop messages and tool output formats."""
 
 # The protocol constants below are reproduced verbatim from Alibaba-NLP/DeepResearch
 # (https://github.com/Alibaba-NLP/DeepResearch), licensed under the Apache License 2.0,
@@ -84,17 +85,6 @@ Please process the following webpage content and user goal to extract relevant i
 # inference/react_agent.py: the ReAct loop
 # ---------------------------------------------------------------------------
 
-# Tags of the trained format.
-THINK_OPEN: Final[str] = "<think>"
-THINK_CLOSE: Final[str] = "</think>"
-TOOL_CALL_OPEN: Final[str] = "<tool_call>"
-TOOL_CALL_CLOSE: Final[str] = "</tool_call>"
-CODE_OPEN: Final[str] = "<code>"
-CODE_CLOSE: Final[str] = "</code>"
-ANSWER_OPEN: Final[str] = "<answer>"
-ANSWER_CLOSE: Final[str] = "</answer>"
-TOOL_RESPONSE_OPEN: Final[str] = "<tool_response>"
-
 # A tool result goes back as a *user* message:
 # TOOL_RESPONSE_PREFIX + result + TOOL_RESPONSE_SUFFIX.
 # The assistant text is cut at the first "<tool_response>" and .strip()ped before it is stored.
@@ -104,14 +94,12 @@ TOOL_RESPONSE_SUFFIX: Final[str] = "\n</tool_response>"
 # call_server(): OpenAI-compatible chat.completions against the local vLLM server,
 # logprobs=True, client timeout 600 s, max_tries=10, backoff min(2**attempt + U(0, 1), 30) s;
 # an empty or whitespace-only reply counts as a failed try; the reply is .strip()ped.
+# Sampling: temperature 0.6 (call_server's default; the run scripts pass --temperature
+# $TEMPERATURE, which .env.example sets to 0.85), top_p 0.95, presence_penalty 1.1 and a
+# hard-coded max_tokens of 10000: the defaults of graphs.state.Sampling. After all 10 tries
+# fail, call_server() returns "vllm server error!!!", which the loop treats as an ordinary
+# reply (we let Temporal retry the call instead).
 STOP_SEQUENCES: Final[tuple[str, ...]] = ("\n<tool_response>", "<tool_response>")
-DEFAULT_TEMPERATURE: Final[float] = 0.6  # call_server default; the run scripts pass
-# --temperature $TEMPERATURE, which .env.example sets to 0.85.
-DEFAULT_TOP_P: Final[float] = 0.95
-DEFAULT_PRESENCE_PENALTY: Final[float] = 1.1
-DEFAULT_MAX_TOKENS: Final[int] = 10000  # per completion (hard-coded, not configurable)
-# Returned by call_server() after all 10 tries failed; the loop treats it as an ordinary reply.
-LLM_SERVER_ERROR: Final[str] = "vllm server error!!!"
 
 # Loop limits (react_agent.py):
 #   MAX_LLM_CALL_PER_RUN = int(os.getenv('MAX_LLM_CALL_PER_RUN', 100))  -> default 100 calls
@@ -228,11 +216,9 @@ VISIT_INVALID_REQUEST: Final[str] = (
 )
 
 # Page reading: 8 rounds x 3 Jina tries (timeout 50 s, 0.5 s sleep after a failure). Content
-# that starts with VISIT_READ_FAILED or DOCUMENT_PARSER_PREFIX, or equals VISIT_EMPTY_CONTENT,
-# counts as no content.
+# that starts with VISIT_READ_FAILED or "[document_parser]", or equals "[visit] Empty content.",
+# counts as no content (we count any text starting with "[visit" or blank).
 VISIT_READ_FAILED: Final[str] = "[visit] Failed to read page."
-VISIT_EMPTY_CONTENT: Final[str] = "[visit] Empty content."
-DOCUMENT_PARSER_PREFIX: Final[str] = "[document_parser]"
 
 # Extraction: the page is cut to 95000 tokens (tiktoken cl100k_base) and sent in EXTRACTOR_PROMPT
 # to SUMMARY_MODEL_NAME with only temperature set; VISIT_SERVER_MAX_RETRIES (default 1) tries per
@@ -266,75 +252,5 @@ VISIT_FAILED_EVIDENCE: Final[str] = (
 VISIT_FAILED_SUMMARY: Final[str] = (
     "The webpage content could not be processed, and therefore, no information is available."
 )
-# Multi-URL calls only: an exception while visiting one URL, .format(url=u, error=str(e)).
-VISIT_FETCH_ERROR: Final[str] = "Error fetching {url}: {error}"
-
-
-# ---------------------------------------------------------------------------
-# Our own texts (not from the reference): operator controls.
-# ---------------------------------------------------------------------------
-
-# Sent after the turn's tool responses when an operator cancels; worded like the reference's
-# forced-answer prompt so the model answers in the format it was trained on.
-CANCEL_PROMPT: Final[str] = (
-    "The operator has stopped this research. You should stop making tool calls and, based on all "
-    "the information above, think again and provide what you consider the most likely answer in "
-    "the following format:<think>your final thinking</think>\n<answer>your answer</answer>"
-)
-CANCELLED_TOOL: Final[str] = "[cancelled] The operator stopped the research before this tool ran."
-STEER_NOTE: Final[str] = "Note from the operator: {note}"
-TERMINATION_CANCELLED: Final[str] = "cancelled"
-PARSE_FILE_INVALID_REQUEST: Final[str] = (
-    "[parse_file] Invalid request format: Input must be a JSON object containing 'files' field"
-)
-
-# The `openai` dialect's system prompt (ours; the Tongyi model itself uses SYSTEM_PROMPT).
-OPENAI_SYSTEM_PROMPT: Final[str] = (
-    "You are a deep research assistant. Investigate the user's question thoroughly with the "
-    "tools: search the web, read the most relevant pages, cross-check facts across credible "
-    "sources, and run code or parse uploaded files when that helps. Call several tools at once "
-    "when their results do not depend on each other. When you have gathered enough evidence, "
-    "reply without tool calls: give the final answer concisely, with the URLs it rests on.\n\n"
-    "Current date: "
-)
-
-# `ask --report`: the long-form report, written only from what the session read (ours).
-REPORT_WRITER_PROMPT: Final[str] = """\
-Write a research report that answers the question below, using only the numbered sources, which are the pages read during the research, and the research's final answer.
-
-## Question
-{question}
-
-## Final answer of the research
-{answer}
-
-## Sources
-{sources}
-
-## Instructions
-- Write the report in the language of the question.
-- Use Markdown: a title, a short summary, then sections.
-- Support every factual claim with inline numbered citations like [1] or [2, 3] that refer to the sources above; cite nothing else and add no source list of your own.
-- Where the sources disagree or are silent, say so rather than guessing."""  # noqa: E501
-
-# Heavy mode's iterative-workspace branch strategy (IterResearch, arXiv 2509.13309). Its paper
-# describes the round (think, report, action over a workspace rebuilt from the question, the
-# report and the last action with its result) but its prompts were never released: ours.
-ITERATIVE_ROUND_PROMPT: Final[str] = """\
-{question}
-
-This research runs in rounds. Between rounds only the question, your report and your last action with its result are kept; your thinking and everything older is dropped, so the report is your only memory.
-
-<report>
-{report}
-</report>
-
-{last}
-
-Round {round}: think about what the report and the latest result tell you, then write the complete updated report inside <report></report>: it replaces the previous one, so carry forward every finding still needed, with the URLs it came from, and what remains to check. Then either make one tool call inside <tool_call></tool_call> or, when the evidence suffices, give the final answer inside <answer></answer>."""  # noqa: E501
-ITERATIVE_FIRST_ROUND: Final[str] = "This is the first round: nothing has been done yet."
-ITERATIVE_EMPTY_REPORT: Final[str] = "(empty)"
-ITERATIVE_FUSION_NOTE: Final[str] = (
-    "The research ran in rounds; only its last rounds follow. Its final report, which carries "
-    "the findings of every round:\n{report}"
-)
+# Multi-URL calls only: an exception while visiting one URL gives f"Error fetching {u}: {e}"
+# (ours gives the failure texts above, or the error when it can never succeed).
