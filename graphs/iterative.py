@@ -16,7 +16,6 @@ from graphs.tokens import truncate_tokens
 
 NAME = "iterative"
 # The strategies' names (kept for callers of this name; the registry is graphs.strategies).
-STRATEGIES = ("react", NAME)
 # Caps that bound the workspace (estimated tokens): the report the model carries forward and
 # the last result it is shown (a fan-out of 20 searches can return more).
 REPORT_TOKENS = 8_192
@@ -55,12 +54,6 @@ def workspace_state(state: dict[str, Any]) -> dict[str, Any]:
     call's input (and its history event) stays bounded too."""
     messages = list(state.get("messages") or [])
     return {**state, "messages": _rounds_from(messages, 1)}
-
-
-def model_state(state: dict[str, Any]) -> dict[str, Any]:
-    """`workspace_state` for a session of this strategy, any other state as it is (the old
-    entry point; graphs.strategies.model_state dispatches through the registry)."""
-    return workspace_state(state) if state.get("strategy") == NAME else state
 
 
 def fusion_messages(messages: list[BaseMessage], report: str) -> list[BaseMessage]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-from graphs import iterative, prompts
+from graphs import iterative, prompts, strategies
 from graphs.protocol import tongyi
 
 QUESTION = "Who won the 2024 Turing Award?"
@@ -52,7 +52,7 @@ def test_later_rounds_see_only_the_last_action_and_its_result() -> None:
         "messages": conversation(),
         "workspace_report": "Nothing found yet; check the ACM site.",
     }
-    trimmed = iterative.model_state(state)
+    trimmed = strategies.model_state(state)
     assert [m.content for m in trimmed["messages"]][0] == QUESTION
     assert len(trimmed["messages"]) == 3  # the question, the last turn, its tool response
     _, user = iterative.render(trimmed["messages"], trimmed)
@@ -66,7 +66,7 @@ def test_later_rounds_see_only_the_last_action_and_its_result() -> None:
 
 def test_react_sessions_are_sent_whole() -> None:
     state = {"strategy": "react", "messages": conversation()}
-    assert iterative.model_state(state) is state
+    assert strategies.model_state(state) is state
 
 
 def test_the_workspace_is_capped() -> None:

@@ -41,7 +41,7 @@ def test_openai_parse_reads_native_calls_with_the_question_as_goal() -> None:
 
 
 def test_strategies_by_name_match_the_old_name_list() -> None:
-    assert set(STRATEGIES) == set(iterative.STRATEGIES)
+    assert set(STRATEGIES) == {"react", iterative.NAME}
     assert strategy_of({}) is REACT and strategy_of({"strategy": "iterative"}) is ITERATIVE
     assert ITERATIVE.supports("tongyi") and not ITERATIVE.supports("openai")
     assert REACT.supports("openai")

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from activities.llm import probe
-from graphs.iterative import STRATEGIES
+from graphs.strategies import STRATEGIES
 from workers.cli.app import (
     CliError,
     DetachOption,

@@ -13,8 +13,9 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 
 from graphs import iterative
-from graphs.protocol import tongyi
+from graphs.protocol import DIALECTS, tongyi
 from graphs.state import to_message, to_messages
+from graphs.strategies import strategy_of
 
 EXCERPT = 600
 
@@ -307,10 +308,8 @@ async def tongyi_record(
     if state is None or not isinstance(report, dict):
         return None
     messages = to_messages(state.get("messages") or [])
-    if state.get("strategy") == iterative.NAME:  # the last workspace, as the model saw it
-        rendered = iterative.render(messages, state)  # type: ignore[arg-type]
-    else:
-        rendered = tongyi.render(messages, state.get("today", ""))  # type: ignore[arg-type]
+    # what the model saw on its last turn: the conversation, or an iterative round's workspace
+    rendered = strategy_of(state).render(messages, state, DIALECTS["tongyi"])  # type: ignore[arg-type]
     if report.get("tail") is not None:  # the last turn as it ended, and what followed it
         rendered.extend(report["tail"])
     elif result and result.get("messages"):  # sessions recorded before the tail was

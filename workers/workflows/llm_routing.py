@@ -17,7 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError,
 
 with workflow.unsafe.imports_passed_through():
     from activities.llm import ThinkRequest, ThinkResult
-    from graphs.iterative import model_state
+    from graphs.strategies import model_state
     from workers.workflows.summaries import summarize_think
 
 THINK_ACTIVITY = "llm.think"

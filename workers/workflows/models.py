@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from graphs.state import ResearchLimits, Sampling
+from graphs.strategies import strategy
 from workers.workflows.options import ActivityPolicy
 
 
@@ -63,7 +64,7 @@ class ResearchInput(BaseModel):
 
     @model_validator(mode="after")
     def _strategy_fits_dialect(self) -> ResearchInput:
-        if self.strategy == "iterative" and self.protocol != "tongyi":
+        if not strategy(self.strategy).supports(self.protocol):
             raise ValueError(
                 "the iterative strategy needs the tongyi dialect (DEEPRESEARCH_PROTOCOL)"
             )

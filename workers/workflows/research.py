@@ -13,9 +13,9 @@ with workflow.unsafe.imports_passed_through():
     from langchain_core.messages import AIMessage, HumanMessage
     from temporalio.langgraph import graph
 
-    from graphs import iterative
     from graphs.protocol import tongyi
     from graphs.state import Control, ResearchState, to_message, to_messages
+    from graphs.strategies import strategy_of
     from workers.workflows import search_attributes as attrs
     from workers.workflows.graph import GRAPH_NAME
     from workers.workflows.models import (
@@ -54,9 +54,7 @@ def describe_update(node: str, update: dict[str, Any]) -> str | None:
 def trajectory(state: dict[str, Any]) -> list[dict[str, Any]]:
     """The final conversation in the Tongyi format (what Heavy mode's reports read); of an
     iterative session only its last rounds, whose report carries the rest."""
-    messages = to_messages(state.get("messages") or [])
-    if state.get("strategy") == iterative.NAME:
-        messages = iterative.fusion_messages(messages, state.get("workspace_report", ""))
+    messages = strategy_of(state).fusion_messages(to_messages(state.get("messages") or []), state)
     return tongyi.render(messages, state.get("today", ""))
 
 
