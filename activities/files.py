@@ -24,16 +24,15 @@ import math
 import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
-from html.parser import HTMLParser
 from typing import Any
 
 import httpx
-import trafilatura
 from temporalio.exceptions import ApplicationError
 
 from activities.context import ToolContext, current
 from activities.errors import ToolError, from_transport, status_error
 from activities.heartbeat import beat
+from activities.html_text import html_to_text
 from activities.outcome import observe
 from graphs.react import estimate_tokens, truncate_tokens
 
@@ -368,50 +367,8 @@ def _parse_delimited(data: bytes, delimiter: str) -> str:
     return markdown_table(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
 
 
-class _TextOnly(HTMLParser):
-    """Fallback HTML-to-text: visible text, block elements on their own lines."""
-
-    _SKIP = frozenset({"script", "style", "noscript", "template", "head"})
-    _BLOCK = frozenset(
-        "p div br li tr h1 h2 h3 h4 h5 h6 section article header footer table ul ol pre".split()
-    )
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self._skipping += 1
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP:
-            self._skipping = max(0, self._skipping - 1)
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
-
-
 def _parse_html(data: bytes) -> str:
-    html = _decode(data)
-    extracted = trafilatura.extract(
-        html, output_format="markdown", include_tables=True, favor_recall=True
-    )
-    if extracted and extracted.strip():
-        return extracted
-    stripper = _TextOnly()
-    stripper.feed(html)
-    stripper.close()
-    lines = (
-        re.sub(r"[ \t\xa0]+", " ", line).strip() for line in "".join(stripper.parts).split("\n")
-    )
-    return "\n".join(line for line in lines if line)
+    return html_to_text(_decode(data))
 
 
 def _parse_zip(name: str, data: bytes) -> str:

@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import urljoin
 
 import httpx
-import trafilatura
 from temporalio.exceptions import ApplicationError
 
 from activities.context import ToolContext, current
@@ -18,6 +17,7 @@ from activities.corpus import DOC_PREFIX, read_document
 from activities.errors import ToolError, from_transport, raise_for_http, status_error
 from activities.files import parse_bytes
 from activities.heartbeat import heartbeating
+from activities.html_text import html_to_text
 from activities.llm import chat
 from activities.netguard import check_url, check_url_shape, pinned
 from activities.outcome import tool_outcome
@@ -79,10 +79,7 @@ async def _direct(ctx: ToolContext, url: str) -> str:
         if is_pdf or body.startswith(b"%PDF"):
             return await asyncio.to_thread(parse_bytes, "page.pdf", bytes(body))
         html = body.decode(encoding, errors="replace")
-        text = await asyncio.to_thread(
-            trafilatura.extract, html, url=url, output_format="markdown", include_links=True
-        )
-        return text or ""
+        return await asyncio.to_thread(html_to_text, html, url)
     raise ToolError(f"more than {MAX_REDIRECTS} redirects", url=url)
 
 
