@@ -56,6 +56,10 @@ PYTHON_NOT_ISOLATED = (
 )
 PYTHON_KILLED = "[Python Interpreter Error] The process was killed by {signal}."
 PYTHON_MEMORY_HINT = "[Python Interpreter Error] The sandbox allows {limit} MiB of memory."
+PYTHON_MEMORY_SPLIT_HINT = (
+    "[Python Interpreter Error] At most {processes} processes of {each} MiB each. "
+    "The sandbox allows {limit} MiB of memory."
+)
 
 # SandboxFusion can take run_timeout plus its own start-up and queueing before it answers.
 CLIENT_TIMEOUT_MARGIN_S = 10.0
@@ -110,12 +114,21 @@ async def isolation() -> Isolation:
     return _isolation
 
 
+def _memory_hint(run: Run) -> str:
+    limit = MEMORY_LIMIT_BYTES >> 20
+    if run.memory.processes is None:
+        return PYTHON_MEMORY_HINT.format(limit=limit)
+    return PYTHON_MEMORY_SPLIT_HINT.format(
+        processes=run.memory.processes, each=run.memory.per_process >> 20, limit=limit
+    )
+
+
 def _format_local(run: Run, timeout: float) -> str:
     stderr = run.stderr.text("stderr")
     notes = []
     last = stderr.rstrip().rsplit("\n", 1)[-1]
-    if last.startswith("MemoryError"):
-        notes.append(PYTHON_MEMORY_HINT.format(limit=MEMORY_LIMIT_BYTES >> 20))
+    if last.startswith("MemoryError") or run.oom_kills:  # the kernel's OOM kill says nothing
+        notes.append(_memory_hint(run))
     if run.signal is not None:
         notes.append(PYTHON_KILLED.format(signal=KNOWN_SIGNALS[signal.Signals(run.signal)]))
     if notes:
