@@ -11,14 +11,20 @@ import csv
 import datetime
 import io
 import re
-import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from activities.errors import ToolError
 from activities.files_kind import classify
-from activities.files_text import clean, decode
-from activities.files_zip import MAX_ZIP_MEMBERS, guard_container, open_zip
+from activities.files_text import clean, cut_note, decode
+from activities.files_zip import (
+    MAX_UNPACKED_BYTES,
+    MAX_ZIP_MEMBERS,
+    ZipBomb,
+    guard_container,
+    open_zip,
+    read_member,
+)
 from activities.html_text import html_to_text
 
 
@@ -148,13 +154,25 @@ def _parse_xlsx(name: str, data: bytes) -> str:
     return "\n\n".join(sheets)
 
 
-def _parse_delimited(data: bytes, delimiter: str) -> str:
-    text = decode(data)
-    return markdown_table(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+def _with_note(text: str, name: str, cut: int) -> str:
+    note = cut_note(name, cut)
+    return f"{text}\n{note}" if note and text else text
 
 
-def _parse_html(data: bytes) -> str:
-    return html_to_text(decode(data))
+def _parse_text(name: str, data: bytes) -> str:
+    text, cut = decode(name, data)
+    return _with_note(clean(text), name, cut)
+
+
+def _parse_delimited(name: str, data: bytes, delimiter: str) -> str:
+    text, cut = decode(name, data)
+    table = markdown_table(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    return _with_note(table, name, cut)
+
+
+def _parse_html(name: str, data: bytes) -> str:
+    text, cut = decode(name, data)
+    return _with_note(html_to_text(text), name, cut)
 
 
 def _parse_zip(name: str, data: bytes) -> str:
@@ -162,6 +180,7 @@ def _parse_zip(name: str, data: bytes) -> str:
     members that cannot be read locally are named with the reason (the reference skips them)."""
     parts: list[str] = []
     parsed = 0
+    left = MAX_UNPACKED_BYTES  # inflated bytes all members may still take, whatever they state
     with open_zip(name, data, MAX_ZIP_MEMBERS) as archive:
         for info in archive.infolist():
             member = info.filename
@@ -169,15 +188,16 @@ def _parse_zip(name: str, data: bytes) -> str:
             if info.is_dir() or member.startswith("__MACOSX/") or base.startswith("."):
                 continue
             try:
-                content = archive.read(info)
+                content = read_member(name, data, info, left)
+                left -= len(content)
                 if classify(member, content)[0] == "zip":
                     raise ToolError("nested archives are not unpacked")
                 text = parse_bytes(member, content)
                 parsed += 1
-            except ToolError as error:
+            except ZipBomb:
+                raise
+            except ToolError as error:  # encrypted, corrupt, unknown compression, unreadable
                 text = f"[not parsed: {error}]"
-            except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError) as error:
-                text = f"[not parsed: {error}]"  # encrypted, corrupt or unknown compression
             parts.append(f"## {member}\n{text}")
     if not parsed:
         detail = ("\n" + "\n".join(parts)) if parts else ""
@@ -190,9 +210,7 @@ def _parse(name: str, data: bytes) -> str:
     if not data:
         raise ToolError(f"{name} is empty")
     if kind == "text":
-        if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            raise ToolError(f"{name} looks binary, not text")
-        text = clean(decode(data))
+        text = _parse_text(name, data)
     elif kind == "pdf":
         text = _parse_pdf(name, data)
     elif kind == "docx":
@@ -202,9 +220,9 @@ def _parse(name: str, data: bytes) -> str:
     elif kind == "xlsx":
         text = _parse_xlsx(name, data)
     elif kind in ("csv", "tsv"):
-        text = _parse_delimited(data, "," if kind == "csv" else "\t")
+        text = _parse_delimited(name, data, "," if kind == "csv" else "\t")
     elif kind == "html":
-        text = _parse_html(data)
+        text = _parse_html(name, data)
     elif kind == "zip":
         text = _parse_zip(name, data)
     elif kind == "audio":
