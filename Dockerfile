@@ -3,12 +3,13 @@
 # Build: docker build -t deepresearch:latest .   (docker-compose.yml builds it for you)
 FROM python:3.11-slim
 
-# util-linux: unshare, prlimit and setpriv for the local Python sandbox (used when
-# SANDBOX_FUSION_URL is unset); the build fails here if the base image ever drops one of them.
+# util-linux and mount: unshare, prlimit, setpriv, pivot_root, mount and umount for the local
+# Python sandbox (used when SANDBOX_FUSION_URL is unset); the build fails here if the base
+# image ever drops one of them.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends util-linux ca-certificates \
+    && apt-get install -y --no-install-recommends util-linux mount ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
-    && for tool in unshare prlimit setpriv; do \
+    && for tool in unshare prlimit setpriv pivot_root mount umount; do \
          command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }; \
        done
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import tantivy
-import trafilatura
 
 from activities.errors import ToolError
+from activities.html_text import html_to_text
 
 DOC_PREFIX = "doc:"
 MAX_FILE_BYTES = 100 * 1024 * 1024  # larger files are skipped rather than read into memory
@@ -92,9 +92,8 @@ def parse_plain(name: str, data: bytes) -> str:
     if suffix in TEXT_SUFFIXES:
         return text
     if suffix in HTML_SUFFIXES:
-        extracted = trafilatura.extract(text, output_format="markdown", include_links=True)
         title = _html_title(text)
-        body = extracted or re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text)).strip()
+        body = html_to_text(text)
         return f"# {title}\n\n{body}" if title and not body.lstrip().startswith("#") else body
     if suffix == ".json":
         try:

@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import urljoin
 
 import httpx
-import trafilatura
 from temporalio.exceptions import ApplicationError
 
 from activities.charset import decode, response_text
@@ -19,6 +18,7 @@ from activities.corpus import DOC_PREFIX, read_document
 from activities.errors import ToolError, from_transport, raise_for_http, status_error
 from activities.files import parse_bytes
 from activities.heartbeat import heartbeating
+from activities.html_text import html_to_text
 from activities.llm import complete
 from activities.netguard import check_reader_url, check_url, pinned
 from activities.outcome import tool_outcome
@@ -83,10 +83,7 @@ async def _direct(ctx: ToolContext, url: str) -> str:
         if is_pdf or body.startswith(b"%PDF"):
             return await asyncio.to_thread(parse_bytes, "page.pdf", bytes(body))
         html = decode(bytes(body), charset)  # never raises, whatever charset the page names
-        text = await asyncio.to_thread(
-            trafilatura.extract, html, url=url, output_format="markdown", include_links=True
-        )
-        return text or ""
+        return await asyncio.to_thread(html_to_text, html, url)
     raise ToolError(f"more than {MAX_REDIRECTS} redirects", url=url)
 
 

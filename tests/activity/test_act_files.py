@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from activities import files as files_module
+from activities import files_dashscope as files_module
 from activities.context import ToolContext
 from activities.errors import ToolError
 from activities.files import (
