@@ -16,15 +16,21 @@ FALLBACK = "utf-8"
 
 
 def decode(body: bytes, charset: str | None) -> str:
-    """`body` in its declared charset when that is a usable text encoding, else UTF-8; bytes
-    invalid in the encoding become U+FFFD."""
+    """`body` in its declared charset when that is a usable text encoding, else UTF-8. A body
+    its charset cannot decode (utf-32 named for ASCII bytes) is read in whichever of the two
+    leaves fewer U+FFFD."""
+    fallback = body.decode(FALLBACK, errors="replace")
     if charset:
         try:
             if getattr(codecs.lookup(charset), "_is_text_encoding", True):  # not rot13, base64..
-                return body.decode(charset, errors="replace")
+                try:
+                    return body.decode(charset)
+                except UnicodeDecodeError:  # mislabelled, or a few bad bytes: the lesser evil
+                    declared = body.decode(charset, errors="replace")
+                    return min(declared, fallback, key=lambda text: text.count("\ufffd"))
         except (LookupError, UnicodeError, ValueError, TypeError):
             pass  # unknown name, or a codec that fails even with errors="replace"
-    return body.decode(FALLBACK, errors="replace")
+    return fallback
 
 
 def response_text(response: httpx.Response) -> str:

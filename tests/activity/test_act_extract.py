@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 from temporalio.exceptions import ApplicationError
-from workers.research_worker import build_tool_context
 
 from activities.context import ExtractSampling, ModelEndpoint, ToolContext
 from activities.read import extract, extract_evidence
@@ -19,6 +18,7 @@ from graphs import prompts
 from tests.activity.helpers import SequencedModel
 from tests.fakes import FakeModel, RequestRecord
 from workers.config import Settings
+from workers.hosting.research_worker import build_tool_context
 
 URL = "https://site.example/page/bees"
 GOAL = "How do bees communicate?"

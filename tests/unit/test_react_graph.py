@@ -104,7 +104,7 @@ class Ports:
 
 
 def initial_state(**limits: Any) -> ResearchState:
-    """The state `workers.workflow.ResearchWorkflow.run` starts the graph with."""
+    """The state `workers.workflows.research.ResearchWorkflow.run` starts the graph with."""
     settings = ResearchLimits(**limits)
     return {
         "question": QUESTION,
