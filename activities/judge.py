@@ -84,6 +84,7 @@ class Verdict(BaseModel):
     correct: bool
     label: str
     raw: str
+    judge_error: bool = False  # no reply could be read, after JUDGE_READ_ATTEMPTS asks
 
 
 class JudgeRequest(BaseModel):
@@ -217,17 +218,27 @@ def is_failed(prediction: str) -> bool:
     return prediction.strip() in FAILED_PREDICTIONS
 
 
+JUDGE_READ_ATTEMPTS = 3  # asks of a judge whose reply holds no verdict we can read
+
+
 async def judge(
     endpoint: ModelEndpoint, scheme: Scheme, question: str, answer: str, prediction: str
 ) -> Verdict:
     """Grade one prediction against the gold answer with the scheme's prompt (temperature 0).
-    Model errors propagate as the classified ApplicationErrors `chat` raises (retried by
-    Temporal); a failed prediction is graded incorrect without a call."""
+    A reply with no readable verdict is asked again, then marked `judge_error` (left out of
+    the scores, not counted as incorrect). Model errors propagate as the classified
+    ApplicationErrors `chat` raises (retried by Temporal); a failed prediction is graded
+    incorrect without a call."""
     if is_failed(prediction):
         return Verdict(correct=False, label=_MISSING_LABEL[scheme], raw="")
     messages = judge_messages(scheme, question, answer, prediction)
-    result = await chat(endpoint, messages, JUDGE_SAMPLING, temperature=0.0)
-    return parse_verdict(scheme, result.text)
+    verdict = Verdict(correct=False, label="", raw="")
+    for _ in range(JUDGE_READ_ATTEMPTS):
+        result = await chat(endpoint, messages, JUDGE_SAMPLING, temperature=0.0)
+        verdict = parse_verdict(scheme, result.text)
+        if verdict.label:
+            return verdict
+    return verdict.model_copy(update={"judge_error": True})
 
 
 _judge: ModelEndpoint | None = None

@@ -17,6 +17,7 @@ from activities.judge import (
     JUDGE_PROMPT_GAIA,
     JUDGE_PROMPT_QA,
     JUDGE_PROMPT_XBENCH,
+    JUDGE_READ_ATTEMPTS,
     SCHEMES,
     JudgeRequest,
     Scheme,
@@ -313,3 +314,23 @@ async def test_activity_without_a_judge_names_the_setting() -> None:
     with pytest.raises(ConfigurationError, match="DEEPRESEARCH_JUDGE_MODEL"):
         await ActivityEnvironment().run(judge_activity, request)
     assert judging._judge is None
+
+
+async def test_an_unreadable_reply_is_asked_again(
+    model: FakeModel, endpoint: ModelEndpoint
+) -> None:
+    model.scripts[QUESTION] = ["I cannot tell.", "Correct"]
+    model.turn_of = lambda payload: len(model.research_requests())  # the n-th ask, not the turn
+    verdict = await judge(endpoint, "gaia", QUESTION, GOLD, "The Partnach.")
+    assert verdict == Verdict(correct=True, label="Correct", raw="Correct")
+    assert len(model.research_requests()) == 2
+
+
+async def test_a_reply_that_stays_unreadable_is_a_judge_error(
+    model: FakeModel, endpoint: ModelEndpoint
+) -> None:
+    """Not silently Incorrect: marked, so the metrics leave it out and report it."""
+    model.scripts[QUESTION] = ["I cannot tell."] * 5
+    verdict = await judge(endpoint, "gaia", QUESTION, GOLD, "The Partnach.")
+    assert verdict.judge_error and not verdict.correct and verdict.label == ""
+    assert len(model.research_requests()) == JUDGE_READ_ATTEMPTS

@@ -275,3 +275,19 @@ def test_dataset_errors(tmp_path: Path, name: str, content: str, message: str) -
 def test_missing_dataset(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="dataset not found"):
         load_dataset(tmp_path / "nope.jsonl")
+
+
+def test_judge_errors_are_left_out_of_the_scores_and_counted() -> None:
+    rows = {
+        1: [
+            Scored(question_index=0, correct=True),
+            Scored(question_index=1, correct=False, judge_error=True),
+        ]
+    }
+    summary = summarize(rows)
+    assert summary.questions == 1 and summary.avg_pass_at_k == 100.0
+    assert summary.judge_errors == 1
+    only_errors = summarize({1: [Scored(question_index=0, correct=False, judge_error=True)]})
+    assert only_errors.questions == 0 and only_errors.judge_errors == 1
+    labels = list(render_table(summary).columns[0].cells)
+    assert "judge errors (not scored)" in labels

@@ -55,6 +55,11 @@ async def _eval(
                     outcomes = update
     summary = await evaluations.write(outcomes, items, out_dir, benchmark)
     out.print(render_table(summary))
+    if summary.judge_errors:
+        err.print(
+            f"[yellow]warning:[/yellow] {summary.judge_errors} judge replies could not be read "
+            "after 3 asks; those sessions are marked judge_error and left out of the scores"
+        )
     out.print(f"wrote {out_dir}/iter*.jsonl, iter*_scored.jsonl, summary.json and chart.png")
 
 
@@ -65,7 +70,9 @@ async def _eval_status(out_dir: Path) -> None:
     if progress is not None:
         line += (
             f", {progress.finished}/{progress.total} sessions done ({progress.running} running, "
-            f"{progress.failed} failed, {progress.correct} judged correct)"
+            f"{progress.failed} failed, {progress.correct} judged correct"
+            + (f", {progress.judge_errors} judge errors" if progress.judge_errors else "")
+            + ")"
         )
     out.print(line)
 

@@ -32,6 +32,7 @@ class Scored(BaseModel):
     tokens: int = 0
     seconds: float = 0.0
     termination: str = "unknown"
+    judge_error: bool = False  # the judge's reply stayed unreadable: left out of every score
 
 
 class Summary(BaseModel):
@@ -51,6 +52,7 @@ class Summary(BaseModel):
     mean_seconds: float
     terminations: dict[str, int]
     termination_freq: dict[str, float]
+    judge_errors: int = 0  # sessions whose judgement could not be read (not in the scores)
 
 
 def _percent(part: int, whole: int) -> float:
@@ -72,7 +74,19 @@ def summarize(records: Mapping[int, list[Scored]]) -> Summary:
     """Scores and statistics over rollouts (rollout number -> its judged sessions)."""
     if not records or not any(records.values()):
         raise ValueError("no judged sessions to summarize")
-    rounds = {k: _latest(rows) for k, rows in sorted(records.items())}
+    judge_errors = sum(row.judge_error for rows in records.values() for row in rows)
+    rounds = {
+        k: _latest([row for row in rows if not row.judge_error])
+        for k, rows in sorted(records.items())
+    }
+    if not any(rounds.values()):  # no reply of the judge could be read
+        return Summary(
+            questions=0, rollouts=len(rounds), avg_pass_at_k=0.0, best_pass_at_1=0.0,
+            pass_at_k=0.0, per_rollout={k: 0.0 for k in rounds}, mean_tool_calls=0.0,
+            mean_tokens=0.0, mean_tool_calls_correct=0.0, mean_tokens_correct=0.0,
+            total_seconds=0.0, mean_seconds=0.0, terminations={}, termination_freq={},
+            judge_errors=judge_errors,
+        )  # fmt: skip
     questions = set().union(*(rows.keys() for rows in rounds.values()))
     total = len(questions)
     right = {k: sum(row.correct for row in rows.values()) for k, rows in rounds.items()}
@@ -107,6 +121,7 @@ def summarize(records: Mapping[int, list[Scored]]) -> Summary:
         mean_seconds=round(_mean(r.seconds for r in every), 3),
         terminations=dict(counts.most_common()),
         termination_freq=freq,
+        judge_errors=judge_errors,
     )
 
 
@@ -128,6 +143,8 @@ def render_table(summary: Summary) -> Table:
     for name, count in summary.terminations.items():
         share = summary.termination_freq.get(name, 0.0)
         table.add_row(f"termination: {name}", f"{count} ({share:.3f})")
+    if summary.judge_errors:
+        table.add_row("judge errors (not scored)", str(summary.judge_errors))
     return table
 
 

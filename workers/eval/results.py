@@ -15,6 +15,7 @@ from workers.eval.data import FAILED_PREDICTION, EvalItem
 from workers.eval.metrics import Scored, Summary, summarize, write_summary
 from workers.workflows.evaluation import EvalOutcome
 
+JUDGE_ERROR = "judge_error"  # the judgement of a session whose judge reply stayed unreadable
 Lines = tuple[dict[str, Any], dict[str, Any]]  # a session's record line and its scored line
 
 
@@ -88,6 +89,7 @@ async def write_results(
                     tokens=stats.get("tokens", 0),
                     seconds=stats.get("seconds", 0.0),
                     termination=record.get("termination") or "failed",
+                    judge_error=judged.get("judgement") == JUDGE_ERROR,
                 )
             )
         (out / f"iter{rollout}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -106,7 +108,9 @@ def _judged(record: dict[str, Any], outcome: EvalOutcome) -> dict[str, Any]:
     verdict, report = outcome.verdict, outcome.report
     return {
         **record,
-        "judgement": verdict.label if verdict else "",
+        "judgement": JUDGE_ERROR
+        if verdict and verdict.judge_error
+        else (verdict.label if verdict else ""),
         "correct": bool(verdict and verdict.correct),
         "stats": {
             "tool_calls": report.tool_calls if report else 0,

@@ -49,6 +49,7 @@ class EvalProgress(BaseModel):
     running: int = 0
     failed: int = 0
     correct: int = 0
+    judge_errors: int = 0
 
 
 def session_id(run_id: str, index: int, rollout: int) -> str:
@@ -107,6 +108,7 @@ class EvalWorkflow:
         self._progress.running -= 1
         self._progress.finished += 1
         self._progress.correct += int(outcome.verdict.correct)
+        self._progress.judge_errors += int(outcome.verdict.judge_error)
         return outcome
 
     @workflow.run
