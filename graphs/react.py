@@ -215,7 +215,8 @@ async def refine(state: ResearchState) -> dict[str, Any]:
             new.append(HumanMessage(content=text, id=f"steer-{steered + offset}"))
         update["steered"] = steered + len(notes)
     if cancel and not forced and not exhausted:
-        new.append(HumanMessage(content=prompts.CANCEL_PROMPT, id="cancel"))
+        stop = cancel_update(cancel)
+        new.extend(stop["messages"])
         forced = True
         update["cancelled"] = cancel
     update |= {"messages": new, "forced": forced}
@@ -225,6 +226,16 @@ async def refine(state: ResearchState) -> dict[str, Any]:
         text = wall_clock_text(limits.wall_clock_seconds)
         update |= {"answer": text, "termination": text}
     return update
+
+
+def cancel_update(reason: str) -> dict[str, Any]:
+    """What an operator's cancel adds before the best-answer call: the cancel prompt, and the
+    state that makes that call the last (`forced`) and the session's end `cancelled`."""
+    return {
+        "messages": [HumanMessage(content=prompts.CANCEL_PROMPT, id="cancel")],
+        "forced": True,
+        "cancelled": reason,
+    }
 
 
 def with_notice(state: ResearchState, new: list[AnyMessage], notice: str) -> list[AnyMessage]:

@@ -6,6 +6,8 @@ adopts whichever replica answers."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,10 +19,12 @@ from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError,
 
 with workflow.unsafe.imports_passed_through():
     from activities.llm import ThinkRequest, ThinkResult
+    from graphs.react import cancel_update, control
     from graphs.strategies import model_state
     from workers.workflows.summaries import summarize_think
 
 THINK_ACTIVITY = "llm.think"
+ABANDON_ON_CANCEL = "cancel-abandons-model-call"  # workflow.patched id (2026-12)
 
 
 def replica_queue(shared: str, replica: str) -> str:
@@ -73,7 +77,7 @@ def make_think_node(options: ModelCallOptions) -> Callable[[dict[str, Any]], Awa
                 non_retryable=True,
             ) from error
 
-    async def think(state: dict[str, Any]) -> dict[str, Any]:
+    async def turn(state: dict[str, Any]) -> dict[str, Any]:
         replica = state.get("replica")
         if not replica:
             result = await shared(state)
@@ -85,5 +89,25 @@ def make_think_node(options: ModelCallOptions) -> Callable[[dict[str, Any]], Awa
                     raise
                 result = await shared(state)  # the replica is gone: any healthy one will do
         return {**result.update, "replica": result.replica}
+
+    async def think(state: dict[str, Any]) -> dict[str, Any]:
+        """A turn that an operator's cancel abandons: the call in flight is cancelled (its
+        heartbeat delivers it) and the model is asked at once for its best answer."""
+        operator = control()
+        if operator.get("cancel") or not workflow.patched(ABANDON_ON_CANCEL):
+            return await turn(state)
+        work = asyncio.ensure_future(turn(state))
+        stop = asyncio.ensure_future(workflow.wait_condition(lambda: bool(operator.get("cancel"))))
+        await workflow.wait([work, stop], return_when=asyncio.FIRST_COMPLETED)
+        if work.done():
+            stop.cancel()
+            return work.result()
+        work.cancel()
+        with contextlib.suppress(ActivityError, asyncio.CancelledError):
+            await work
+        update = cancel_update(operator["cancel"])
+        messages = [*state.get("messages", []), *update["messages"]]
+        answered = await turn({**state, "messages": messages, "forced": True})
+        return {**answered, **update, "messages": [*update["messages"], *answered["messages"]]}
 
     return think
