@@ -78,9 +78,12 @@ def print_report(report: ResearchReport, as_json: bool) -> None:
 
 
 def print_step(number: int, step: dict[str, Any]) -> None:
-    retries = f" · attempt {step['attempts']}" if step.get("attempts", 1) > 1 else ""
+    retried = step.get("attempts", 1) > 1
+    retries = f" · attempt {step['attempts']}" if retried else ""
     if "duration_s" in step:
         retries += f" · {step['duration_s']:.2f}s"
+    if retried and "total_s" in step:
+        retries += f", {step['total_s']:.2f}s with its retries"
     out.print(
         f"[cyan]{number:>3}. {escape(step['summary'] or step['node'])}[/cyan]"
         f" [dim]({step['status']}{retries})[/dim]"

@@ -78,10 +78,14 @@ def node_result(output: Any) -> dict[str, Any] | None:
 
 
 def _failure_message(failure: Failure) -> str:
+    """The failure and its innermost cause (where the error came from), on one line."""
     message = failure.message
-    if failure.HasField("cause"):
-        message += f" (cause: {failure.cause.message})"
-    return message
+    cause = failure
+    while cause.HasField("cause"):
+        cause = cause.cause
+    if cause is not failure and cause.message and cause.message not in message:
+        message += f" (cause: {cause.message})"
+    return " ".join(message.split())
 
 
 CHILD_CLOSED: dict[int, tuple[str, str]] = {
@@ -209,7 +213,7 @@ async def read_timeline(client: Client, histories: Sequence[WorkflowHistory]) ->
                 status="running", started_at=at, attempts=attrs.attempt, worker=attrs.identity
             )
             if attrs.HasField("last_failure"):
-                step["last_failure"] = attrs.last_failure.message
+                step["last_failure"] = _failure_message(attrs.last_failure)
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             attrs = event.activity_task_completed_event_attributes
             step = steps[run, attrs.scheduled_event_id]
@@ -221,12 +225,12 @@ async def read_timeline(client: Client, histories: Sequence[WorkflowHistory]) ->
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
             attrs = event.activity_task_failed_event_attributes
             steps[run, attrs.scheduled_event_id].update(
-                status="failed", finished_at=at, failure=attrs.failure.message
+                status="failed", finished_at=at, failure=_failure_message(attrs.failure)
             )
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
             attrs = event.activity_task_timed_out_event_attributes
             steps[run, attrs.scheduled_event_id].update(
-                status="timed out", finished_at=at, failure=attrs.failure.message
+                status="timed out", finished_at=at, failure=_failure_message(attrs.failure)
             )
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
             attrs = event.workflow_execution_completed_event_attributes
@@ -252,6 +256,10 @@ async def read_timeline(client: Client, histories: Sequence[WorkflowHistory]) ->
             began = datetime.fromisoformat(step["started_at"].rstrip("Z"))
             ended = datetime.fromisoformat(step["finished_at"].rstrip("Z"))
             step["duration_s"] = round((ended - began).total_seconds(), 3)
+        if "scheduled_at" in step and "finished_at" in step:  # every attempt and the waits
+            began = datetime.fromisoformat(step["scheduled_at"].rstrip("Z"))
+            ended = datetime.fromisoformat(step["finished_at"].rstrip("Z"))
+            step["total_s"] = round((ended - began).total_seconds(), 3)
     return {"steps": ordered, **outcome}
 
 

@@ -28,6 +28,7 @@ from activities.heavy import branch_report, integrate
 from activities.judge import install_judge, judge_activity
 from activities.report import write_report
 from workers.config import Settings
+from workers.hosting.failures import BoundedFailureConverter
 from workers.hosting.inference_worker import InferencePool
 from workers.workflows.evaluation import EvalWorkflow
 from workers.workflows.graph import GRAPH_NAME, make_research_graph
@@ -39,7 +40,11 @@ def data_converter(blob_dir: Path) -> DataConverter:
     """Pydantic JSON payloads through the claim-check codec (every client and worker of a
     namespace must share the blob store)."""
     codec = ClaimCheckCodec(LocalBlobStore(blob_dir))
-    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=codec,
+        failure_converter_class=BoundedFailureConverter,
+    )
 
 
 def plugin(settings: Settings) -> LangGraphPlugin:
