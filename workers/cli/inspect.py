@@ -105,7 +105,8 @@ async def _export(session_ids: list[str], every: bool, output: Path | None) -> N
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
-        err.print(f"wrote {len(lines)} trajectories to {output}")
+        noun = "trajectory" if len(lines) == 1 else "trajectories"
+        err.print(f"wrote {len(lines)} {noun} to {output}")
 
 
 @app.command()

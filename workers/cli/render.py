@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.markdown import Markdown
@@ -19,13 +20,33 @@ STEP_FIELDS = ("thought", "report", "tool_call", "invalid_tool_call", "answer", 
 FAILURE_FIELDS = ("last_failure", "failure")
 
 
-def progress_line(session_id: str, progress: Progress) -> Text:
+def plural(count: int, noun: str) -> str:
+    """`1 model call`, `2 model calls`."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def elapsed(progress: Progress, now: datetime | None = None) -> float:
+    """Seconds since the session started, by this machine's clock (ticks between steps)."""
+    if progress.started_at is None or progress.done:
+        return progress.elapsed_seconds
+    started = datetime.fromisoformat(progress.started_at)
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    return max(progress.elapsed_seconds, ((now or datetime.now(UTC)) - started).total_seconds())
+
+
+def progress_line(session_id: str, progress: Progress, now: datetime | None = None) -> Text:
+    """The live line: the node running now (else the last one), counts, a ticking clock."""
     line = Text()
+    node = ", ".join(dict.fromkeys(progress.running)) or progress.node
     line.append(f"{session_id} ", style="bold")
-    line.append(f"step {progress.step} · {progress.node} · ")
-    line.append(f"{progress.llm_calls} model calls, {progress.tool_calls} tool calls, ")
+    line.append(f"step {progress.step} · {node} · ")
     line.append(
-        f"{progress.tokens} tokens, {progress.sources} sources · {progress.elapsed_seconds:.0f}s\n"
+        f"{plural(progress.llm_calls, 'model call')}, {plural(progress.tool_calls, 'tool call')}, "
+    )
+    line.append(
+        f"{plural(progress.tokens, 'token')}, {plural(progress.sources, 'source')} · "
+        f"{elapsed(progress, now):.0f}s\n"
     )
     line.append(progress.last_action[:160], style="dim")
     return line
@@ -43,7 +64,8 @@ def heavy_lines(
         detail = f": {branch.answer[:80]}" if branch.answer else ""
         live = (running or {}).get(branch.branch)
         if live is not None and branch.status == "running":
-            detail = f" · step {live.step}, {live.tool_calls} tool calls · {live.last_action[:80]}"
+            calls = plural(live.tool_calls, "tool call")
+            detail = f" · step {live.step}, {calls} · {live.last_action[:80]}"
         lines.append(
             f"  {branch.session_id} (t={branch.temperature}, {branch.strategy}) "
             f"{branch.status}{detail}\n"
@@ -70,9 +92,9 @@ def print_report(report: ResearchReport, as_json: bool) -> None:
         for index, url in enumerate(report.sources, start=1):
             out.print(f"  [{index}] {escape(url)}")
     out.print(
-        f"[dim]{report.session_id}: {report.termination} · {report.llm_calls} model calls · "
-        f"{report.tool_calls} tool calls · "
-        f"{report.prompt_tokens + report.completion_tokens} tokens · "
+        f"[dim]{report.session_id}: {report.termination} · "
+        f"{plural(report.llm_calls, 'model call')} · {plural(report.tool_calls, 'tool call')} · "
+        f"{plural(report.prompt_tokens + report.completion_tokens, 'token')} · "
         f"{report.elapsed_seconds:.1f}s[/dim]"
     )
 
@@ -106,14 +128,30 @@ def print_outcome(timeline: dict[str, Any]) -> None:
 
 
 def print_timeline(session_id: str, timeline: dict[str, Any]) -> None:
-    out.print(f"[bold]{escape(session_id)}[/bold] · {timeline['status']}")
+    steps = timeline["steps"]
+    turns = sum(step["node"] == "think" for step in steps)
+    out.print(
+        f"[bold]{escape(session_id)}[/bold] · {timeline['status']} · "
+        f"{plural(len(steps), 'step')} · {plural(turns, 'model call')}"
+    )
     for number, step in enumerate(timeline["steps"], start=1):
         print_step(number, step)
     print_outcome(timeline)
 
 
 def print_sessions(rows: list[SessionRow]) -> None:
-    table = Table("session", "status", "started", "steps", "termination", "question", box=None)
+    """A table on a terminal; in a pipe one tab-separated line a session, nothing cut."""
+    if rows and not out.is_terminal:
+        for row in rows:
+            cells = (row.session_id, row.status, row.started[:19].replace("T", " "),
+                     "" if row.steps is None else str(row.steps), row.termination or "",
+                     " ".join(row.question.split()))  # fmt: skip
+            out.print("\t".join(cells), markup=False, highlight=False, soft_wrap=True)
+        return
+    # the model calls a session made (what `show` counts as its `think` steps)
+    table = Table(
+        "session", "status", "started", "model calls", "termination", "question", box=None
+    )
     for row in rows:
         table.add_row(
             row.session_id,

@@ -239,9 +239,17 @@ class Sessions:
             if heavy if heavy is not None else await self.is_heavy(session_id):
                 branches = await handle.query(HeavyWorkflow.progress)
                 return HeavyLive(branches, await self._branch_progress(branches))
-            return await handle.query(ResearchWorkflow.progress)
         except RPCError:
             return None
+        description = await handle.describe()
+        try:
+            progress = await handle.query(ResearchWorkflow.progress)
+        except RPCError:  # no worker has picked the session up yet
+            started = description.start_time.isoformat() if description.start_time else None
+            return Progress(node="waiting for a worker", started_at=started)
+        pending = description.raw_description.pending_activities
+        running = [activity.activity_type.name.split(".", 1)[-1] for activity in pending]
+        return progress.model_copy(update={"running": running})
 
     async def _branch_progress(self, progress: HeavyProgress) -> dict[int, Progress]:
         """Each running branch's own progress (a branch is a session of its own)."""

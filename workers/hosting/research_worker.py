@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +18,14 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.langgraph import LangGraphPlugin
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.worker import Worker
 
 from activities import context
@@ -51,19 +59,31 @@ def plugin(settings: Settings) -> LangGraphPlugin:
     return LangGraphPlugin(graphs={GRAPH_NAME: make_research_graph(settings)})
 
 
+_runtimes: dict[int | None, Runtime] = {}
+
+
+def runtime(metrics_port: int | None = None) -> Runtime:
+    """This process's Temporal runtime: the SDK core's own warnings go to Python logging (the
+    CLI's log file), not straight to stderr over the live view; with `metrics_port` it serves
+    Prometheus metrics (SDK's and ours) there."""
+    if metrics_port not in _runtimes:
+        forwarding = LogForwardingConfig(logger=logging.getLogger("temporalio.core"))
+        logs = LoggingConfig(filter=TelemetryFilter("WARN", "ERROR"), forwarding=forwarding)
+        metrics = None
+        if metrics_port is not None:
+            metrics = PrometheusConfig(bind_address=f"0.0.0.0:{metrics_port}")
+        _runtimes[metrics_port] = Runtime(telemetry=TelemetryConfig(logging=logs, metrics=metrics))
+    return _runtimes[metrics_port]
+
+
 async def connect(settings: Settings, address: str, metrics_port: int | None = None) -> Client:
-    """A client whose payloads pass through the claim-check codec (same blob store as workers);
-    with `metrics_port`, its runtime serves Prometheus metrics (SDK's and ours) on it."""
-    converter = data_converter(settings.blob_dir)
-    runtime = None
-    if metrics_port is not None:
-        prometheus = PrometheusConfig(bind_address=f"0.0.0.0:{metrics_port}")
-        runtime = Runtime(telemetry=TelemetryConfig(metrics=prometheus))
+    """A client whose payloads pass through the claim-check codec (same blob store as workers),
+    on this process's runtime."""
     return await Client.connect(
         address,
         namespace=settings.temporal_namespace,
-        data_converter=converter,
-        **({"runtime": runtime} if runtime else {}),
+        data_converter=data_converter(settings.blob_dir),
+        runtime=runtime(metrics_port),
     )
 
 

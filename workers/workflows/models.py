@@ -123,3 +123,7 @@ class Progress(BaseModel):
     elapsed_seconds: float = 0.0
     done: bool = False
     cancelling: str | None = None
+    started_at: str | None = None  # so a client's clock ticks between workflow tasks
+    running: list[str] = Field(
+        default_factory=list, description="Nodes in flight (the client adds them)."
+    )

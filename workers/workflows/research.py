@@ -106,7 +106,10 @@ class ResearchWorkflow:
     def progress(self) -> Progress:
         if self._started is not None:
             elapsed = (workflow.now() - self._started).total_seconds()
-            return self._progress.model_copy(update={"elapsed_seconds": elapsed})
+            started = self._started.isoformat()
+            return self._progress.model_copy(
+                update={"elapsed_seconds": elapsed, "started_at": started}
+            )
         return self._progress
 
     def _track_update(self, node: str, update: dict[str, Any]) -> None:
