@@ -28,9 +28,23 @@ from workers.cli.app import (
 from workers.cli.render import live_view, print_report
 from workers.client import AskOptions, Sessions, validate
 from workers.config import Settings, load_settings
+from workers.hosting import background
 from workers.hosting.background import spawn_background_worker
 from workers.hosting.research_worker import research_endpoint, research_worker
 from workers.workflows.models import ResearchReport
+
+RESTARTED = (
+    "restarted the background worker: the settings changed since it started "
+    "(its sessions go on in the new one)"
+)
+
+
+def refresh_background_worker(settings: Settings) -> None:
+    """Restart `ask --detach`'s worker if it runs on other settings than these."""
+    found = background.status(settings)
+    if found is not None and found.alive and not found.current(settings):
+        background.spawn_background_worker(settings)
+        err.print(RESTARTED)
 
 
 def log_to_file(settings: Settings, name: str) -> None:
@@ -85,10 +99,12 @@ async def follow(
     """Return at once (--detach), or wait for the report, hosting a worker meanwhile."""
     settings = sessions.settings
     if detach:
-        if worker:
-            spawn_background_worker(settings)
+        if worker and spawn_background_worker(settings) == "restarted":
+            err.print(RESTARTED)
         out.print(json.dumps({"session_id": session_id}) if as_json else session_id)
         return
+    if worker:  # a stale background worker would take this session's tasks too
+        refresh_background_worker(settings)
     live = not as_json and err.is_terminal
     async with AsyncExitStack() as stack:
         if worker:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +15,7 @@ from activities.corpus import build_index
 from workers.cli.app import CliError, app, err, out, run
 from workers.client import Sessions
 from workers.config import load_settings, secret_from_env
-from workers.hosting import devserver
+from workers.hosting import background, devserver
 from workers.hosting.codec_server import make_server
 from workers.hosting.research_worker import replica_endpoint, run_inference_worker, run_worker
 
@@ -97,9 +98,32 @@ def worker_command(
             "inference workers run apart)."
         ),
     ] = True,
+    status: Annotated[
+        bool, typer.Option("--status", help="Say whether `ask --detach`'s worker runs.")
+    ] = False,
+    stop: Annotated[bool, typer.Option("--stop", help="Stop `ask --detach`'s worker.")] = False,
 ) -> None:
     """Run a research worker until SIGTERM (graceful shutdown)."""
+    if status or stop:
+        run(lambda: _background(stop))
+        return
     run(_worker(metrics_port, inference))
+
+
+def _background(stop: bool) -> None:
+    """`worker --status` / `--stop`: the background worker `ask --detach` leaves running."""
+    settings = load_settings()
+    if stop:
+        stopped = background.stop(settings)
+        out.print("stopped the background worker" if stopped else "no background worker runs")
+        return
+    worker = background.status(settings)
+    if worker is None or not worker.alive:
+        out.print("no background worker runs")
+        return
+    since = datetime.fromtimestamp(worker.started, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    fresh = "current settings" if worker.current(settings) else "STALE settings (ask restarts it)"
+    out.print(f"background worker pid {worker.pid}, running since {since}, {fresh}")
 
 
 @app.command()
