@@ -143,3 +143,49 @@ def test_heavy_mode_mixes_strategies_and_writes_a_grounded_report(stack: Stack) 
     condensed = [message_text(r.body["messages"][1]) for r in requests if route(r.body) == "report"]
     assert len(condensed) == 2  # both branches answered
     assert any("ACM says Barto and Sutton." in text for text in condensed)
+
+
+async def test_resuming_an_iterative_session_keeps_every_round(
+    stack: Stack, temporal_address: str
+) -> None:
+    """A round's model call sees only the last round, so the stopped run's last input is not
+    the whole session: resume rebuilds it from every round's input, and `show` lists both runs."""
+    from temporalio.client import Client
+
+    from tests.workflow.test_session import answer, wait_for_turns
+    from workers.hosting.research_worker import data_converter
+
+    stack.model.turn_of = iterative_round
+    stack.script(QUESTION, [research_round(k) for k in (1, 2, 3)] + [answer()])
+    stack.serper.latency = 1
+    detached = stack.cli(
+        "ask", QUESTION, "--id", "s-iter-resume", "--strategy", "iterative", "--detach",
+        "--no-worker",
+    )  # fmt: skip
+    assert detached.returncode == 0, detached.stderr
+    worker = stack.spawn_worker(DEEPRESEARCH_MODEL_ATTEMPTS="1")
+    try:
+        wait_for_turns(stack, 3)
+        stack.model.fail_next(100, status=503)  # down before round 4
+        failed = stack.cli("watch", "s-iter-resume")
+        assert failed.returncode == 1, failed.stderr
+    finally:
+        worker.terminate()
+        worker.wait(20)
+    stack.model.clear_faults()
+    resumed = stack.cli("resume", "s-iter-resume", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["termination"] == "answer"
+
+    client = await Client.connect(temporal_address, data_converter=data_converter(
+        stack.data_dir / "blobs"))  # fmt: skip
+    history = await client.get_workflow_handle("s-iter-resume").fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    (request,) = await client.data_converter.decode(started.input.payloads)
+    kinds = [m.get("type") for m in request["resume_state"]["messages"]]
+    assert kinds.count("ai") == 3  # rounds 1-3, not only the last one
+    assert request["resumed_from"]
+    shown = json.loads(stack.cli("show", "s-iter-resume", "--json").stdout)
+    thinks = [s for s in shown["steps"] if s["node"] == "think"]
+    assert len(thinks) == 5  # three rounds, the failed call, the answer after the resume
+    assert shown["status"] == "completed"

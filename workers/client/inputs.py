@@ -152,7 +152,7 @@ def heavy_input(settings: Settings, options: AskOptions, session: ResearchInput)
     )
 
 
-def resume_input(state: dict[str, Any]) -> ResearchInput:
+def resume_input(state: dict[str, Any], resumed_from: str | None = None) -> ResearchInput:
     """A stopped session's input that continues from the graph state its last model call
     started from, with the limits, dialect and strategy it ran with."""
     return _research_input(
@@ -161,6 +161,7 @@ def resume_input(state: dict[str, Any]) -> ResearchInput:
         protocol=state.get("protocol", "tongyi"),
         strategy=state.get("strategy", "react"),
         resume_state=state,
+        resumed_from=resumed_from,
     )
 
 

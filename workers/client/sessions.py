@@ -223,7 +223,9 @@ class Sessions:
             raise SessionConflict(
                 f"session {session_id} stopped before its first model call; ask again"
             )
-        request = await inputs.stamp(self.client, self.settings, inputs.resume_input(state))
+        stopped = (await self._handle(session_id).describe()).run_id
+        request = inputs.resume_input(state, resumed_from=stopped)
+        request = await inputs.stamp(self.client, self.settings, request)
         await self.client.start_workflow(
             ResearchWorkflow.run, request, id=session_id, task_queue=self.settings.task_queue
         )

@@ -3,6 +3,7 @@ per child session (Heavy mode's branches)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -166,17 +167,27 @@ async def _decode(client: Client, payloads: Any) -> list[Any]:
 
 
 async def session_histories(client: Client, session_id: str) -> list[WorkflowHistory]:
-    """The histories of the session's latest run and the runs it continued as new from,
-    oldest first (raises RPCError NOT_FOUND for an unknown session)."""
+    """The histories of the session's latest run and the runs before it, oldest first: the
+    runs it continued as new from, and the stopped runs `resume` continued (raises RPCError
+    NOT_FOUND for an unknown session)."""
     histories: list[WorkflowHistory] = []
     run_id: str | None = None
     while True:
         history = await client.get_workflow_handle(session_id, run_id=run_id).fetch_history()
         histories.append(history)
         started = history.events[0].workflow_execution_started_event_attributes
-        run_id = started.continued_execution_run_id
-        if not run_id:
+        run_id = started.continued_execution_run_id or await _resumed_from(client, started)
+        if not run_id or len(histories) > MAX_RUNS:
             return histories[::-1]
+
+
+MAX_RUNS = 1000  # a guard against a cycle of run ids
+
+
+async def _resumed_from(client: Client, started: Any) -> str | None:
+    decoded = await _decode(client, started.input)
+    request = decoded[0] if decoded and isinstance(decoded[0], dict) else {}
+    return request.get("resumed_from") or None
 
 
 async def read_timeline(client: Client, histories: Sequence[WorkflowHistory]) -> dict[str, Any]:
@@ -299,9 +310,38 @@ async def last_turn_state(
     client: Client, histories: Sequence[WorkflowHistory]
 ) -> dict[str, Any] | None:
     """The graph state the last model call started from (its activity input): where a stopped
-    session resumes. None when no model call was scheduled."""
+    session resumes, with the whole conversation (an iterative round's input holds only the
+    question and the last round: the earlier rounds come from the earlier calls' inputs).
+    None when no model call was scheduled."""
     state, _ = await _last_think(client, histories)
-    return state
+    if state is None or strategy_of(state).name == "react":
+        return state
+    return {**state, "messages": await _every_round(client, histories)}
+
+
+async def _every_round(client: Client, histories: Sequence[WorkflowHistory]) -> list[Any]:
+    """The question and every round, from the model calls' inputs (each holds the round
+    before it), oldest first and each message once."""
+    messages: list[Any] = []
+    seen: set[str] = set()
+    for history in histories:
+        for event in history.events:
+            if event.event_type != EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                continue
+            attrs = event.activity_task_scheduled_event_attributes
+            if not attrs.activity_type.name.endswith(".think"):
+                continue
+            decoded = await _decode(client, attrs.input)
+            args = node_args(decoded[0] if decoded else None)
+            state = args[0] if args and isinstance(args[0], dict) else {}
+            for message in state.get("messages") or []:
+                key = json.dumps(message, sort_keys=True, default=str)
+                if isinstance(message, dict) and message.get("id"):
+                    key = f"{message.get('type')}:{message['id']}"
+                if key not in seen:
+                    seen.add(key)
+                    messages.append(message)
+    return messages
 
 
 async def tongyi_record(

@@ -49,6 +49,9 @@ class ResearchInput(BaseModel):
     resume_state: dict[str, Any] | None = Field(
         None, description="Graph state to continue from (`deepresearch resume`); None: start."
     )
+    resumed_from: str | None = Field(
+        None, description="`resume`: the run id of the stopped run (its history is the start)."
+    )
 
     @model_validator(mode="before")
     @classmethod
