@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.errors import ConfigurationError
@@ -20,10 +20,26 @@ def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
 
+MAX_DURATION = 7 * 24 * 3600  # a week: any timeout, budget or delay beyond is a typo (or inf)
+
+
 class Settings(BaseSettings):
     """Every variable in the README's configuration table."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", populate_by_name=True, allow_inf_nan=False
+    )
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        """host:port, as Temporal's client wants it (checked here, not deep inside it)."""
+        if value is None or not value.strip():
+            return None
+        host, _, port = value.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536 or " " in host:
+            raise ValueError("must be host:port, e.g. localhost:7233")
+        return value.strip()
 
     openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
     openai_api_key: SecretStr = Field(SecretStr("EMPTY"), validation_alias=_env("OPENAI_API_KEY"))
@@ -89,18 +105,20 @@ class Settings(BaseSettings):
         110 * 1024, ge=1024, validation_alias=_env("DEEPRESEARCH_MAX_CONTEXT_TOKENS")
     )
     wall_clock_minutes: float = Field(
-        150, gt=0, validation_alias=_env("DEEPRESEARCH_WALL_CLOCK_MINUTES")
+        150, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_WALL_CLOCK_MINUTES")
     )
     heartbeat_seconds: float = Field(
-        30, gt=0, validation_alias=_env("DEEPRESEARCH_HEARTBEAT_SECONDS")
+        30, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_HEARTBEAT_SECONDS")
     )
     model_timeout_seconds: float = Field(
-        600, gt=0, validation_alias=_env("DEEPRESEARCH_MODEL_TIMEOUT_SECONDS")
+        600, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_MODEL_TIMEOUT_SECONDS")
     )
     tool_timeout_seconds: float = Field(
-        60, gt=0, validation_alias=_env("DEEPRESEARCH_TOOL_TIMEOUT_SECONDS")
+        60, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_TOOL_TIMEOUT_SECONDS")
     )
-    sticky_seconds: float = Field(5, gt=0, validation_alias=_env("DEEPRESEARCH_STICKY_SECONDS"))
+    sticky_seconds: float = Field(
+        5, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_STICKY_SECONDS")
+    )
     history_events: int = Field(
         10_000, ge=100, validation_alias=_env("DEEPRESEARCH_HISTORY_EVENTS")
     )
@@ -111,13 +129,15 @@ class Settings(BaseSettings):
         8, ge=1, validation_alias=_env("DEEPRESEARCH_LOCAL_MAX_CONCURRENT")
     )
     model_wait_seconds: float = Field(
-        1800, gt=0, validation_alias=_env("DEEPRESEARCH_MODEL_WAIT_SECONDS")
+        1800, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_MODEL_WAIT_SECONDS")
     )
-    affinity_seconds: float = Field(5, gt=0, validation_alias=_env("DEEPRESEARCH_AFFINITY_SECONDS"))
+    affinity_seconds: float = Field(
+        5, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_AFFINITY_SECONDS")
+    )
     model_attempts: int = Field(10, ge=1, validation_alias=_env("DEEPRESEARCH_MODEL_ATTEMPTS"))
     tool_attempts: int = Field(5, ge=1, validation_alias=_env("DEEPRESEARCH_TOOL_ATTEMPTS"))
     retry_initial_seconds: float = Field(
-        1.0, gt=0, validation_alias=_env("DEEPRESEARCH_RETRY_INITIAL_SECONDS")
+        1.0, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_RETRY_INITIAL_SECONDS")
     )
 
     @property
@@ -164,4 +184,9 @@ def load_settings() -> Settings:
     except ValidationError as error:
         first = error.errors()[0]
         name = str(first.get("loc", ["?"])[0])
-        raise ConfigurationError(f"invalid setting {name}: {first.get('msg')}") from None
+        field = Settings.model_fields.get(name)
+        alias = getattr(field, "validation_alias", None) if field else None
+        if isinstance(alias, AliasChoices) and alias.choices:
+            name = str(alias.choices[0])
+        message = str(first.get("msg")).removeprefix("Value error, ")
+        raise ConfigurationError(f"invalid setting {name}: {message}") from None

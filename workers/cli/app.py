@@ -57,6 +57,9 @@ def run(work: Awaitable[T] | Callable[[], T]) -> T:
         raise fail(str(error)) from None
     except RPCError as error:
         raise fail(f"Temporal: {error.message}") from None
+    except OSError as error:  # an unwritable DATA_DIR, a full disk, a port in use
+        where = f"{error.filename}: " if error.filename else ""
+        raise fail(f"{where}{error.strerror or error}") from None
     except KeyboardInterrupt:
         err.print("interrupted; the session keeps its progress (see `deepresearch show ID`)")
         raise typer.Exit(130) from None

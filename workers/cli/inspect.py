@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from workers.cli.app import CliError, JsonOption, app, err, fail, out, run
-from workers.cli.render import print_outcome, print_sessions, print_step, print_timeline
+from workers.cli.render import clean, print_outcome, print_sessions, print_step, print_timeline
 from workers.client import Sessions, read_blob
 from workers.client.sessions import STATUSES
 from workers.config import load_settings
@@ -62,7 +62,8 @@ def show(
     """Show a session's trajectory from its workflow history."""
     if blob is not None:
         data = run(lambda: read_blob(load_settings(), blob))
-        sys.stdout.write(data.decode("utf-8", errors="replace"))
+        text = data.decode("utf-8", errors="replace")
+        sys.stdout.write(clean(text) if sys.stdout.isatty() else text)  # a page may hold ESC
         return
     run(_show(session_id, as_json, follow))
 

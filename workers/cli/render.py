@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
+from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
 from rich.table import Table
@@ -15,6 +17,25 @@ from workers.cli.app import out
 from workers.client import HeavyLive, SessionRow
 from workers.workflows.heavy import HeavyProgress
 from workers.workflows.models import Progress, ResearchReport
+
+# ESC sequences (CSI, OSC up to BEL/ST, other two-byte ones), then any other control
+# character but newline and tab: text a model or a page wrote must not drive the terminal.
+_ESCAPES = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])"
+    r"|\x9b[0-?]*[ -/]*[@-~]|\x9d[^\x07\x9c]*[\x07\x9c]?"  # their 8-bit forms (C1)
+)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(text: str) -> str:
+    """Untrusted text made safe for a terminal (rich markup is escaped separately)."""
+    return _CONTROLS.sub("", _ESCAPES.sub("", text))
+
+
+def safe(text: str) -> str:
+    """Untrusted text for a rich console: control sequences stripped, markup escaped."""
+    return escape(clean(text))
+
 
 STEP_FIELDS = ("thought", "report", "tool_call", "invalid_tool_call", "answer", "observation")
 FAILURE_FIELDS = ("last_failure", "failure")
@@ -48,7 +69,7 @@ def progress_line(session_id: str, progress: Progress, now: datetime | None = No
         f"{plural(progress.tokens, 'token')}, {plural(progress.sources, 'source')} · "
         f"{elapsed(progress, now):.0f}s\n"
     )
-    line.append(progress.last_action[:160], style="dim")
+    line.append(clean(progress.last_action[:160]), style="dim")
     return line
 
 
@@ -61,11 +82,11 @@ def heavy_lines(
     lines.append(f"heavy mode · {progress.stage}")
     lines.append(f" · cancelling: {progress.cancelling}\n" if progress.cancelling else "\n")
     for branch in progress.branches:
-        detail = f": {branch.answer[:80]}" if branch.answer else ""
+        detail = f": {clean(branch.answer[:80])}" if branch.answer else ""
         live = (running or {}).get(branch.branch)
         if live is not None and branch.status == "running":
             calls = plural(live.tool_calls, "tool call")
-            detail = f" · step {live.step}, {calls} · {live.last_action[:80]}"
+            detail = f" · step {live.step}, {calls} · {clean(live.last_action[:80])}"
         lines.append(
             f"  {branch.session_id} (t={branch.temperature}, {branch.strategy}) "
             f"{branch.status}{detail}\n"
@@ -79,19 +100,19 @@ def live_view(session_id: str, progress: Progress | HeavyLive) -> Text:
     return progress_line(session_id, progress)
 
 
-def print_report(report: ResearchReport, as_json: bool) -> None:
+def print_report(report: ResearchReport, as_json: bool, console: Console = out) -> None:
     if as_json:
-        out.print_json(report.model_dump_json())
+        console.print_json(report.model_dump_json())
         return
     if report.report_markdown is not None:
-        out.print(Markdown(report.report_markdown))
-    out.print(f"[bold]Question:[/bold] {escape(report.question)}")
-    out.print(f"[bold]Answer:[/bold] {escape(report.answer)}")
+        console.print(Markdown(clean(report.report_markdown)))
+    console.print(f"[bold]Question:[/bold] {safe(report.question)}")
+    console.print(f"[bold]Answer:[/bold] {safe(report.answer)}")
     if report.sources:
-        out.print("[bold]Sources:[/bold]")
+        console.print("[bold]Sources:[/bold]")
         for index, url in enumerate(report.sources, start=1):
-            out.print(f"  [{index}] {escape(url)}")
-    out.print(
+            console.print(f"  [{index}] {safe(url)}")
+    console.print(
         f"[dim]{report.session_id}: {report.termination} · "
         f"{plural(report.llm_calls, 'model call')} · {plural(report.tool_calls, 'tool call')} · "
         f"{plural(report.prompt_tokens + report.completion_tokens, 'token')} · "
@@ -107,7 +128,7 @@ def print_step(number: int, step: dict[str, Any]) -> None:
     if retried and "total_s" in step:
         retries += f", {step['total_s']:.2f}s with its retries"
     out.print(
-        f"[cyan]{number:>3}. {escape(step['summary'] or step['node'])}[/cyan]"
+        f"[cyan]{number:>3}. {safe(step['summary'] or step['node'])}[/cyan]"
         f" [dim]({step['status']}{retries})[/dim]"
     )
     for key in (*STEP_FIELDS, *FAILURE_FIELDS):
@@ -115,23 +136,23 @@ def print_step(number: int, step: dict[str, Any]) -> None:
             value = step[key]
             text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
             text = text.strip().replace("\n", "\n" + " " * 9)
-            out.print(f"       [bold]{key}:[/bold] {escape(text)}")
+            out.print(f"       [bold]{key}:[/bold] {safe(text)}")
 
 
 def print_outcome(timeline: dict[str, Any]) -> None:
     if timeline.get("report"):
         report = timeline["report"]
-        answer, why = escape(str(report.get("answer"))), report.get("termination")
+        answer, why = safe(str(report.get("answer"))), safe(str(report.get("termination")))
         out.print(f"[bold]Answer:[/bold] {answer}  [dim]({why})[/dim]")
     if timeline.get("error"):
-        out.print(f"[red]Failed:[/red] {escape(timeline['error'])}")
+        out.print(f"[red]Failed:[/red] {safe(timeline['error'])}")
 
 
 def print_timeline(session_id: str, timeline: dict[str, Any]) -> None:
     steps = timeline["steps"]
     turns = sum(step["node"] == "think" for step in steps)
     out.print(
-        f"[bold]{escape(session_id)}[/bold] · {timeline['status']} · "
+        f"[bold]{safe(session_id)}[/bold] · {timeline['status']} · "
         f"{plural(len(steps), 'step')} · {plural(turns, 'model call')}"
     )
     for number, step in enumerate(timeline["steps"], start=1):
@@ -145,7 +166,7 @@ def print_sessions(rows: list[SessionRow]) -> None:
         for row in rows:
             cells = (row.session_id, row.status, row.started[:19].replace("T", " "),
                      "" if row.steps is None else str(row.steps), row.termination or "",
-                     " ".join(row.question.split()))  # fmt: skip
+                     " ".join(clean(row.question).split()))  # fmt: skip
             out.print("\t".join(cells), markup=False, highlight=False, soft_wrap=True)
         return
     # the model calls a session made (what `show` counts as its `think` steps)
@@ -159,6 +180,6 @@ def print_sessions(rows: list[SessionRow]) -> None:
             row.started[:19].replace("T", " "),
             "" if row.steps is None else str(row.steps),
             row.termination or "",
-            escape(row.question[:60]),
+            safe(row.question[:60]),
         )
     out.print(table if rows else "no sessions")

@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 from rich.live import Live
-from rich.markup import escape
 from rich.text import Text
 
 from activities.llm import probe
@@ -25,8 +24,8 @@ from workers.cli.app import (
     out,
     run,
 )
-from workers.cli.render import live_view, print_report
-from workers.client import AskOptions, Sessions, validate
+from workers.cli.render import live_view, print_report, safe
+from workers.client import AskOptions, Sessions, check_session_id, validate
 from workers.config import Settings, load_settings
 from workers.hosting import background
 from workers.hosting.background import spawn_background_worker
@@ -61,8 +60,8 @@ def log_to_file(settings: Settings, name: str) -> None:
 def save_report(settings: Settings, report: ResearchReport, out_file: Path | None) -> None:
     """Reports go under DATA_DIR/reports/ (and to --out); their warnings to stderr."""
     for warning in report.report_warnings:
-        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
-    targets = [settings.data_dir / "reports" / f"{report.session_id}.md"]
+        err.print(f"[yellow]warning:[/yellow] {safe(warning)}")
+    targets = [settings.data_dir / "reports" / f"{check_session_id(report.session_id)}.md"]
     if out_file is not None:
         targets.append(out_file)
     for target in targets:
@@ -127,6 +126,8 @@ async def _ask(
     settings = load_settings()
     log_to_file(settings, "ask.log")
     validate(settings, options)
+    if session_id is not None:
+        check_session_id(session_id)
     if worker:
         await probe(research_endpoint(settings))
     sessions = await Sessions.connect(settings)

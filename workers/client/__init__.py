@@ -11,7 +11,15 @@ from workers.client.errors import (
 )
 from workers.client.evaluations import Evaluations
 from workers.client.inputs import AskOptions
-from workers.client.sessions import HeavyLive, SessionRow, Sessions, Started, read_blob, validate
+from workers.client.sessions import (
+    HeavyLive,
+    SessionRow,
+    Sessions,
+    Started,
+    check_session_id,
+    read_blob,
+    validate,
+)
 
 __all__ = [
     "AskOptions",
@@ -26,6 +34,7 @@ __all__ = [
     "Sessions",
     "Started",
     "TemporalUnavailable",
+    "check_session_id",
     "read_blob",
     "validate",
 ]

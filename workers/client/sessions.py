@@ -5,6 +5,7 @@ CLI, the HTTP API and the MCP server call it and nothing else talks to Temporal 
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -97,6 +98,19 @@ def root_cause(error: BaseException) -> str:
     return " ".join(str(current or error).split())
 
 
+SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+
+def check_session_id(session_id: str) -> str:
+    """Ids name files (reports) and URLs: letters, digits, `.`, `_`, `-`; no path."""
+    if not SESSION_ID.fullmatch(session_id) or ".." in session_id:
+        raise InvalidRequest(
+            f"invalid session id {session_id[:80]!r}: use letters, digits, '.', '_' and '-' "
+            "(at most 200, starting with a letter or digit)"
+        )
+    return session_id
+
+
 def heavy_parent(session_id: str, verb: str) -> str:
     return f"{session_id} is a Heavy session: {verb} its branches ({session_id}-b0, ...)"
 
@@ -182,9 +196,9 @@ class Sessions:
         """Start a session, or attach to the one with this id (running or finished): the same
         id never starts a second session."""
         validate(self.settings, options)
+        session_id = check_session_id(session_id or f"research-{uuid.uuid4().hex[:12]}")
         files = inputs.upload_files(self.blobs, options.files)
         request = inputs.research_input(self.settings, options, files)
-        session_id = session_id or f"research-{uuid.uuid4().hex[:12]}"
         status = await self.status(session_id)
         if status in ("running", "completed"):
             heavy = await self.is_heavy(session_id)
