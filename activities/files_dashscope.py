@@ -19,18 +19,10 @@ from activities.context import ToolContext
 from activities.errors import ToolError, from_transport, status_error
 from activities.files_kind import IMAGE_MIME, classify, extension
 from activities.heartbeat import beat
+from graphs.prompts import IMAGE_PROMPT, TRANSCRIBE_PROMPT, VIDEO_PROMPT
 
 AUDIO_MODEL = "qwen-omni-turbo"
 VISION_MODEL = "qwen-vl-max"
-TRANSCRIBE_PROMPT = "Completely transcribe this audio content with all details"  # the reference's
-VIDEO_PROMPT = (
-    "Completely transcribe the speech in this video and describe what is shown, "
-    "including any visible text, with all details."
-)
-IMAGE_PROMPT = (
-    "Transcribe all text in this document image exactly, keeping its reading order, tables "
-    "(as markdown) and headings; then briefly describe any figures."
-)
 MAX_INLINE_BYTES = 7 * 1024 * 1024  # base64 grows it by 4/3; Dashscope caps inline data at 10 MB
 MAX_PDF_PAGES = 20  # page images sent for one scanned PDF
 DASHSCOPE_TIMEOUT = httpx.Timeout(120.0, connect=15.0)

@@ -29,37 +29,21 @@ from activities.python_local import (
     execute,
 )
 from graphs import prompts
+from graphs.prompts import (
+    PYTHON_ALL_FAILED,
+    PYTHON_ENDPOINT_TIMEOUT,
+    PYTHON_FINISHED,
+    PYTHON_KILLED,
+    PYTHON_MEMORY_HINT,
+    PYTHON_MEMORY_SPLIT_HINT,
+    PYTHON_NOT_ISOLATED,
+    PYTHON_RUN_TIMEOUT,
+    PYTHON_STDERR,
+    PYTHON_STDOUT,
+)
 
 logger = logging.getLogger(__name__)
 
-# The output and error texts below are reproduced verbatim from Alibaba-NLP/DeepResearch
-# (https://github.com/Alibaba-NLP/DeepResearch, Apache License 2.0), inference/tool_python.py
-# at commit f72f75d8c3eb842f2bbbab096a12206ff66e270f (PythonInterpreter.call); see NOTICE.
-# The model was trained on these bytes: keep them exactly ("PythonInterpreter Error" in the
-# run timeout, "Python Interpreter Error" in the others, as upstream has them).
-PYTHON_STDOUT = "stdout:\n{stdout}"
-PYTHON_STDERR = "stderr:\n{stderr}"
-PYTHON_RUN_TIMEOUT = "[PythonInterpreter Error] TimeoutError: Execution timed out."
-PYTHON_FINISHED = "Finished execution."
-PYTHON_ENDPOINT_TIMEOUT = (
-    "[Python Interpreter Error] TimeoutError: Execution timed out on endpoint {endpoint}."
-)
-# Upstream's text for any other client error; here such errors are classified instead (a 4xx
-# answers "[PythonInterpreter] failed: ..." through tool_outcome). Kept for reference.
-PYTHON_ENDPOINT_ERROR = "[Python Interpreter Error]: {error} on endpoint {endpoint}"
-PYTHON_ALL_FAILED = "[Python Interpreter Error]: All attempts failed."
-# Our own texts (not the reference's).
-PYTHON_NOT_ISOLATED = (
-    "the local Python sandbox cannot be isolated on this worker ({reason}); configure a "
-    "SandboxFusion service (SANDBOX_FUSION_URL) or set DEEPRESEARCH_PYTHON_ALLOW_NETWORK=1 to "
-    "run code without isolation (network, files and processes of the worker open to it)"
-)
-PYTHON_KILLED = "[Python Interpreter Error] The process was killed by {signal}."
-PYTHON_MEMORY_HINT = "[Python Interpreter Error] The sandbox allows {limit} MiB of memory."
-PYTHON_MEMORY_SPLIT_HINT = (
-    "[Python Interpreter Error] At most {processes} processes of {each} MiB each. "
-    "The sandbox allows {limit} MiB of memory."
-)
 
 # SandboxFusion can take run_timeout plus its own start-up and queueing before it answers.
 CLIENT_TIMEOUT_MARGIN_S = 10.0

@@ -77,3 +77,30 @@ Multiple independent teams have provided detailed process reports describing how
 Wrap your final answer in <answer> </answer> tags.
 
 Below is the content of these reports:"""  # noqa: E501
+
+
+# -- the local Python sandbox's own errors --------------------------------------------------
+PYTHON_NOT_ISOLATED: Final[str] = (
+    "the local Python sandbox cannot be isolated on this worker ({reason}); configure a "
+    "SandboxFusion service (SANDBOX_FUSION_URL) or set DEEPRESEARCH_PYTHON_ALLOW_NETWORK=1 to "
+    "run code without isolation (network, files and processes of the worker open to it)"
+)
+PYTHON_KILLED: Final[str] = "[Python Interpreter Error] The process was killed by {signal}."
+PYTHON_MEMORY_HINT: Final[str] = (
+    "[Python Interpreter Error] The sandbox allows {limit} MiB of memory."
+)
+PYTHON_MEMORY_SPLIT_HINT: Final[str] = (
+    "[Python Interpreter Error] At most {processes} processes of {each} MiB each. "
+    "The sandbox allows {limit} MiB of memory."
+)
+
+
+# -- parse_file's video and scanned-page prompts (Dashscope) ------------------------------
+VIDEO_PROMPT: Final[str] = (
+    "Completely transcribe the speech in this video and describe what is shown, "
+    "including any visible text, with all details."
+)
+IMAGE_PROMPT: Final[str] = (
+    "Transcribe all text in this document image exactly, keeping its reading order, tables "
+    "(as markdown) and headings; then briefly describe any figures."
+)

@@ -254,3 +254,26 @@ VISIT_FAILED_SUMMARY: Final[str] = (
 )
 # Multi-URL calls only: an exception while visiting one URL gives f"Error fetching {u}: {e}"
 # (ours gives the failure texts above, or the error when it can never succeed).
+
+
+# -- PythonInterpreter ----------------------------------------------------------------------
+# The output and error texts below are reproduced verbatim from Alibaba-NLP/DeepResearch
+# (https://github.com/Alibaba-NLP/DeepResearch, Apache License 2.0), inference/tool_python.py
+# at commit f72f75d8c3eb842f2bbbab096a12206ff66e270f (PythonInterpreter.call); see NOTICE.
+# The model was trained on these bytes: keep them exactly ("PythonInterpreter Error" in the
+# run timeout, "Python Interpreter Error" in the others, as upstream has them).
+PYTHON_STDOUT: Final[str] = "stdout:\n{stdout}"
+PYTHON_STDERR: Final[str] = "stderr:\n{stderr}"
+PYTHON_RUN_TIMEOUT: Final[str] = "[PythonInterpreter Error] TimeoutError: Execution timed out."
+PYTHON_FINISHED: Final[str] = "Finished execution."
+PYTHON_ENDPOINT_TIMEOUT: Final[str] = (
+    "[Python Interpreter Error] TimeoutError: Execution timed out on endpoint {endpoint}."
+)
+# Upstream's text for any other client error; here such errors are classified instead (a 4xx
+# answers "[PythonInterpreter] failed: ..." through tool_outcome). Kept for reference.
+PYTHON_ENDPOINT_ERROR: Final[str] = "[Python Interpreter Error]: {error} on endpoint {endpoint}"
+PYTHON_ALL_FAILED: Final[str] = "[Python Interpreter Error]: All attempts failed."
+
+
+# -- parse_file's audio transcription (inference/file_tools/) ------------------------------
+TRANSCRIBE_PROMPT: Final[str] = "Completely transcribe this audio content with all details"
