@@ -15,7 +15,12 @@ from workers.cli.app import CliError, app, err, out, run
 from workers.client import Sessions
 from workers.config import load_settings, secret_from_env
 from workers.hosting import devserver
-from workers.hosting.codec_server import CodecHTTPServer, make_server, policy_from_settings
+from workers.hosting.codec_server import (
+    CodecHTTPServer,
+    make_server,
+    policy_from_settings,
+    ui_origins,
+)
 from workers.hosting.research_worker import replica_endpoint, run_inference_worker, run_worker
 
 
@@ -161,6 +166,29 @@ def codec_server(
 def server(
     port: Annotated[int, typer.Option(help="gRPC port.")] = devserver.DEFAULT_PORT,
     ui_port: Annotated[int, typer.Option(help="Web UI port.")] = devserver.DEFAULT_UI_PORT,
+    codec_port: Annotated[
+        int, typer.Option(help="Port of the codec server the web UI decodes payloads through.")
+    ] = devserver.DEFAULT_CODEC_PORT,
 ) -> None:
-    """Run the embedded Temporal dev server in the foreground."""
-    run(lambda: devserver.run_foreground(Path(load_settings().data_dir), port, ui_port))
+    """Run the embedded Temporal dev server in the foreground, its UI reading payloads through
+    a codec server in this process."""
+    settings = run(load_settings)
+    policy = policy_from_settings(settings, "127.0.0.1", extra_origins=ui_origins(ui_port))
+
+    def listen() -> CodecHTTPServer:
+        try:
+            return make_server(settings.blob_dir, "127.0.0.1", codec_port, policy)
+        except OSError as error:
+            raise CliError(
+                f"cannot listen on 127.0.0.1:{codec_port} for the codec server: "
+                f"{error.strerror} (pass --codec-port)"
+            ) from None
+
+    codec = run(listen)
+    err.print(
+        f"Temporal dev server on 127.0.0.1:{port}, web UI http://127.0.0.1:{ui_port}, "
+        f"codec server http://127.0.0.1:{codec_port}",
+        markup=False,
+    )
+    code = run(lambda: devserver.run_foreground(Path(settings.data_dir), port, ui_port, codec))
+    raise typer.Exit(code)

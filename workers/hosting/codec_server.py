@@ -12,8 +12,10 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 import socket
 import threading
+import time
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -356,18 +358,50 @@ def serve_in_thread(server: CodecHTTPServer) -> threading.Thread:
     return thread
 
 
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs; a zombie (exited, not yet reaped by its parent) does not."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc: os.kill's answer stands
+
+
+def _exit_with(pid: int, server: CodecHTTPServer) -> None:
+    """Stop serving once process `pid` (the dev server whose UI this serves) is gone."""
+
+    def watch() -> None:
+        while _alive(pid):
+            time.sleep(1)
+        log.info("dev server %d is gone; the codec server stops", pid)
+        server.shutdown()
+
+    threading.Thread(target=watch, name="exit-with", daemon=True).start()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """`python -m workers.hosting.codec_server`: the background codec server that
     `ensure_dev_server` starts beside the dev server (lighter to import than the CLI)."""
     parser = argparse.ArgumentParser(prog="python -m workers.hosting.codec_server")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--allow-origin", action="append", default=[])
+    parser.add_argument("--data-dir", type=Path, help="default: DEEPRESEARCH_DATA_DIR")
+    parser.add_argument("--allow-origin", action="append", default=[], help="added to the list")
+    parser.add_argument("--exit-with", type=int, metavar="PID", help="stop when PID exits")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = load_settings()
+    if args.data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": args.data_dir})
     policy = policy_from_settings(settings, args.host, extra_origins=args.allow_origin)
     server = make_server(settings.blob_dir, args.host, args.port, policy)
+    if args.exit_with is not None:
+        _exit_with(args.exit_with, server)
     log.info("codec server on http://%s:%d for %s", args.host, args.port, sorted(policy.origins))
     try:
         server.serve_forever()
