@@ -99,6 +99,49 @@ def wait_for_port(
     )
 
 
+def process_args(pid: int) -> list[str] | None:
+    """A live process's argv (Linux /proc, else `ps`), or None when there is no such process."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, someone else's: its argv still tells whether it is ours
+    if Path("/proc/self/cmdline").exists():
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return None
+        return [arg.decode(errors="replace") for arg in raw.split(b"\0") if arg] or None
+    listed = subprocess.run(
+        ["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, check=False
+    )
+    return listed.stdout.split() or None
+
+
+def is_our_server(state: dict[str, Any], db: Path) -> bool:
+    """The recorded pid is alive and is `temporal server start-dev` on this database and port:
+    a port that merely answers may belong to anything (another user's server, a stale pid
+    reused by an unrelated program)."""
+    pid, port = state.get("pid"), state.get("port")
+    if not isinstance(pid, int) or not isinstance(port, int):
+        return False
+    args = process_args(pid)
+    if not args or Path(args[0]).name != Path(temporal_binary()).name:
+        return False
+
+    def value(flag: str) -> str | None:
+        return args[args.index(flag) + 1] if flag in args[:-1] else None
+
+    recorded_db = value("--db-filename")
+    return (
+        args[1:3] == ["server", "start-dev"]
+        and recorded_db is not None
+        and Path(recorded_db).resolve() == db.resolve()
+        and value("--port") == str(port)
+    )
+
+
 def _read_state(state_file: Path) -> dict[str, Any] | None:
     try:
         state = json.loads(state_file.read_text())
@@ -134,7 +177,8 @@ def ensure_dev_server(data_dir: Path, timeout: float = 30.0) -> str:
     home.mkdir(parents=True, exist_ok=True)
     state_file, db = home / "devserver.json", home / "temporal.db"
     state = _read_state(state_file)
-    if state is not None and port_open(state["port"]):
+    if state is not None and is_our_server(state, db):
+        wait_for_port(state["port"], timeout)
         _ensure_codec(data_dir, state)
         return f"127.0.0.1:{state['port']}"
     port = _pick(DEFAULT_PORT)
@@ -166,6 +210,12 @@ def run_foreground(data_dir: Path, port: int, ui_port: int, codec: CodecHTTPServ
     home = data_dir / "temporal"
     home.mkdir(parents=True, exist_ok=True)
     state_file, db = home / "devserver.json", home / "temporal.db"
+    state = _read_state(state_file)
+    if state is not None and is_our_server(state, db):
+        raise ConfigurationError(
+            f"a dev server already runs on {db} (pid {state['pid']}, port {state['port']}); "
+            "stop it first or use another DEEPRESEARCH_DATA_DIR"
+        )
     codec_port = int(codec.server_address[1])
     serve_in_thread(codec)
     process = subprocess.Popen(server_command(db, port, ui_port, codec_port))
