@@ -15,12 +15,39 @@ ENCODING = b"binary/claim-check-zlib"
 DEFAULT_THRESHOLD = 2048
 
 
+class DecodedTooLarge(ValueError):
+    """A blob inflates past the reader's limit (a zlib bomb, or a limit set too low)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"payload inflates past {limit} bytes")
+        self.limit = limit
+
+
+def inflate(data: bytes, limit: int | None) -> bytes:
+    """zlib.decompress that stops at `limit` output bytes instead of filling memory."""
+    if limit is None:
+        return zlib.decompress(data)
+    inflater = zlib.decompressobj()
+    out = inflater.decompress(data, limit + 1)
+    if len(out) > limit:
+        raise DecodedTooLarge(limit)
+    if not inflater.eof:
+        raise zlib.error("truncated zlib stream")
+    return out
+
+
 class ClaimCheckCodec(PayloadCodec):
     """Keeps history small: a 100K-token conversation is stored once, history holds 71 bytes."""
 
-    def __init__(self, store: BlobStore, threshold: int = DEFAULT_THRESHOLD) -> None:
+    def __init__(
+        self,
+        store: BlobStore,
+        threshold: int = DEFAULT_THRESHOLD,
+        max_decoded_bytes: int | None = None,
+    ) -> None:
         self.store = store
         self.threshold = threshold
+        self.max_decoded_bytes = max_decoded_bytes  # None: trust the blobs (our own workers)
 
     def _encode_one(self, payload: Payload) -> Payload:
         if payload.ByteSize() <= self.threshold:
@@ -32,7 +59,8 @@ class ClaimCheckCodec(PayloadCodec):
         if payload.metadata.get("encoding") != ENCODING:
             return payload
         decoded = Payload()
-        decoded.ParseFromString(zlib.decompress(self.store.get(payload.data.decode())))
+        blob = self.store.get(payload.data.decode())
+        decoded.ParseFromString(inflate(blob, self.max_decoded_bytes))
         return decoded
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:

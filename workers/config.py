@@ -139,6 +139,26 @@ class Settings(BaseSettings):
     retry_initial_seconds: float = Field(
         1.0, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_RETRY_INITIAL_SECONDS")
     )
+    # -- codec server (workers/hosting/codec_server.py; docs/operations.md) --
+    codec_origins: str = Field(
+        "http://127.0.0.1:8233,http://localhost:8233",
+        validation_alias=_env("DEEPRESEARCH_CODEC_ORIGINS"),
+    )
+    """Comma-separated browser origins (the Temporal UI's) the codec server answers."""
+    codec_hosts: str = Field("", validation_alias=_env("DEEPRESEARCH_CODEC_HOSTS"))
+    """Comma-separated Host names it serves (empty: loopback and its bind address; `*`: any)."""
+    codec_token: SecretStr | None = Field(None, validation_alias=_env("DEEPRESEARCH_CODEC_TOKEN"))
+    """When set, codec requests need `Authorization: Bearer <token>`."""
+    codec_max_body_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, validation_alias=_env("DEEPRESEARCH_CODEC_MAX_BODY_BYTES")
+    )
+    codec_max_decoded_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, validation_alias=_env("DEEPRESEARCH_CODEC_MAX_DECODED_BYTES")
+    )
+    """Most bytes one /decode request's payloads may inflate to."""
+    codec_read_timeout_seconds: float = Field(
+        10, gt=0, validation_alias=_env("DEEPRESEARCH_CODEC_READ_TIMEOUT_SECONDS")
+    )
 
     @property
     def blob_dir(self) -> Path:

@@ -16,7 +16,12 @@ from workers.cli.app import CliError, app, err, out, run
 from workers.client import Sessions
 from workers.config import load_settings, secret_from_env
 from workers.hosting import background, devserver
-from workers.hosting.codec_server import make_server
+from workers.hosting.codec_server import (
+    CodecHTTPServer,
+    make_server,
+    policy_from_settings,
+    ui_origins,
+)
 from workers.hosting.research_worker import replica_endpoint, run_inference_worker, run_worker
 
 
@@ -148,20 +153,33 @@ def codec_server(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8081,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     allow_origin: Annotated[
-        str, typer.Option(help="The Temporal UI's origin, allowed by CORS.")
-    ] = "http://localhost:8233",
+        list[str] | None,
+        typer.Option(
+            help="A Temporal UI origin allowed by CORS (repeatable; replaces "
+            "DEEPRESEARCH_CODEC_ORIGINS, default http://127.0.0.1:8233 and http://localhost:8233)."
+        ),
+    ] = None,
+    allow_encode: Annotated[
+        bool, typer.Option(help="Also serve /encode (it writes to the blob store).")
+    ] = False,
 ) -> None:
     """Serve Temporal's codec endpoints so the UI and the temporal CLI decode payloads."""
     settings = run(load_settings)
+    policy = policy_from_settings(settings, host, origins=allow_origin, allow_encode=allow_encode)
 
-    def listen():  # noqa: ANN202 - the server's type is the stdlib's
+    def listen() -> CodecHTTPServer:
         try:
-            return make_server(settings.blob_dir, host, port, allow_origin)
+            return make_server(settings.blob_dir, host, port, policy)
         except OSError as error:
             raise CliError(f"cannot listen on {host}:{port}: {error.strerror}") from None
 
     server = run(listen)
-    err.print(f"codec server on http://{host}:{port} (blob store {settings.blob_dir})")
+    auth = "bearer token required" if policy.token else "no token (DEEPRESEARCH_CODEC_TOKEN)"
+    err.print(
+        f"codec server on http://{host}:{port} (blob store {settings.blob_dir}); origins "
+        f"{', '.join(sorted(policy.origins))}; {auth}; /encode {'on' if allow_encode else 'off'}",
+        markup=False,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -172,6 +190,29 @@ def codec_server(
 def server(
     port: Annotated[int, typer.Option(help="gRPC port.")] = devserver.DEFAULT_PORT,
     ui_port: Annotated[int, typer.Option(help="Web UI port.")] = devserver.DEFAULT_UI_PORT,
+    codec_port: Annotated[
+        int, typer.Option(help="Port of the codec server the web UI decodes payloads through.")
+    ] = devserver.DEFAULT_CODEC_PORT,
 ) -> None:
-    """Run the embedded Temporal dev server in the foreground."""
-    run(lambda: devserver.run_foreground(Path(load_settings().data_dir), port, ui_port))
+    """Run the embedded Temporal dev server in the foreground, its UI reading payloads through
+    a codec server in this process."""
+    settings = run(load_settings)
+    policy = policy_from_settings(settings, "127.0.0.1", extra_origins=ui_origins(ui_port))
+
+    def listen() -> CodecHTTPServer:
+        try:
+            return make_server(settings.blob_dir, "127.0.0.1", codec_port, policy)
+        except OSError as error:
+            raise CliError(
+                f"cannot listen on 127.0.0.1:{codec_port} for the codec server: "
+                f"{error.strerror} (pass --codec-port)"
+            ) from None
+
+    codec = run(listen)
+    err.print(
+        f"Temporal dev server on 127.0.0.1:{port}, web UI http://127.0.0.1:{ui_port}, "
+        f"codec server http://127.0.0.1:{codec_port}",
+        markup=False,
+    )
+    code = run(lambda: devserver.run_foreground(Path(settings.data_dir), port, ui_port, codec))
+    raise typer.Exit(code)

