@@ -101,3 +101,15 @@ class Progress:
     async def __call__(self, progress: float, total: float | None, message: str | None) -> None:
         self.values.append(progress)
         self.messages.append(message or "")
+
+
+async def poll(session: ClientSession, session_id: str, timeout: float = 90) -> dict[str, Any]:
+    """get_research until the session is no longer running."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        status = structured(await session.call_tool("get_research", {"id": session_id}))
+        if status["status"] != "running":
+            return status
+        await asyncio.sleep(0.3)
+    raise TimeoutError(session_id)

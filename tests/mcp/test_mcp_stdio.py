@@ -3,14 +3,12 @@ the server process hosts a research worker, a real dev server and loopback fakes
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from mcp.shared.exceptions import MCPError
 from mcp.types import ResourceLink, TextResourceContents
 
 from tests.conftest import Stack
-from tests.mcp.mcp_client import Progress, stdio_session, structured, text
+from tests.mcp.mcp_client import Progress, poll, stdio_session, structured, text
 from tests.workflow.test_report import WRITER
 from tests.workflow.test_session import ANSWER, QUESTION, answer, call, four_call_script
 
@@ -23,18 +21,6 @@ def one_line_error(result: object) -> str:
     message = text(result)  # type: ignore[arg-type]
     assert "\n" not in message and "Traceback" not in message, message
     return message
-
-
-async def poll(session: object, session_id: str, timeout: float = 90) -> dict[str, object]:
-    """get_research until the session is no longer running."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        status = structured(await session.call_tool("get_research", {"id": session_id}))  # type: ignore[attr-defined]
-        if status["status"] != "running":
-            return status
-        await asyncio.sleep(0.3)
-    raise TimeoutError(session_id)
 
 
 async def test_tools_resources_and_errors_over_stdio(stack: Stack) -> None:
@@ -124,3 +110,16 @@ async def test_temporal_down_is_a_tool_error(stack: Stack) -> None:
         assert "cannot reach Temporal at 127.0.0.1:9" in one_line_error(result)
         result = await session.call_tool("deep_research", {"question": QUESTION})
         assert "cannot reach Temporal at 127.0.0.1:9" in one_line_error(result)
+
+
+def test_bad_start_is_one_line(stack: Stack) -> None:
+    """Before serving: an unknown transport, or a worker to host without a model endpoint."""
+    result = stack.cli("mcp", "--transport", "sse")
+    assert (result.returncode, result.stderr) == (
+        2,
+        "error: --transport is one of stdio, streamable-http\n",
+    )
+    result = stack.cli("mcp", DEEPRESEARCH_MODEL="")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: no model endpoint configured")
+    assert len(result.stderr.splitlines()) == 1

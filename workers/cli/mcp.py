@@ -17,7 +17,7 @@ def mcp_command(
         str, typer.Option(help="stdio (a client spawns this command) or streamable-http.")
     ] = "stdio",
     host: Annotated[str, typer.Option(help="streamable-http: address to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="streamable-http: port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(help="streamable-http: port to listen on.")] = 8765,
     worker: WorkerOption = True,
 ) -> None:
     """Serve deep_research, start_research, get_research and the reports over MCP."""

@@ -87,6 +87,8 @@ def result_content(report: ResearchReport) -> CallToolResult:
         f"\nsession {report.session_id} · {report.termination} · {report.llm_calls} model "
         f"calls · {report.tool_calls} tool calls · {report.elapsed_seconds:.1f}s"
     )
+    if result.long_report:
+        text += f"\nThe long-form report is the resource {result.report_uri}"
     link = ResourceLink(
         uri=result.report_uri,
         name=f"{report.session_id} report",
@@ -147,7 +149,7 @@ def status_content(
     elif live is not None:
         text = f"{session_id} is {status}. {progress_message(session_id, live)}"
     else:
-        text = f"{session_id} is {status}; no worker has picked it up yet."
+        text = f"{session_id} is {status}; no worker has reported its progress yet."
     if status == "running":
         text += "\nCall get_research again later for its result."
     return CallToolResult(content=[TextContent(text=text)], structured_content=structured)

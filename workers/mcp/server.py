@@ -3,6 +3,7 @@ as a resource; all of it through the session layer (`workers.client`)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
@@ -12,11 +13,18 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import CallToolResult, InputRequiredResult, ToolAnnotations
 from pydantic import Field
 
-from workers.client import AskOptions, SessionFailed, SessionNotFound, validate
+from workers.client import (
+    AskOptions,
+    HeavyLive,
+    SessionFailed,
+    SessionNotFound,
+    Sessions,
+    validate,
+)
 from workers.mcp import results
 from workers.mcp.backend import Backend
 from workers.mcp.errors import argument_error, resource_errors, tool_errors
-from workers.workflows.models import ResearchReport
+from workers.workflows.models import Progress, ResearchReport
 
 INSTRUCTIONS = """\
 Deep research on the web: each question becomes a durable research session that searches,
@@ -48,6 +56,18 @@ class ResearchServer(MCPServer[Any]):
             raise argument_error(name, error) or error from None
 
 
+PROGRESS_WAIT_SECONDS = 3.0
+
+
+async def live_progress(sessions: Sessions, session_id: str) -> Progress | HeavyLive | None:
+    """The session's progress query, or None when no worker answers it soon: a query waits
+    for a worker, and with none polling the session's queue it would hold the call for long."""
+    try:
+        return await asyncio.wait_for(sessions.progress(session_id), PROGRESS_WAIT_SECONDS)
+    except TimeoutError:
+        return None
+
+
 def ask_options(backend: Backend, question: str, mode: str, report: bool) -> AskOptions:
     options = AskOptions(question=question, mode=mode, report=report)  # type: ignore[arg-type]
     validate(backend.settings, options)  # bad input fails before Temporal is asked
@@ -70,7 +90,7 @@ class ProgressReporter:
             await self.context.report_progress(self.count, message=line)
             self.count += 1
 
-    async def follow(self, sessions: Any) -> ResearchReport:
+    async def follow(self, sessions: Sessions) -> ResearchReport:
         async for update in sessions.watch(self.session_id):
             if isinstance(update, ResearchReport):
                 return update
@@ -136,8 +156,7 @@ def build_server(backend: Backend) -> MCPServer[Any]:
             if status is None:
                 raise SessionNotFound(id)
             if status == "running":
-                live = await sessions.progress(id)
-                return results.status_content(id, status, live=live)
+                return results.status_content(id, status, live=await live_progress(sessions, id))
             try:
                 report = await sessions.result(id)
             except SessionFailed as error:

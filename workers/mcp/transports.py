@@ -35,7 +35,7 @@ def serve(
     transport: Transport = "stdio",
     *,
     host: str = "127.0.0.1",
-    port: int = 8000,
+    port: int = 8765,
     worker: bool = True,
 ) -> None:
     """Serve until the client closes stdin (stdio) or SIGINT/SIGTERM (HTTP)."""
