@@ -95,6 +95,9 @@ async def test_tools_resources_and_errors_over_stdio(stack: Stack) -> None:
         assert (
             "invalid arguments for start_research: mode: Input should be 'react' or 'heavy'" in bad
         )
+        bad_id = {"question": "Q?", "id": "a/b"}
+        bad = one_line_error(await session.call_tool("start_research", bad_id))
+        assert "invalid arguments for start_research: id: String should match pattern" in bad
         with pytest.raises(MCPError, match="no session with id 'm-nope'"):
             await session.read_resource("deepresearch://sessions/m-nope/report")
 

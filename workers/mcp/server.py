@@ -41,6 +41,8 @@ Mode = Annotated[
 Report = Annotated[
     bool, Field(description="Also write a long-form report with citations (the resource).")
 ]
+# Ids that fit the report resource's URI as one path segment.
+SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 SessionId = Annotated[str, Field(description="The session id start_research returned.")]
 
 
@@ -134,7 +136,11 @@ def build_server(backend: Backend) -> MCPServer[Any]:
         report: Report = False,
         id: Annotated[
             str | None,
-            Field(description="Session id; an id already in use attaches to that session."),
+            Field(
+                description="Session id (letters, digits, '.', '_', '-'); an id already in "
+                "use attaches to that session.",
+                pattern=SESSION_ID_PATTERN,
+            ),
         ] = None,
     ) -> results.Started:
         """Start a research session and return its id at once; get_research reads its
