@@ -1,0 +1,39 @@
+"""`deepresearch mcp`: serve the research tools to MCP clients (stdio or streamable HTTP)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from workers.cli.app import CliError, WorkerOption, app, err, run
+from workers.config import Settings, load_settings
+from workers.mcp import PATH, TRANSPORTS, serve
+
+
+@app.command(name="mcp")
+def mcp_command(
+    transport: Annotated[
+        str, typer.Option(help="stdio (a client spawns this command) or streamable-http.")
+    ] = "stdio",
+    host: Annotated[str, typer.Option(help="streamable-http: address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="streamable-http: port to listen on.")] = 8765,
+    worker: WorkerOption = True,
+) -> None:
+    """Serve deep_research, start_research, get_research and the reports over MCP."""
+
+    def settings() -> Settings:
+        if transport not in TRANSPORTS:
+            raise CliError(f"--transport is one of {', '.join(TRANSPORTS)}")
+        loaded = load_settings()
+        if worker:
+            loaded.require_model()  # the in-process worker needs a model endpoint
+        return loaded
+
+    loaded = run(settings)
+    if transport != "stdio":
+        err.print(f"MCP server on http://{host}:{port}{PATH} (streamable HTTP)")
+    try:
+        serve(loaded, transport, host=host, port=port, worker=worker)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        pass
