@@ -51,6 +51,8 @@ STATUSES = {
     "terminated": "Terminated",
     "timed-out": "TimedOut",
 }
+# A query no worker answers fails after this long (the server's default is about 30 s).
+QUERY_TIMEOUT = timedelta(seconds=3)
 SESSION_TYPES = "WorkflowType IN ('ResearchWorkflow', 'HeavyWorkflow')"
 
 
@@ -253,13 +255,13 @@ class Sessions:
         handle = self._handle(session_id)
         try:
             if heavy if heavy is not None else await self.is_heavy(session_id):
-                branches = await handle.query(HeavyWorkflow.progress)
+                branches = await handle.query(HeavyWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
                 return HeavyLive(branches, await self._branch_progress(branches))
         except RPCError:
             return None
         description = await handle.describe()
         try:
-            progress = await handle.query(ResearchWorkflow.progress)
+            progress = await handle.query(ResearchWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
         except RPCError:  # no worker has picked the session up yet
             started = description.start_time.isoformat() if description.start_time else None
             return Progress(node="waiting for a worker", started_at=started)
@@ -272,7 +274,9 @@ class Sessions:
 
         async def one(session_id: str) -> Progress | None:
             try:
-                return await self._handle(session_id).query(ResearchWorkflow.progress)
+                return await self._handle(session_id).query(
+                    ResearchWorkflow.progress, rpc_timeout=QUERY_TIMEOUT
+                )
             except RPCError:
                 return None  # not started yet, or just finished
 
