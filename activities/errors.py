@@ -13,12 +13,15 @@ page or URL holds raises in a codec or URL parser (`is_content_error`) are never
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import httpx
-import openai
 from temporalio.exceptions import ApplicationError
 
 from activities.charset import decode
+
+if TYPE_CHECKING:
+    import openai
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 MAX_RETRY_AFTER = 3600.0  # a server asking for longer is capped: a session must not stall
@@ -89,6 +92,8 @@ def from_transport(service: str, error: httpx.HTTPError) -> ApplicationError:
 
 def from_openai(service: str, error: openai.OpenAIError) -> ApplicationError:
     """Classify an `openai` SDK error the same way as raw HTTP ones."""
+    import openai  # heavy to import: the settings and the CLI's start-up need none of it
+
     if isinstance(error, openai.APIStatusError):
         body = error.response.text if error.response is not None else str(error)
         return status_error(service, error.status_code, error.response.headers, body)

@@ -24,3 +24,17 @@ def test_counts_are_pluralised() -> None:
     assert plural(0, "tool call") == "0 tool calls"
     line = progress_line("s-1", Progress(llm_calls=1, tool_calls=2, tokens=1, sources=1)).plain
     assert "1 model call, 2 tool calls, 1 token, 1 source" in line
+
+
+def test_the_cli_names_match_the_registries_it_does_not_import() -> None:
+    """The CLI checks names against tuples so its start-up imports no graph or SDK code."""
+    from graphs.strategies import STRATEGIES
+    from workers.cli.inspect import STATUSES
+    from workers.cli.mcp import TRANSPORT_NAMES
+    from workers.cli.research import STRATEGY_NAMES
+    from workers.client.sessions import STATUSES as LIST_STATUSES
+    from workers.mcp import TRANSPORTS
+
+    assert set(STRATEGY_NAMES) == set(STRATEGIES)
+    assert set(STATUSES) == set(LIST_STATUSES)
+    assert set(TRANSPORT_NAMES) == set(TRANSPORTS)

@@ -11,7 +11,6 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
-from temporalio.service import RPCError
 
 from activities.errors import DeepResearchError
 from workers.client.errors import SessionError
@@ -55,11 +54,15 @@ def run(work: Awaitable[T] | Callable[[], T]) -> T:
         raise fail(str(error), error.exit_code) from None
     except DeepResearchError as error:
         raise fail(str(error)) from None
-    except RPCError as error:
-        raise fail(f"Temporal: {error.message}") from None
     except OSError as error:  # an unwritable DATA_DIR, a full disk, a port in use
         where = f"{error.filename}: " if error.filename else ""
         raise fail(f"{where}{error.strerror or error}") from None
+    except Exception as error:
+        from temporalio.service import RPCError  # loaded with the client, when it is used
+
+        if isinstance(error, RPCError):
+            raise fail(f"Temporal: {error.message}") from None
+        raise
     except KeyboardInterrupt:
         err.print("interrupted; the session keeps its progress (see `deepresearch show ID`)")
         raise typer.Exit(130) from None

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
-from rich.progress import Progress as ProgressBar
 
-from activities.llm import probe
 from workers.cli.app import app, err, fail, out, run
 from workers.cli.research import log_to_file
-from workers.client import Evaluations, InvalidRequest, Sessions
 from workers.config import load_settings
-from workers.eval.data import load_dataset
-from workers.eval.metrics import render_table
-from workers.hosting.research_worker import research_endpoint, research_worker
-from workers.workflows.evaluation import EvalOutcome, EvalProgress
+
+if TYPE_CHECKING:
+    from workers.workflows.evaluation import EvalOutcome
 
 
 async def _eval(
@@ -28,6 +23,16 @@ async def _eval(
     benchmark: str,
     out_dir: Path | None,
 ) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+    from rich.progress import Progress as ProgressBar
+
+    from activities.llm import probe
+    from workers.client import Evaluations, InvalidRequest, Sessions
+    from workers.eval.data import load_dataset
+    from workers.eval.metrics import render_table
+    from workers.hosting.research_worker import research_endpoint, research_worker
+    from workers.workflows.evaluation import EvalProgress
+
     settings = load_settings()
     if judge_model:
         settings = settings.model_copy(update={"judge_model": judge_model})
@@ -64,6 +69,8 @@ async def _eval(
 
 
 async def _eval_status(out_dir: Path) -> None:
+    from workers.client import Evaluations, Sessions
+
     evaluations = Evaluations(await Sessions.connect())
     run_id, status, progress = await evaluations.status(out_dir)
     line = f"{run_id}: {status}"

@@ -12,12 +12,14 @@ import typer
 
 from workers.cli.app import CliError, JsonOption, app, err, fail, out, run
 from workers.cli.render import clean, print_outcome, print_sessions, print_step, print_timeline
-from workers.client import Sessions, read_blob
-from workers.client.sessions import STATUSES
 from workers.config import load_settings
+
+STATUSES = ("running", "completed", "failed", "cancelled", "terminated", "timed-out")
 
 
 async def _show(session_id: str, as_json: bool, follow: bool) -> None:
+    from workers.client import Sessions
+
     sessions = await Sessions.connect()
     timeline = await sessions.timeline(session_id)
     if not follow:
@@ -61,6 +63,8 @@ def show(
 ) -> None:
     """Show a session's trajectory from its workflow history."""
     if blob is not None:
+        from workers.client import read_blob
+
         data = run(lambda: read_blob(load_settings(), blob))
         text = data.decode("utf-8", errors="replace")
         sys.stdout.write(clean(text) if sys.stdout.isatty() else text)  # a page may hold ESC
@@ -71,6 +75,8 @@ def show(
 async def _list(
     status: str | None, since: str | None, text: str | None, limit: int, as_json: bool
 ) -> None:
+    from workers.client import Sessions
+
     sessions = await Sessions.connect()
     rows = await sessions.list(status, since, text, limit)
     if as_json:
@@ -92,6 +98,8 @@ def list_sessions(
 
 
 async def _export(session_ids: list[str], every: bool, output: Path | None) -> None:
+    from workers.client import Sessions
+
     sessions = await Sessions.connect()
     if every:
         session_ids = await sessions.completed()

@@ -8,7 +8,8 @@ import typer
 
 from workers.cli.app import CliError, WorkerOption, app, err, run
 from workers.config import Settings, load_settings
-from workers.mcp import PATH, TRANSPORTS, serve
+
+TRANSPORT_NAMES = ("stdio", "streamable-http")  # workers.mcp.TRANSPORTS, checked by a test
 
 
 @app.command(name="mcp")
@@ -23,14 +24,16 @@ def mcp_command(
     """Serve deep_research, start_research, get_research and the reports over MCP."""
 
     def settings() -> Settings:
-        if transport not in TRANSPORTS:
-            raise CliError(f"--transport is one of {', '.join(TRANSPORTS)}")
+        if transport not in TRANSPORT_NAMES:
+            raise CliError(f"--transport is one of {', '.join(TRANSPORT_NAMES)}")
         loaded = load_settings()
         if worker:
             loaded.require_model()  # the in-process worker needs a model endpoint
         return loaded
 
     loaded = run(settings)
+    from workers.mcp import PATH, serve  # the MCP SDK loads only for this command
+
     if transport != "stdio":
         err.print(f"MCP server on http://{host}:{port}{PATH} (streamable HTTP)")
     try:

@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 from workers.cli.app import out
-from workers.client import HeavyLive, SessionRow
-from workers.workflows.heavy import HeavyProgress
-from workers.workflows.models import Progress, ResearchReport
+
+if TYPE_CHECKING:  # the session layer loads with the command that needs it
+    from workers.client import HeavyLive, SessionRow
+    from workers.workflows.heavy import HeavyProgress
+    from workers.workflows.models import Progress, ResearchReport
 
 # ESC sequences (CSI, OSC up to BEL/ST, other two-byte ones), then any other control
 # character but newline and tab: text a model or a page wrote must not drive the terminal.
@@ -95,6 +95,8 @@ def heavy_lines(
 
 
 def live_view(session_id: str, progress: Progress | HeavyLive) -> Text:
+    from workers.client import HeavyLive
+
     if isinstance(progress, HeavyLive):
         return heavy_lines(session_id, progress.progress, progress.running)
     return progress_line(session_id, progress)
@@ -105,6 +107,8 @@ def print_report(report: ResearchReport, as_json: bool, console: Console = out) 
         console.print_json(report.model_dump_json())
         return
     if report.report_markdown is not None:
+        from rich.markdown import Markdown
+
         console.print(Markdown(clean(report.report_markdown)))
     console.print(f"[bold]Question:[/bold] {safe(report.question)}")
     console.print(f"[bold]Answer:[/bold] {safe(report.answer)}")
@@ -169,6 +173,8 @@ def print_sessions(rows: list[SessionRow]) -> None:
                      " ".join(clean(row.question).split()))  # fmt: skip
             out.print("\t".join(cells), markup=False, highlight=False, soft_wrap=True)
         return
+    from rich.table import Table
+
     # the model calls a session made (what `show` counts as its `think` steps)
     table = Table(
         "session", "status", "started", "model calls", "termination", "question", box=None

@@ -6,14 +6,12 @@ import json
 import logging
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.live import Live
 from rich.text import Text
 
-from activities.llm import probe
-from graphs.strategies import STRATEGIES
 from workers.cli.app import (
     CliError,
     DetachOption,
@@ -25,12 +23,14 @@ from workers.cli.app import (
     run,
 )
 from workers.cli.render import live_view, print_report, safe
-from workers.client import AskOptions, Sessions, check_session_id, validate
 from workers.config import Settings, load_settings
 from workers.hosting import background
-from workers.hosting.background import spawn_background_worker
-from workers.hosting.research_worker import research_endpoint, research_worker
-from workers.workflows.models import ResearchReport
+
+if TYPE_CHECKING:  # the session layer and the worker load with the command that runs
+    from workers.client import AskOptions, Sessions
+    from workers.workflows.models import ResearchReport
+
+STRATEGY_NAMES = ("react", "iterative")  # graphs.strategies.STRATEGIES, checked by a test
 
 RESTARTED = (
     "restarted the background worker: the settings changed since it started "
@@ -61,6 +61,8 @@ def save_report(settings: Settings, report: ResearchReport, out_file: Path | Non
     """Reports go under DATA_DIR/reports/ (and to --out); their warnings to stderr."""
     for warning in report.report_warnings:
         err.print(f"[yellow]warning:[/yellow] {safe(warning)}")
+    from workers.client import check_session_id
+
     targets = [settings.data_dir / "reports" / f"{check_session_id(report.session_id)}.md"]
     if out_file is not None:
         targets.append(out_file)
@@ -71,6 +73,8 @@ def save_report(settings: Settings, report: ResearchReport, out_file: Path | Non
 
 
 async def _wait(sessions: Sessions, session_id: str, live: bool) -> ResearchReport:
+    from workers.workflows.models import ResearchReport
+
     if not live:
         return await sessions.result(session_id)
     report = None
@@ -96,9 +100,11 @@ async def follow(
     out_file: Path | None = None,
 ) -> None:
     """Return at once (--detach), or wait for the report, hosting a worker meanwhile."""
+    from workers.hosting.research_worker import research_worker
+
     settings = sessions.settings
     if detach:
-        if worker and spawn_background_worker(settings) == "restarted":
+        if worker and background.spawn_background_worker(settings) == "restarted":
             err.print(RESTARTED)
         out.print(json.dumps({"session_id": session_id}) if as_json else session_id)
         return
@@ -123,6 +129,10 @@ async def _ask(
     worker: bool,
     report_out: Path | None,
 ) -> None:
+    from activities.llm import probe
+    from workers.client import Sessions, check_session_id, validate
+    from workers.hosting.research_worker import research_endpoint
+
     settings = load_settings()
     log_to_file(settings, "ask.log")
     validate(settings, options)
@@ -184,10 +194,12 @@ def ask(
     """Research a question and print the answer with its sources."""
 
     def options() -> AskOptions:
+        from workers.client import AskOptions
+
         if mode not in ("react", "heavy") or synthesis not in ("select", "fuse"):
             raise CliError("--mode is react or heavy; --synthesis is select or fuse")
         strategies = [name.strip() for name in strategy.split(",")]
-        if any(name not in STRATEGIES for name in strategies) or (
+        if any(name not in STRATEGY_NAMES for name in strategies) or (
             mode != "heavy" and len(strategies) > 1
         ):
             raise CliError(
@@ -210,6 +222,10 @@ def ask(
 
 
 async def _resume(session_id: str, as_json: bool, detach: bool, worker: bool) -> None:
+    from activities.llm import probe
+    from workers.client import Sessions
+    from workers.hosting.research_worker import research_endpoint
+
     settings = load_settings()
     log_to_file(settings, "ask.log")
     if worker:
@@ -233,6 +249,8 @@ def resume(
 
 
 async def _watch(session_id: str, as_json: bool) -> None:
+    from workers.client import Sessions
+
     sessions = await Sessions.connect()
     if await sessions.status(session_id) is None:
         raise CliError(f"no session with id {session_id!r}")
@@ -249,12 +267,16 @@ def watch(
 
 
 async def _cancel(session_id: str, reason: str) -> None:
+    from workers.client import Sessions
+
     sessions = await Sessions.connect()
     await sessions.cancel(session_id, reason)
     err.print(f"cancelling {session_id}: the model gives its best answer after the current step")
 
 
 async def _steer(session_id: str, note: str) -> None:
+    from workers.client import Sessions
+
     if not note.strip():
         raise CliError("the note is empty")
     sessions = await Sessions.connect()

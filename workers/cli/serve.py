@@ -10,19 +10,9 @@ from typing import Annotated
 
 import typer
 
-from activities.context import ModelReplica
-from activities.corpus import build_index
 from workers.cli.app import CliError, app, err, out, run
-from workers.client import Sessions
 from workers.config import load_settings, secret_from_env
 from workers.hosting import background, devserver
-from workers.hosting.codec_server import (
-    CodecHTTPServer,
-    make_server,
-    policy_from_settings,
-    ui_origins,
-)
-from workers.hosting.research_worker import replica_endpoint, run_inference_worker, run_worker
 
 
 def _log_to_stderr() -> None:
@@ -37,6 +27,10 @@ async def _inference_worker(
     metrics_port: int | None,
     api_key_env: str | None,
 ) -> None:
+    from activities.context import ModelReplica
+    from workers.client import Sessions
+    from workers.hosting.research_worker import replica_endpoint, run_inference_worker
+
     settings = load_settings()
     _log_to_stderr()
     name = model or settings.model
@@ -81,6 +75,9 @@ def inference_worker_command(
 
 
 async def _worker(metrics_port: int | None, inference: bool) -> None:
+    from workers.client import Sessions
+    from workers.hosting.research_worker import run_worker
+
     settings = load_settings()
     _log_to_stderr()
     settings.require_model()
@@ -136,6 +133,8 @@ def index(
     folder: Annotated[Path, typer.Argument(help="A folder of documents to make searchable.")],
 ) -> None:
     """Build (or update) the local corpus index that the `local` search backend searches."""
+    from activities.corpus import build_index
+
     settings = run(load_settings)
     stats = run(lambda: build_index(folder, settings.corpus_dir))
     out.print(
@@ -164,6 +163,8 @@ def codec_server(
     ] = False,
 ) -> None:
     """Serve Temporal's codec endpoints so the UI and the temporal CLI decode payloads."""
+    from workers.hosting.codec_server import CodecHTTPServer, make_server, policy_from_settings
+
     settings = run(load_settings)
     policy = policy_from_settings(settings, host, origins=allow_origin, allow_encode=allow_encode)
 
@@ -196,6 +197,13 @@ def server(
 ) -> None:
     """Run the embedded Temporal dev server in the foreground, its UI reading payloads through
     a codec server in this process."""
+    from workers.hosting.codec_server import (
+        CodecHTTPServer,
+        make_server,
+        policy_from_settings,
+        ui_origins,
+    )
+
     settings = run(load_settings)
     policy = policy_from_settings(settings, "127.0.0.1", extra_origins=ui_origins(ui_port))
 

@@ -13,10 +13,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from activities.errors import ConfigurationError
-from workers.hosting.codec_server import CodecHTTPServer, serve_in_thread, ui_origins
+
+if TYPE_CHECKING:  # the codec server loads when one is started: CLI start-up stays fast
+    from workers.hosting.codec_server import CodecHTTPServer
 
 DEFAULT_PORT = 7233
 DEFAULT_UI_PORT = 8233
@@ -74,6 +76,8 @@ def server_command(db: Path, port: int, ui_port: int, codec_port: int | None = N
 
 def codec_command(data_dir: Path, codec_port: int, ui_port: int, parent_pid: int) -> list[str]:
     """The background codec server for a dev server's UI; it exits when the dev server does."""
+    from workers.hosting.codec_server import ui_origins
+
     command = [sys.executable, "-m", "workers.hosting.codec_server",
                "--port", str(codec_port), "--data-dir", str(data_dir),
                "--exit-with", str(parent_pid)]  # fmt: skip
@@ -207,6 +211,8 @@ def ui_url(data_dir: Path) -> str | None:
 def run_foreground(data_dir: Path, port: int, ui_port: int, codec: CodecHTTPServer) -> int:
     """`deepresearch server`: the dev server in this terminal and, in a thread of this process,
     the codec server its UI is pointed at; returns the dev server's exit code."""
+    from workers.hosting.codec_server import serve_in_thread
+
     home = data_dir / "temporal"
     home.mkdir(parents=True, exist_ok=True)
     state_file, db = home / "devserver.json", home / "temporal.db"
