@@ -4,6 +4,7 @@ instead of waiting for a long generation to finish."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 from temporalio.api.enums.v1 import EventType
@@ -44,3 +45,6 @@ async def test_cancel_abandons_a_long_generation(stack: Stack, temporal_address:
     history = await client.get_workflow_handle("s-abandon").fetch_history()
     kinds = [event.event_type for event in history.events]
     assert EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED in kinds
+    shown = json.loads(stack.cli("show", "s-abandon", "--json").stdout)
+    thinks = [step["status"] for step in shown["steps"] if step["node"] == "think"]
+    assert thinks == ["completed", "cancelled", "completed"]  # the abandoned call is not running

@@ -238,6 +238,13 @@ async def read_timeline(client: Client, histories: Sequence[WorkflowHistory]) ->
             steps[run, attrs.scheduled_event_id].update(
                 status="failed", finished_at=at, failure=_failure_message(attrs.failure)
             )
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED:
+            # abandoned by an operator's cancel: the session no longer waits for it
+            attrs = event.activity_task_cancel_requested_event_attributes
+            steps[run, attrs.scheduled_event_id].update(status="cancelled", finished_at=at)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
+            attrs = event.activity_task_canceled_event_attributes
+            steps[run, attrs.scheduled_event_id].update(status="cancelled", finished_at=at)
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
             attrs = event.activity_task_timed_out_event_attributes
             steps[run, attrs.scheduled_event_id].update(
