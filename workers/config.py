@@ -119,6 +119,10 @@ class Settings(BaseSettings):
     retry_initial_seconds: float = Field(
         1.0, gt=0, validation_alias=_env("DEEPRESEARCH_RETRY_INITIAL_SECONDS")
     )
+    # The HTTP API (`deepresearch api`): bearer keys, comma-separated; with none it serves
+    # loopback only. CORS origins (comma-separated) that may call it from a browser.
+    api_keys: SecretStr | None = Field(None, validation_alias=_env("DEEPRESEARCH_API_KEYS"))
+    api_cors_origins: str = Field("", validation_alias=_env("DEEPRESEARCH_API_CORS_ORIGINS"))
 
     @property
     def blob_dir(self) -> Path:

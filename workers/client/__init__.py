@@ -10,8 +10,17 @@ from workers.client.errors import (
     TemporalUnavailable,
 )
 from workers.client.evaluations import Evaluations
+from workers.client.events import SessionEvent, session_events
 from workers.client.inputs import AskOptions
 from workers.client.sessions import HeavyLive, SessionRow, Sessions, Started, read_blob, validate
+from workers.client.views import (
+    SessionPage,
+    SessionView,
+    list_page,
+    progress_data,
+    session_view,
+    temporal_reachable,
+)
 
 __all__ = [
     "AskOptions",
@@ -20,12 +29,20 @@ __all__ = [
     "InvalidRequest",
     "SessionConflict",
     "SessionError",
+    "SessionEvent",
     "SessionFailed",
     "SessionNotFound",
+    "SessionPage",
     "SessionRow",
     "Sessions",
+    "SessionView",
     "Started",
     "TemporalUnavailable",
+    "list_page",
+    "progress_data",
     "read_blob",
+    "session_events",
+    "session_view",
+    "temporal_reachable",
     "validate",
 ]

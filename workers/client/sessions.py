@@ -13,7 +13,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowHistory,
+)
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -113,6 +119,20 @@ class SessionRow(BaseModel):
     question: str = ""
 
 
+def session_row(execution: WorkflowExecution) -> SessionRow:
+    """A listed (or described) workflow execution as a `SessionRow`."""
+    found = execution.typed_search_attributes
+    return SessionRow(
+        session_id=execution.id,
+        status=status_name(execution.status),
+        started=execution.start_time.isoformat() if execution.start_time else "",
+        steps=found.get(search_attributes.STEPS),
+        termination=found.get(search_attributes.TERMINATION),
+        model=found.get(search_attributes.MODEL),
+        question=found.get(search_attributes.QUESTION) or "",
+    )
+
+
 @dataclass(frozen=True)
 class Started:
     """A session `start` or `resume` started or attached to."""
@@ -183,6 +203,25 @@ class Sessions:
         id never starts a second session."""
         validate(self.settings, options)
         files = inputs.upload_files(self.blobs, options.files)
+        return await self._start(options, files, session_id)
+
+    async def start_with_uploads(
+        self,
+        options: AskOptions,
+        uploads: list[tuple[str, bytes]],
+        session_id: str | None = None,
+    ) -> Started:
+        """`start` with files given as (name, content) instead of paths (the HTTP API's
+        uploads), checked as `ask --file` checks its files."""
+        validate(self.settings, options)
+        if options.files:
+            raise InvalidRequest("give files as paths or as uploads, not both")
+        files = inputs.upload_bytes(self.blobs, uploads)
+        return await self._start(options, files, session_id)
+
+    async def _start(
+        self, options: AskOptions, files: dict[str, str], session_id: str | None
+    ) -> Started:
         request = inputs.research_input(self.settings, options, files)
         session_id = session_id or f"research-{uuid.uuid4().hex[:12]}"
         status = await self.status(session_id)
@@ -309,18 +348,7 @@ class Sessions:
         rows = []
         query = list_query(status, since, text)
         async for execution in self.client.list_workflows(query, limit=limit):
-            found = execution.typed_search_attributes
-            rows.append(
-                SessionRow(
-                    session_id=execution.id,
-                    status=status_name(execution.status),
-                    started=execution.start_time.isoformat() if execution.start_time else "",
-                    steps=found.get(search_attributes.STEPS),
-                    termination=found.get(search_attributes.TERMINATION),
-                    model=found.get(search_attributes.MODEL),
-                    question=found.get(search_attributes.QUESTION) or "",
-                )
-            )
+            rows.append(session_row(execution))
         return rows
 
     async def histories(self, session_id: str) -> list[WorkflowHistory]:
