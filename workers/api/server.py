@@ -3,6 +3,7 @@ is one line for the user, not a server log."""
 
 from __future__ import annotations
 
+import logging
 import socket
 
 import uvicorn
@@ -11,6 +12,8 @@ from activities.errors import ConfigurationError
 from workers.api.app import create_app
 from workers.api.auth import bind_error
 from workers.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -37,6 +40,8 @@ async def serve(settings: Settings, host: str, port: int, worker: bool = False) 
         sock = listen(host, port)
     except OSError as error:
         raise ConfigurationError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    shown = f"[{host.strip('[]')}]" if ":" in host else host
+    log.info("deepresearch API on http://%s:%d (docs at /docs)", shown, port)
     config = uvicorn.Config(
         create_app(settings, worker=worker),
         log_level="info",

@@ -174,5 +174,4 @@ def api_command(
     if worker:
         run(settings.require_model)
     _log_to_stderr()
-    err.print(f"deepresearch API on http://{host}:{port} (docs at /docs)")
     run(serve(settings, host, port, worker))

@@ -101,13 +101,25 @@ async def session_view(sessions: Sessions, session_id: str) -> SessionView:
     return view
 
 
+CURSOR_MARK = b"dr1:"  # so a cursor that is not one of ours is refused, not half-read
+
+
 def _token(cursor: str | None) -> bytes | None:
     if not cursor:
         return None
     try:
-        return base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4))
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidRequest("invalid cursor: pass the next_cursor of the previous page") from None
+        raw = b""
+    if not raw.startswith(CURSOR_MARK) or len(raw) == len(CURSOR_MARK):
+        raise InvalidRequest("invalid cursor: pass the next_cursor of the previous page")
+    return raw[len(CURSOR_MARK) :]
+
+
+def _cursor(token: bytes | None) -> str | None:
+    if not token:
+        return None
+    return base64.urlsafe_b64encode(CURSOR_MARK + token).decode().rstrip("=")
 
 
 async def list_page(
@@ -132,9 +144,7 @@ async def list_page(
             ) from None
         raise
     rows = [session_row(execution) for execution in listing.current_page or []]
-    token = listing.next_page_token
-    next_cursor = base64.urlsafe_b64encode(token).decode().rstrip("=") if token else None
-    return SessionPage(sessions=rows, next_cursor=next_cursor)
+    return SessionPage(sessions=rows, next_cursor=_cursor(listing.next_page_token))
 
 
 async def temporal_reachable(sessions: Sessions, timeout: float = 2.0) -> bool:
