@@ -92,10 +92,13 @@ async def session_page(request: Request, session_id: str) -> Response:
 
 
 def _outcome(result: dict | None) -> dict[str, object]:
+    """The report as safe HTML, and the status to show: a session stopped by cancel completed
+    (with the best answer it had), shown as `cancelled`."""
+    shown = "cancelled" if result and result.get("termination") == "cancelled" else None
     if not result or not result.get("report_markdown"):
-        return {"report": None, "report_sources": []}
+        return {"report": None, "report_sources": [], "shown_status": shown}
     body, sources = report_html(result["report_markdown"])
-    return {"report": body, "report_sources": sources}
+    return {"report": body, "report_sources": sources, "shown_status": shown}
 
 
 @router.get("/sessions/{session_id}/outcome", response_class=HTMLResponse)

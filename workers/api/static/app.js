@@ -162,16 +162,30 @@ async function showOutcome(sessionId, status) {
   if (response.ok) $("#outcome").innerHTML = await response.text(); // escaped by the server
 }
 
+async function showQuestion(sessionId) {
+  // A session just started may not have its question indexed yet when the page is rendered.
+  if ($("#question").textContent !== sessionId) return;
+  const response = await fetch(`/v1/sessions/${encodeURIComponent(sessionId)}`, {
+    credentials: "same-origin",
+  });
+  if (response.ok) {
+    const view = await response.json();
+    if (view.question) $("#question").textContent = view.question;
+  }
+}
+
 function watch(sessionId) {
   const source = new EventSource(`/v1/sessions/${encodeURIComponent(sessionId)}/events`);
   source.addEventListener("progress", (event) => {
     $("#live").hidden = false;
     showProgress(JSON.parse(event.data));
+    showQuestion(sessionId);
   });
   source.addEventListener("step", (event) => showStep(JSON.parse(event.data)));
   source.addEventListener("result", (event) => {
     source.close();
     const result = JSON.parse(event.data);
+    if (result.question) $("#question").textContent = result.question;
     showOutcome(sessionId, result.termination === "cancelled" ? "cancelled" : "completed");
   });
   source.addEventListener("failed", (event) => {
