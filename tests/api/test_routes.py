@@ -141,7 +141,7 @@ async def test_errors_are_one_sentence_json(stack: Stack, api: Api) -> None:
 
 async def test_list_filters_and_pages(stack: Stack, api: Api) -> None:
     for i in range(3):
-        question = f"Paging question number {i} about llamas"
+        question = f"Paging question number {i} about quokkas"
         stack.script(question, [answer(f"answer {i}")])
         response = await api.http.post(
             "/v1/sessions", json={"question": question, "id": f"a-page-{i}"}
@@ -152,7 +152,7 @@ async def test_list_filters_and_pages(stack: Stack, api: Api) -> None:
     seen: list[str] = []
     cursor = None
     for _ in range(5):
-        params: dict[str, Any] = {"q": "llamas", "status": "completed", "limit": 2, "since": "1h"}
+        params: dict[str, Any] = {"q": "quokkas", "status": "completed", "limit": 2, "since": "1h"}
         if cursor:
             params["cursor"] = cursor
         page = (await api.http.get("/v1/sessions", params=params)).json()
@@ -162,10 +162,10 @@ async def test_list_filters_and_pages(stack: Stack, api: Api) -> None:
         if cursor is None:
             break
     assert sorted(seen) == ["a-page-0", "a-page-1", "a-page-2"]
-    row = (await api.http.get("/v1/sessions", params={"q": "llamas", "limit": 1})).json()
+    row = (await api.http.get("/v1/sessions", params={"q": "quokkas", "limit": 1})).json()
     assert row["sessions"][0]["question"].startswith("Paging question number")
     assert row["sessions"][0]["status"] == "completed"
-    none = (await api.http.get("/v1/sessions", params={"q": "llamas", "status": "running"})).json()
+    none = (await api.http.get("/v1/sessions", params={"q": "quokkas", "status": "running"})).json()
     assert none == {"sessions": [], "next_cursor": None}
 
 

@@ -53,9 +53,12 @@ class Backend:
                 return
 
     async def _host_worker(self, sessions: Sessions) -> None:
-        async with research_worker(self.settings, sessions.client):
-            log.info("research worker polling task queue %r", self.settings.task_queue)
-            await self._stop.wait()
+        try:
+            async with research_worker(self.settings, sessions.client):
+                log.info("research worker polling task queue %r", self.settings.task_queue)
+                await self._stop.wait()
+        except Exception:  # the API keeps serving; sessions wait for another worker
+            log.exception("the in-process research worker stopped")
 
     @property
     def sessions(self) -> Sessions:
