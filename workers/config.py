@@ -159,6 +159,10 @@ class Settings(BaseSettings):
     codec_read_timeout_seconds: float = Field(
         10, gt=0, validation_alias=_env("DEEPRESEARCH_CODEC_READ_TIMEOUT_SECONDS")
     )
+    # The HTTP API (`deepresearch api`): bearer keys, comma-separated; with none it serves
+    # loopback only. CORS origins (comma-separated) that may call it from a browser.
+    api_keys: SecretStr | None = Field(None, validation_alias=_env("DEEPRESEARCH_API_KEYS"))
+    api_cors_origins: str = Field("", validation_alias=_env("DEEPRESEARCH_API_CORS_ORIGINS"))
 
     @property
     def blob_dir(self) -> Path:

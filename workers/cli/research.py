@@ -146,6 +146,11 @@ async def _ask(
         err.print(f"session {started.session_id} already completed; showing its answer")
     elif started.status == "running" and not as_json:
         err.print(f"attaching to running session {started.session_id}")
+    elif started.status == "stopped":
+        err.print(
+            f"session {started.session_id} has stopped; showing how it ended "
+            f"(`deepresearch resume {started.session_id}` continues it)"
+        )
     await follow(
         sessions,
         started.session_id,

@@ -1,4 +1,4 @@
-"""Serving commands: worker, inference-worker, server, codec-server, index."""
+"""Serving commands: worker, inference-worker, server, codec-server, index, api."""
 
 from __future__ import annotations
 
@@ -224,3 +224,27 @@ def server(
     )
     code = run(lambda: devserver.run_foreground(Path(settings.data_dir), port, ui_port, codec))
     raise typer.Exit(code)
+
+
+@app.command(name="api")
+def api_command(
+    host: Annotated[
+        str,
+        typer.Option(help="Address to bind (anything but loopback needs DEEPRESEARCH_API_KEYS)."),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker", help="Also host a research worker in this process (one-machine set-up)."
+        ),
+    ] = False,
+) -> None:
+    """Serve the HTTP API, its server-sent events and the web page (sessions run on workers)."""
+    from workers.api import serve
+
+    settings = run(load_settings)
+    if worker:
+        run(settings.require_model)
+    _log_to_stderr()
+    run(serve(settings, host, port, worker))

@@ -18,6 +18,7 @@ from workers.client.errors import (
 
 if TYPE_CHECKING:
     from workers.client.evaluations import Evaluations
+    from workers.client.events import SessionEvent, session_events
     from workers.client.inputs import AskOptions
     from workers.client.sessions import (
         HeavyLive,
@@ -27,6 +28,14 @@ if TYPE_CHECKING:
         check_session_id,
         read_blob,
         validate,
+    )
+    from workers.client.views import (
+        SessionPage,
+        SessionView,
+        list_page,
+        progress_data,
+        session_view,
+        temporal_reachable,
     )
 
 _LAZY = {
@@ -39,6 +48,14 @@ _LAZY = {
     "check_session_id": "workers.client.sessions",
     "read_blob": "workers.client.sessions",
     "validate": "workers.client.sessions",
+    "SessionEvent": "workers.client.events",
+    "session_events": "workers.client.events",
+    "SessionPage": "workers.client.views",
+    "SessionView": "workers.client.views",
+    "list_page": "workers.client.views",
+    "progress_data": "workers.client.views",
+    "session_view": "workers.client.views",
+    "temporal_reachable": "workers.client.views",
 }
 
 
@@ -55,13 +72,21 @@ __all__ = [
     "InvalidRequest",
     "SessionConflict",
     "SessionError",
+    "SessionEvent",
     "SessionFailed",
     "SessionNotFound",
+    "SessionPage",
     "SessionRow",
+    "SessionView",
     "Sessions",
     "Started",
     "TemporalUnavailable",
     "check_session_id",
+    "list_page",
+    "progress_data",
     "read_blob",
+    "session_events",
+    "session_view",
+    "temporal_reachable",
     "validate",
 ]

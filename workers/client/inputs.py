@@ -70,6 +70,29 @@ def upload_files(store: BlobStore, paths: list[Path]) -> dict[str, str]:
     return files
 
 
+def upload_name(name: str) -> str:
+    """An uploaded file's name as the session sees it: its last path component, refused when
+    empty, a dot name or holding control characters."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if not base or base in (".", "..") or any(ord(c) < 32 or ord(c) == 127 for c in base):
+        raise InvalidRequest(f"invalid file name {name!r}")
+    return base
+
+
+def upload_bytes(store: BlobStore, uploads: list[tuple[str, bytes]]) -> dict[str, str]:
+    """Uploaded files given as (name, content), with the same checks as `upload_files`: unique
+    names, at most MAX_UPLOAD_BYTES each (the HTTP API's multipart uploads)."""
+    files: dict[str, str] = {}
+    for name, data in uploads:
+        base = upload_name(name)
+        if base in files:
+            raise InvalidRequest(f"two files are named {base!r}; rename one")
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise InvalidRequest(f"{base} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB")
+        files[base] = store.put(data)
+    return files
+
+
 def limits(settings: Settings, max_llm_calls: int | None = None) -> ResearchLimits:
     """The session limits of this deployment (DEEPRESEARCH_MAX_*), `max_llm_calls` overriding."""
     return ResearchLimits(

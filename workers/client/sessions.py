@@ -14,7 +14,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowHistory,
+)
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -129,13 +135,28 @@ class SessionRow(BaseModel):
     question: str = ""
 
 
+def session_row(execution: WorkflowExecution) -> SessionRow:
+    """A listed (or described) workflow execution as a `SessionRow`."""
+    found = execution.typed_search_attributes
+    return SessionRow(
+        session_id=execution.id,
+        status=status_name(execution.status),
+        started=execution.start_time.isoformat() if execution.start_time else "",
+        steps=found.get(search_attributes.STEPS),
+        termination=found.get(search_attributes.TERMINATION),
+        model=found.get(search_attributes.MODEL),
+        question=found.get(search_attributes.QUESTION) or "",
+    )
+
+
 @dataclass(frozen=True)
 class Started:
     """A session `start` or `resume` started or attached to."""
 
     session_id: str
-    # started: a new run; running: attached to a run in progress; completed: already done
-    status: Literal["started", "running", "completed"]
+    # started: a new run; running: attached to a run in progress; completed: already done;
+    # stopped: it failed, was terminated or timed out (`resume` continues it)
+    status: Literal["started", "running", "completed", "stopped"]
     heavy: bool = False
     resumed_at: int | None = None  # `resume`: the model call it continues from
 
@@ -200,11 +221,31 @@ class Sessions:
         validate(self.settings, options)
         session_id = check_session_id(session_id or f"research-{uuid.uuid4().hex[:12]}")
         files = inputs.upload_files(self.blobs, options.files)
+        return await self._start(options, files, session_id)
+
+    async def start_with_uploads(
+        self,
+        options: AskOptions,
+        uploads: list[tuple[str, bytes]],
+        session_id: str | None = None,
+    ) -> Started:
+        """`start` with files given as (name, content) instead of paths (the HTTP API's
+        uploads), checked as `ask --file` checks its files."""
+        validate(self.settings, options)
+        if options.files:
+            raise InvalidRequest("give files as paths or as uploads, not both")
+        files = inputs.upload_bytes(self.blobs, uploads)
+        return await self._start(options, files, session_id)
+
+    async def _start(
+        self, options: AskOptions, files: dict[str, str], session_id: str | None
+    ) -> Started:
         request = inputs.research_input(self.settings, options, files)
         status = await self.status(session_id)
-        if status in ("running", "completed"):
+        if status is not None and status != "continued_as_new":  # never a second session
             heavy = await self.is_heavy(session_id)
-            return Started(session_id, status, heavy=heavy)  # type: ignore[arg-type]
+            shown = status if status in ("running", "completed") else "stopped"
+            return Started(session_id, shown, heavy=heavy)  # type: ignore[arg-type]
         request = await inputs.stamp(self.client, self.settings, request)
         conflict = WorkflowIDConflictPolicy.USE_EXISTING
         if options.mode == "heavy":
@@ -233,11 +274,11 @@ class Sessions:
                 f"session {session_id} is {status}; only a stopped session can be resumed"
             )
         if await self.is_heavy(session_id):
-            raise SessionConflict(heavy_parent(session_id, "resume") + ", or ask again")
+            raise SessionConflict(heavy_parent(session_id, "resume") + ", or ask with a new id")
         state = await last_turn_state(self.client, await self.histories(session_id))
         if state is None:
             raise SessionConflict(
-                f"session {session_id} stopped before its first model call; ask again"
+                f"session {session_id} stopped before its first model call; ask with a new id"
             )
         stopped = (await self._handle(session_id).describe()).run_id
         request = inputs.resume_input(state, resumed_from=stopped)
@@ -337,18 +378,7 @@ class Sessions:
         rows = []
         query = list_query(status, since, text)
         async for execution in self.client.list_workflows(query, limit=limit):
-            found = execution.typed_search_attributes
-            rows.append(
-                SessionRow(
-                    session_id=execution.id,
-                    status=status_name(execution.status),
-                    started=execution.start_time.isoformat() if execution.start_time else "",
-                    steps=found.get(search_attributes.STEPS),
-                    termination=found.get(search_attributes.TERMINATION),
-                    model=found.get(search_attributes.MODEL),
-                    question=found.get(search_attributes.QUESTION) or "",
-                )
-            )
+            rows.append(session_row(execution))
         return rows
 
     async def histories(self, session_id: str) -> list[WorkflowHistory]:

@@ -46,7 +46,10 @@ class ResearchStatus(BaseModel):
 
 class Started(BaseModel):
     session_id: str
-    status: str = Field(description="started, running (attached) or completed (already done).")
+    status: str = Field(
+        description="started, running (attached), completed (already done) or stopped (failed, "
+        "terminated or timed out: nothing new was started)."
+    )
 
 
 def research_result(report: ResearchReport) -> ResearchResult:

@@ -1,0 +1,128 @@
+"""The web page in a real browser (Playwright driving Debian's chromium, never a downloaded
+one) against `deepresearch api --worker` and the loopback fakes: ask, watch progress, read the
+answer and report, follow a citation, cancel a second session. Hostile model text stays text.
+Keeps a screenshot of the session page at docs/web-session.png."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.api.conftest import ApiProcess
+from tests.conftest import REPO, Stack
+from tests.workflow.test_session import QUESTION, answer, call
+
+playwright = pytest.importorskip("playwright.async_api")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
+]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WRITER = "Write a research report that answers the question below"
+HOSTILE = "Barto and Sutton <img src=x onerror=\"document.title='pwned'\"><b>bold</b>"
+SECOND = "How do llamas keep warm in the Andes?"
+
+
+async def test_ask_watch_read_cite_and_cancel(
+    stack: Stack, api_process: list[ApiProcess], tmp_path: Path
+) -> None:
+    pages = [f"{stack.jina.url}/page/turing-{i}" for i in (1, 2)]
+    stack.script(
+        QUESTION,
+        [
+            call("search", {"query": ["turing award 2024"]}, thought="Search first."),
+            call("visit", {"url": pages, "goal": "who won"}, thought="Read <script>x()</script>"),
+            answer(HOSTILE),
+        ],
+    )
+    stack.model.scripts[WRITER] = [
+        "# The 2024 Turing Award\n\nBarto and Sutton won it [1] for reinforcement "
+        "learning [2]. <script>alert(1)</script>\n"
+    ]
+    stack.script(SECOND, [call("search", {"query": ["llamas"]}), answer("Thick wool.")])
+    stack.serper.latency = 1.0  # slow enough to watch, and to cancel the second session
+    server = ApiProcess(stack, "--worker").wait_ready()
+    api_process.append(server)
+
+    async with playwright.async_playwright() as driver:
+        browser = await driver.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),  # a fresh --user-data-dir
+            executable_path=CHROMIUM,
+            headless=True,
+            args=ARGS,
+            viewport={"width": 1200, "height": 900},
+            # the page's CSP forbids eval, which wait_for_function needs; without it the test
+            # checks the escaping itself (an injected handler would run)
+            bypass_csp=True,
+        )
+        try:
+            page = browser.pages[0] if browser.pages else await browser.new_page()
+            await page.goto(server.url + "/")
+            await page.fill("#question", QUESTION)
+            await page.check("#report")
+            await page.click("#ask-button")
+            await page.wait_for_url("**/sessions/**")
+            # live progress: the node and the step counter move, steps appear as they finish
+            await page.wait_for_function(
+                "document.querySelector('#live-node').textContent !== '…'", timeout=30_000
+            )
+            await page.wait_for_selector("#steps li", timeout=30_000)
+            await page.wait_for_selector("#answer", timeout=60_000)
+            assert await page.text_content("#status") == "completed"
+            assert await page.text_content("#question") == QUESTION
+            assert await page.inner_text("#answer") == HOSTILE  # shown as text
+            assert await page.locator("#answer img, #answer b").count() == 0
+            assert await page.title() != "pwned"
+            assert await page.locator("#report script").count() == 0
+            assert "<script>alert(1)</script>" in await page.inner_text("#report")
+            steps = await page.inner_text("#steps")
+            assert "Read <script>x()</script>" in steps
+            sources = await page.inner_text("#sources-so-far")
+            assert pages[0] in sources
+            # a citation in the report opens the page that was read
+            citation = page.locator("#report a", has_text="1").first
+            assert await citation.get_attribute("href") == pages[0]
+            assert await citation.get_attribute("rel") == "noopener noreferrer nofollow"
+            async with page.expect_popup() as popup_info:
+                await citation.click()
+            popup = await popup_info.value
+            await popup.wait_for_load_state()
+            assert popup.url == pages[0]
+            assert "turing-1" in await popup.inner_text("h1")
+            await popup.close()
+            screenshot = REPO / "docs" / "web-session.png"
+            await page.screenshot(path=str(screenshot), full_page=True)
+
+            # a second session, cancelled from its page
+            await page.goto(server.url + "/")
+            await page.fill("#question", SECOND)
+            await page.click("#ask-button")
+            await page.wait_for_url("**/sessions/**")
+            await page.wait_for_function(
+                "document.querySelector('#live-tools').textContent === '1'", timeout=30_000
+            )
+            await page.fill("#cancel-reason", "enough for now")
+            await page.click("#cancel-button")
+            await page.wait_for_function(
+                "document.querySelector('#status').textContent === 'cancelled'", timeout=60_000
+            )
+            assert "cancelled" in await page.inner_text("#termination")
+
+            # the list shows both, filtered by question words
+            await page.goto(server.url + "/?q=llamas")
+            rows = await page.inner_text("#sessions")
+            assert "llamas" in rows and "Turing" not in rows and "cancelled" in rows
+        finally:
+            await browser.close()

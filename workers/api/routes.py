@@ -1,0 +1,274 @@
+"""The /v1 endpoints and /healthz: parse the request, call the session layer, return its
+result as JSON (the CLI's `ask`, `list`, `show --json`, `export`, `watch`, `cancel`, `steer` and
+`resume`, over HTTP)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from workers.api.auth import Authenticator
+from workers.api.backend import Backend
+from workers.api.events import EventHub, last_event_id
+from workers.api.schemas import (
+    Accepted,
+    CancelRequest,
+    ErrorOut,
+    Health,
+    ResumedOut,
+    SessionRequest,
+    StartedOut,
+    SteerRequest,
+    from_form,
+)
+from workers.client import (
+    InvalidRequest,
+    SessionNotFound,
+    SessionPage,
+    Sessions,
+    SessionView,
+    list_page,
+    session_view,
+)
+from workers.client.inputs import MAX_UPLOAD_BYTES, one_line
+from workers.client.sessions import STATUSES
+
+MAX_FILES = 32
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text}
+    for code, text in {
+        401: "No API key given.",
+        403: "The API key is not accepted.",
+        404: "No such session.",
+        409: "The session is in the wrong state for this.",
+        422: "Invalid request.",
+        503: "Temporal is unreachable.",
+    }.items()
+}
+
+
+class JSONText(JSONResponse):
+    """JSON of decoded history payloads, whatever they hold (as `show --json` prints them)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, default=str).encode()
+
+
+def backend(request: Request) -> Backend:
+    return request.app.state.backend
+
+
+def sessions(request: Request) -> Sessions:
+    return backend(request).sessions
+
+
+def authenticated(request: Request) -> None:
+    authenticator: Authenticator = request.app.state.auth
+    authenticator.check(request)
+
+
+SessionsDep = Annotated[Sessions, Depends(sessions)]
+router = APIRouter(prefix="/v1", dependencies=[Depends(authenticated)], responses=ERRORS)
+health = APIRouter()
+
+
+async def _multipart(request: Request) -> tuple[SessionRequest, list[tuple[str, bytes]]]:
+    form = await request.form(max_files=MAX_FILES, max_fields=64)
+    fields: dict[str, str] = {}
+    uploads: list[tuple[str, bytes]] = []
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            if not value.filename and not value.size:
+                continue  # a form's empty file input
+            if key not in ("files[]", "files", "file"):
+                raise InvalidRequest(f"unexpected file field {key!r}: send files as files[]")
+            if value.size is not None and value.size > MAX_UPLOAD_BYTES:
+                raise InvalidRequest(
+                    f"{value.filename} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB"
+                )
+            uploads.append((value.filename or "", await value.read()))
+        elif key in fields:
+            raise InvalidRequest(f"the field {key!r} is given twice")
+        else:
+            fields[key] = value
+    await form.close()
+    return from_form(fields), uploads
+
+
+@router.post(
+    "/sessions",
+    status_code=202,
+    response_model=StartedOut,
+    summary="Start a session (or attach to the one with this id)",
+    responses={200: {"model": StartedOut, "description": "Attached to an existing session."}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/SessionRequest"}},
+                "multipart/form-data": {
+                    "schema": {"$ref": "#/components/schemas/SessionUpload"},
+                    "encoding": {"files[]": {"contentType": "application/octet-stream"}},
+                },
+            },
+        }
+    },
+)
+async def create_session(request: Request, sessions: SessionsDep) -> JSONResponse:
+    """202 with status `started` for a new session; the same `id` again answers 200 with the
+    existing session's status (`running` or `completed`) and starts nothing. As multipart, the
+    fields are the JSON body's (`limits` as a JSON string) plus files in `files[]`, for the
+    parse_file tool, checked as `ask --file` checks them."""
+    content_type = request.headers.get("content-type", "")
+    uploads: list[tuple[str, bytes]] = []
+    if content_type.startswith("multipart/form-data"):
+        body, uploads = await _multipart(request)
+    elif content_type.split(";")[0].strip() in ("application/json", ""):
+        try:
+            body = SessionRequest.model_validate_json(await request.body())
+        except ValidationError as error:
+            raise InvalidRequest(one_line(error)) from None
+    else:
+        raise InvalidRequest("send application/json or multipart/form-data")
+    options = body.options()
+    if uploads:
+        started = await sessions.start_with_uploads(options, uploads, body.id)
+    else:
+        started = await sessions.start(options, body.id)
+    out = StartedOut(id=started.session_id, status=started.status, heavy=started.heavy)
+    return JSONResponse(
+        out.model_dump(),
+        status_code=202 if started.status == "started" else 200,
+        headers={"Location": f"/v1/sessions/{started.session_id}"},
+    )
+
+
+@router.get("/sessions", response_model=SessionPage, summary="List sessions, newest first")
+async def list_sessions(
+    sessions: SessionsDep,
+    status: Annotated[str | None, Query(description=f"One of: {', '.join(STATUSES)}.")] = None,
+    since: Annotated[str | None, Query(description="Started within, e.g. 30m, 2h, 7d.")] = None,
+    q: Annotated[str | None, Query(description="Words in the question.")] = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="Rows per page.")] = 50,
+    cursor: Annotated[str | None, Query(description="The previous page's next_cursor.")] = None,
+) -> SessionPage:
+    return await list_page(sessions, status, since, q, limit, cursor)
+
+
+@router.get("/sessions/{session_id}", response_model=SessionView, summary="One session")
+async def get_session(session_id: str, sessions: SessionsDep) -> SessionView:
+    """Status; while running, live progress; once ended, the answer, sources, termination,
+    counts and report (`result`), or why it failed (`error`)."""
+    return await session_view(sessions, session_id)
+
+
+@router.get(
+    "/sessions/{session_id}/timeline",
+    summary="The session's steps and outcome (what `show --json` prints)",
+    response_class=JSONText,
+)
+async def get_timeline(session_id: str, sessions: SessionsDep) -> JSONText:
+    return JSONText({"session_id": session_id, **await sessions.timeline(session_id)})
+
+
+@router.get(
+    "/sessions/{session_id}/export",
+    summary="The completed session in the reference's record format",
+    response_class=JSONText,
+)
+async def get_export(session_id: str, sessions: SessionsDep) -> JSONText:
+    return JSONText(await sessions.export(session_id))
+
+
+@router.get(
+    "/sessions/{session_id}/events",
+    summary="Server-sent events: progress, each finished step, the final result",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "The event stream."},
+        204: {"description": "The stream already ended (Last-Event-ID: end)."},
+    },
+)
+async def get_events(
+    request: Request,
+    session_id: str,
+    sessions: SessionsDep,
+    last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    last_event_id_query: Annotated[
+        str | None, Query(alias="last_event_id", description="For clients without headers.")
+    ] = None,
+) -> Response:
+    """Events `progress` (no id: a snapshot), `step` (id: its number, as `show` numbers it),
+    then `result` or `failed` (id `end`). Reconnect with `Last-Event-ID` to resume after the
+    last step seen: no step is missed or repeated, whichever API process answers."""
+    try:
+        after = last_event_id(last_event_id_header or last_event_id_query)
+    except ValueError:
+        raise InvalidRequest("Last-Event-ID must be a step number or 'end'") from None
+    if await sessions.status(session_id) is None:
+        raise SessionNotFound(session_id)
+    if after is None:
+        return Response(status_code=204)
+    hub: EventHub = request.app.state.hub
+    return StreamingResponse(
+        hub.stream(sessions, session_id, after),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.post(
+    "/sessions/{session_id}/cancel",
+    status_code=202,
+    response_model=Accepted,
+    summary="Stop gracefully: no more tool calls, the best answer from what it has",
+)
+async def cancel(
+    session_id: str, sessions: SessionsDep, body: CancelRequest | None = None
+) -> Accepted:
+    await sessions.cancel(session_id, body.reason if body else "")
+    return Accepted(id=session_id, status="cancelling")
+
+
+@router.post(
+    "/sessions/{session_id}/steer",
+    status_code=202,
+    response_model=Accepted,
+    summary="Send the model an operator's note, seen before its next turn",
+)
+async def steer(session_id: str, body: SteerRequest, sessions: SessionsDep) -> Accepted:
+    await sessions.steer(session_id, body.note)
+    return Accepted(id=session_id, status="steered")
+
+
+@router.post(
+    "/sessions/{session_id}/resume",
+    status_code=202,
+    response_model=ResumedOut,
+    summary="Continue a failed or terminated session from its last model call",
+)
+async def resume(session_id: str, sessions: SessionsDep) -> ResumedOut:
+    started = await sessions.resume(session_id)
+    return ResumedOut(id=session_id, resumed_at=started.resumed_at)
+
+
+@health.get(
+    "/healthz",
+    response_model=Health,
+    summary="Whether Temporal is reachable",
+    responses={503: {"model": Health, "description": "Temporal is unreachable."}},
+)
+async def healthz(request: Request) -> JSONResponse:
+    link = backend(request)
+    reachable = await link.healthy()
+    body = Health(
+        status="ok" if reachable else "unavailable",
+        temporal="reachable" if reachable else "unreachable",
+        worker=link.worker,
+    )
+    return JSONResponse(body.model_dump(), status_code=200 if reachable else 503)

@@ -1,0 +1,117 @@
+"""The HTTP API's request and response bodies, and their translation to the session layer's
+`AskOptions` (the only place a request becomes options)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from workers.client import AskOptions, InvalidRequest
+from workers.client.inputs import one_line
+
+SESSION_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+
+
+class Limits(BaseModel):
+    """Per-session limits a caller may set (the deployment's DEEPRESEARCH_MAX_* otherwise)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_llm_calls: int | None = Field(None, ge=1, description="Model-call budget.")
+
+
+class SessionRequest(BaseModel):
+    """A new session (`ask`'s options). The same `id` again attaches to that session."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(description="What to research.")
+    id: str | None = Field(
+        None, pattern=SESSION_ID, description="Session id (generated when absent)."
+    )
+    mode: Literal["react", "heavy"] = Field("react", description="One loop, or Heavy mode.")
+    branches: int = Field(3, ge=1, le=16, description="Heavy mode's parallel branches.")
+    synthesis: Literal["select", "fuse"] = Field("select", description="Heavy mode's synthesis.")
+    strategy: str | list[str] = Field(
+        "react",
+        description="react or iterative; Heavy mode: a list (or comma list) cycled over branches.",
+    )
+    report: bool = Field(False, description="Also write a long-form report with citations.")
+    limits: Limits = Field(default_factory=Limits)
+
+    def options(self) -> AskOptions:
+        names = self.strategy.split(",") if isinstance(self.strategy, str) else self.strategy
+        try:
+            return AskOptions(
+                question=self.question,
+                mode=self.mode,
+                branches=self.branches,
+                synthesis=self.synthesis,
+                strategies=[name.strip() for name in names],  # type: ignore[misc]
+                report=self.report,
+                max_llm_calls=self.limits.max_llm_calls,
+            )
+        except ValidationError as error:
+            raise InvalidRequest(one_line(error)) from None
+
+
+def from_form(fields: dict[str, str]) -> SessionRequest:
+    """A multipart request's fields as a SessionRequest (`limits` is a JSON object)."""
+    data: dict[str, Any] = {key: value for key, value in fields.items() if value != ""}
+    if "limits" in data:
+        try:
+            data["limits"] = json.loads(data["limits"])
+        except ValueError:
+            raise InvalidRequest(
+                'limits: give a JSON object such as {"max_llm_calls": 20}'
+            ) from None
+    if "report" in data:
+        data["report"] = data["report"].lower() in ("1", "true", "on", "yes")
+    try:
+        return SessionRequest.model_validate(data)
+    except ValidationError as error:
+        raise InvalidRequest(one_line(error)) from None
+
+
+class StartedOut(BaseModel):
+    id: str
+    status: Literal["started", "running", "completed", "stopped"] = Field(
+        description="started: a new session; running/completed/stopped: that id's existing "
+        "session (stopped: failed, terminated or timed out; resume continues it)."
+    )
+    heavy: bool = False
+
+
+class ResumedOut(BaseModel):
+    id: str
+    status: Literal["started"] = "started"
+    resumed_at: int | None = Field(None, description="The model call it continues from.")
+
+
+class CancelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field("", description="Why (kept in the session's history).")
+
+
+class SteerRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(description="A note for the model, seen before its next turn.")
+
+
+class Accepted(BaseModel):
+    id: str
+    status: str = Field(description="cancelling, or steered.")
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="What went wrong, in one sentence.")
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    temporal: Literal["reachable", "unreachable"]
+    worker: bool = Field(description="Whether this process hosts a research worker.")

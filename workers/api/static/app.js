@@ -1,0 +1,237 @@
+// The web page's live parts: ask (POST /v1/sessions), watch (server-sent events), cancel and
+// steer. Model and page text is hostile: it only ever goes into textContent, never innerHTML;
+// the one HTML inserted (the outcome) is rendered and escaped by the server.
+
+const CSRF = { "X-DeepResearch-CSRF": "1" };
+const $ = (selector) => document.querySelector(selector);
+
+function el(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (className) node.className = className;
+  return node;
+}
+
+function isWebUrl(url) {
+  return typeof url === "string" && /^https?:\/\//i.test(url);
+}
+
+function link(url) {
+  if (!isWebUrl(url)) return el("span", url);
+  const a = el("a", url);
+  a.href = url;
+  a.target = "_blank";
+  a.rel = "noopener noreferrer nofollow";
+  return a;
+}
+
+async function errorOf(response) {
+  try {
+    const body = await response.json();
+    return body.error || response.statusText;
+  } catch {
+    return `${response.status} ${response.statusText}`;
+  }
+}
+
+// -- the ask form ------------------------------------------------------------------------------
+
+function setUpAsk() {
+  const form = $("#ask-form");
+  if (!form) return;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const message = $("#ask-error");
+    message.textContent = "";
+    const data = new FormData(form);
+    for (const file of data.getAll("files[]")) {
+      if (file instanceof File && !file.name && file.size === 0) data.delete("files[]");
+    }
+    if ($("#mode").value !== "heavy") data.delete("branches");
+    $("#ask-button").disabled = true;
+    try {
+      const response = await fetch("/v1/sessions", {
+        method: "POST",
+        body: data,
+        headers: CSRF,
+        credentials: "same-origin",
+      });
+      if (!response.ok) {
+        message.textContent = await errorOf(response);
+        return;
+      }
+      const started = await response.json();
+      window.location.assign(`/sessions/${encodeURIComponent(started.id)}`);
+    } catch (failure) {
+      message.textContent = `cannot reach the API: ${failure}`;
+    } finally {
+      $("#ask-button").disabled = false;
+    }
+  });
+}
+
+// -- the session page --------------------------------------------------------------------------
+
+function showProgress(progress) {
+  if (progress.kind === "heavy") {
+    $("#live-node").textContent = `heavy · ${progress.stage}`;
+    const running = Object.values(progress.running || {});
+    const sum = (key) => running.reduce((total, p) => total + (p[key] || 0), 0);
+    $("#live-step").textContent = String(sum("step"));
+    $("#live-llm").textContent = String(sum("llm_calls"));
+    $("#live-tools").textContent = String(sum("tool_calls"));
+    $("#live-tokens").textContent = String(sum("tokens"));
+    $("#live-sources").textContent = String(sum("sources"));
+    $("#live-elapsed").textContent = "";
+    $("#live-action").textContent = "";
+    showBranches(progress);
+  } else {
+    $("#live-node").textContent = progress.node;
+    $("#live-step").textContent = String(progress.step);
+    $("#live-llm").textContent = String(progress.llm_calls);
+    $("#live-tools").textContent = String(progress.tool_calls);
+    $("#live-tokens").textContent = String(progress.tokens);
+    $("#live-sources").textContent = String(progress.sources);
+    $("#live-elapsed").textContent = `${Math.round(progress.elapsed_seconds)} s`;
+    $("#live-action").textContent = progress.last_action || "";
+  }
+  const cancelling = $("#live-cancelling");
+  cancelling.hidden = !progress.cancelling;
+  cancelling.textContent = progress.cancelling ? `cancelling: ${progress.cancelling}` : "";
+}
+
+function showBranches(progress) {
+  const table = $("#branches");
+  const body = table.querySelector("tbody");
+  body.replaceChildren();
+  for (const branch of progress.branches || []) {
+    const row = document.createElement("tr");
+    const name = el("td");
+    const a = el("a", branch.session_id);
+    a.href = `/sessions/${encodeURIComponent(branch.session_id)}`;
+    name.append(a);
+    const live = (progress.running || {})[String(branch.branch)];
+    const now = live ? `step ${live.step} · ${live.node} · ${live.last_action || ""}` : branch.answer || "";
+    row.append(name, el("td", `${branch.strategy} (t=${branch.temperature})`), el("td", branch.status), el("td", now));
+    body.append(row);
+  }
+  table.hidden = (progress.branches || []).length === 0;
+}
+
+const DETAILS = ["thought", "tool_call", "invalid_tool_call", "answer", "observation", "failure", "last_failure"];
+const seenSources = new Set();
+
+function showStep(step) {
+  const item = el("li", null, `step step-${step.status.replace(/\s+/g, "-")}`);
+  item.id = `step-${step.step}`;
+  const head = el("div", null, "step-head");
+  head.append(el("strong", step.summary || step.node));
+  const timing = step.duration_s !== undefined ? ` · ${step.duration_s.toFixed(2)} s` : "";
+  const attempts = step.attempts > 1 ? ` · attempt ${step.attempts}` : "";
+  head.append(el("span", ` ${step.status}${attempts}${timing}`, "muted"));
+  item.append(head);
+  for (const key of DETAILS) {
+    if (step[key] === undefined) continue;
+    const value = typeof step[key] === "string" ? step[key] : JSON.stringify(step[key]);
+    const row = el("div", null, "step-detail");
+    row.append(el("span", `${key}: `, "key"), el("span", value));
+    item.append(row);
+  }
+  if (step.session_id && step.node === "branch") {
+    const a = el("a", `open ${step.session_id}`);
+    a.href = `/sessions/${encodeURIComponent(step.session_id)}`;
+    item.append(a);
+  }
+  $("#steps").append(item);
+  if (step.url && step.status === "completed" && !seenSources.has(step.url)) {
+    seenSources.add(step.url);
+    const entry = el("li");
+    entry.append(link(step.url));
+    $("#sources-so-far").append(entry);
+  }
+}
+
+async function showOutcome(sessionId, status) {
+  $("#status").textContent = status;
+  $("#status").className = `status status-${status}`;
+  document.body.dataset.status = status;
+  $("#live").hidden = true;
+  const response = await fetch(`/sessions/${encodeURIComponent(sessionId)}/outcome`, {
+    credentials: "same-origin",
+  });
+  if (response.ok) $("#outcome").innerHTML = await response.text(); // escaped by the server
+}
+
+async function showQuestion(sessionId) {
+  // A session just started may not have its question indexed yet when the page is rendered.
+  if ($("#question").textContent !== sessionId) return;
+  const response = await fetch(`/v1/sessions/${encodeURIComponent(sessionId)}`, {
+    credentials: "same-origin",
+  });
+  if (response.ok) {
+    const view = await response.json();
+    if (view.question) $("#question").textContent = view.question;
+  }
+}
+
+function watch(sessionId) {
+  const source = new EventSource(`/v1/sessions/${encodeURIComponent(sessionId)}/events`);
+  source.addEventListener("progress", (event) => {
+    $("#live").hidden = false;
+    showProgress(JSON.parse(event.data));
+    showQuestion(sessionId);
+  });
+  source.addEventListener("step", (event) => showStep(JSON.parse(event.data)));
+  source.addEventListener("result", (event) => {
+    source.close();
+    const result = JSON.parse(event.data);
+    if (result.question) $("#question").textContent = result.question;
+    showOutcome(sessionId, result.termination === "cancelled" ? "cancelled" : "completed");
+  });
+  source.addEventListener("failed", (event) => {
+    source.close();
+    showOutcome(sessionId, JSON.parse(event.data).status || "failed");
+  });
+  source.addEventListener("error", (event) => {
+    if (event.data) $("#control-message").textContent = JSON.parse(event.data).error;
+  });
+}
+
+async function post(path, body) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { ...CSRF, "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+    credentials: "same-origin",
+  });
+  return response.ok ? "" : await errorOf(response);
+}
+
+function setUpControls(sessionId) {
+  const base = `/v1/sessions/${encodeURIComponent(sessionId)}`;
+  const message = $("#control-message");
+  $("#cancel-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    $("#cancel-button").disabled = true;
+    const error = await post(`${base}/cancel`, { reason: $("#cancel-reason").value });
+    message.textContent = error || "Cancelling: the model gives its best answer after the current step.";
+    if (error) $("#cancel-button").disabled = false;
+  });
+  $("#steer-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const note = $("#steer-note");
+    const error = await post(`${base}/steer`, { note: note.value });
+    message.textContent = error || "Note queued: the model sees it before its next turn.";
+    if (!error) note.value = "";
+  });
+}
+
+function setUpSession() {
+  const sessionId = document.body.dataset.session;
+  if (!sessionId) return;
+  setUpControls(sessionId);
+  watch(sessionId);
+}
+
+setUpAsk();
+setUpSession();

@@ -1,0 +1,151 @@
+"""The web page at `/`: server-rendered HTML (Jinja2, autoescaped: model and page text is
+hostile) over the same session layer, with a small script for the live parts (static/app.js):
+ask, watch, read the answer and report, browse past sessions, cancel or steer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from workers.api.auth import COOKIE, Authenticator, Forbidden, Unauthorized, cookie_value
+from workers.api.markdown import report_html
+from workers.api.routes import sessions as sessions_of
+from workers.client import SessionError, list_page, session_view
+from workers.client.sessions import STATUSES
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+# No inline script or style, nothing from elsewhere: a page's hostile text cannot run.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def _page(request: Request, name: str, status: int = 200, **context: object) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def _signed_in(request: Request) -> Response | None:
+    """None when the request may see the page; else the way to the sign-in form."""
+    authenticator: Authenticator = request.app.state.auth
+    try:
+        authenticator.check(request)
+    except (Unauthorized, Forbidden):
+        target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        return RedirectResponse(f"/login?next={target}", status_code=303)
+    return None
+
+
+@router.get("/", response_class=HTMLResponse)
+async def index(
+    request: Request,
+    status: Annotated[str | None, Query()] = None,
+    q: Annotated[str | None, Query()] = None,
+    since: Annotated[str | None, Query()] = None,
+    cursor: Annotated[str | None, Query()] = None,
+) -> Response:
+    if (redirect := _signed_in(request)) is not None:
+        return redirect
+    filters = {"status": status or "", "q": q or "", "since": since or ""}
+    page, error = None, None
+    try:
+        page = await list_page(sessions_of(request), status or None, since or None, q or None,
+                               25, cursor or None)  # fmt: skip
+    except SessionError as failure:
+        error = str(failure)
+    return _page(
+        request,
+        "index.html",
+        page=page,
+        error=error,
+        filters=filters,
+        statuses=list(STATUSES),
+        signed_in=request.app.state.auth.enabled,
+    )
+
+
+@router.get("/sessions/{session_id}", response_class=HTMLResponse)
+async def session_page(request: Request, session_id: str) -> Response:
+    if (redirect := _signed_in(request)) is not None:
+        return redirect
+    try:
+        view = await session_view(sessions_of(request), session_id)
+    except SessionError as failure:
+        return _page(request, "missing.html", status=failure.http_status, error=str(failure))
+    return _page(request, "session.html", view=view, **_outcome(view.result),
+                 signed_in=request.app.state.auth.enabled)  # fmt: skip
+
+
+def _outcome(result: dict | None) -> dict[str, object]:
+    """The report as safe HTML, and the status to show: a session stopped by cancel completed
+    (with the best answer it had), shown as `cancelled`."""
+    shown = "cancelled" if result and result.get("termination") == "cancelled" else None
+    if not result or not result.get("report_markdown"):
+        return {"report": None, "report_sources": [], "shown_status": shown}
+    body, sources = report_html(result["report_markdown"])
+    return {"report": body, "report_sources": sources, "shown_status": shown}
+
+
+@router.get("/sessions/{session_id}/outcome", response_class=HTMLResponse)
+async def outcome(request: Request, session_id: str) -> Response:
+    """The answer, sources and report as an HTML fragment (the page fetches it at the end)."""
+    request.app.state.auth.check(request)
+    view = await session_view(sessions_of(request), session_id)
+    return _page(request, "outcome.html", view=view, **_outcome(view.result))
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_form(request: Request, next: str = "/") -> Response:  # noqa: A002
+    return _page(request, "login.html", next=_local(next), error=None)
+
+
+def _local(target: str) -> str:
+    """Only a path on this site (no open redirect)."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(
+    request: Request,
+    key: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",  # noqa: A002
+) -> Response:
+    authenticator: Authenticator = request.app.state.auth
+    if not authenticator.enabled:
+        return RedirectResponse(_local(next), status_code=303)
+    key = key.strip()
+    if not authenticator.valid_key(key):
+        return _page(request, "login.html", status=403, next=_local(next),
+                     error="This API key is not accepted.")  # fmt: skip
+    response = RedirectResponse(_local(next), status_code=303)
+    response.set_cookie(
+        COOKIE,
+        cookie_value(key),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=7 * 86400,
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
