@@ -13,6 +13,7 @@ from temporalio import activity
 from activities.context import ModelEndpoint
 from activities.errors import ConfigurationError
 from activities.llm import chat
+from graphs import prompts
 from graphs.prompts import (
     JUDGE_PROMPT_BROWSECOMP_OFFICIAL,
     JUDGE_PROMPT_GAIA,
@@ -58,7 +59,7 @@ DEFAULT_SCHEME: Final[Scheme] = "gaia"
 # 150-minute timeout text, run_multi_react.py's "[Failed]" for a crashed rollout). The reference
 # sends them to the judge anyway; they can never match a gold answer, so we spare the call.
 FAILED_PREDICTIONS: Final[frozenset[str]] = frozenset(
-    {"", "[Failed]", "No answer found.", "No answer found after 2h30mins"}
+    {"", prompts.FAILED_PREDICTION, prompts.NO_ANSWER_FOUND, prompts.TERMINATION_TIME_LIMIT}
 )
 
 # The label a scheme gives an answer that is not there (the grader's own word for it).

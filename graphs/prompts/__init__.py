@@ -45,6 +45,7 @@ from graphs.prompts.tongyi import (
     CJK_RANGE,
     EXTRACTOR_PROMPT,
     EXTRACTOR_TEMPERATURE,
+    FAILED_PREDICTION,
     FORCED_ANSWER_PROMPT,
     INVALID_TOOL_CALL_JSON,
     LLM_CALL_LIMIT_MESSAGE,
@@ -100,6 +101,7 @@ from graphs.prompts.tongyi import (
 )
 
 __all__ = [
+    "FAILED_PREDICTION",
     "CANCELLED_TOOL",
     "CANCEL_PROMPT",
     "CJK_RANGE",

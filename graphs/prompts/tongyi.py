@@ -277,3 +277,7 @@ PYTHON_ALL_FAILED: Final[str] = "[Python Interpreter Error]: All attempts failed
 
 # -- parse_file's audio transcription (inference/file_tools/) ------------------------------
 TRANSCRIBE_PROMPT: Final[str] = "Completely transcribe this audio content with all details"
+
+
+# -- inference/run_multi_react.py ----------------------------------------------------------------
+FAILED_PREDICTION: Final[str] = "[Failed]"  # the prediction of a rollout that crashed

@@ -14,6 +14,7 @@ from graphs.prompts import judges, ours, parallelmuse, tongyi
 
 # sha256 of the UTF-8 bytes of a str constant, of repr() for the others (tuples, dicts, floats).
 DIGESTS: dict[str, str] = {
+    "FAILED_PREDICTION": "faefee19bb6d3cfa6a9baafdf1cf6a000c20af86472055f5627cfaff10438517",
     "IMAGE_PROMPT": "459f767341a1358e69f84c3b52ad063533ac2f6bffeade0d5f1a9aac361ad506",
     "PYTHON_ALL_FAILED": "f58b67389cb522f3f540da06d6ee0e7ed10f374cade026e916b346b8628f2ea6",
     "PYTHON_ENDPOINT_ERROR": "37663ced1697a2bb004a7823692c430a00589b3ee126e5fcdad80c65845bed0d",

@@ -10,9 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from temporalio.service import RPCError, RPCStatusCode
-
-from workers.client.errors import SessionFailed, SessionNotFound
+from workers.client.errors import SessionFailed
 from workers.client.sessions import Sessions, status_name
 from workers.client.views import progress_data, report_data
 from workers.workflows.heavy import HeavyWorkflow
@@ -33,12 +31,7 @@ class SessionEvent:
 
 
 async def _describe(sessions: Sessions, session_id: str) -> tuple[str, int, bool]:
-    try:
-        execution = await sessions.client.get_workflow_handle(session_id).describe()
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise SessionNotFound(session_id) from None
-        raise
+    execution = await sessions.describe(session_id)
     heavy = execution.workflow_type == HeavyWorkflow.__name__
     return status_name(execution.status), execution.history_length, heavy
 

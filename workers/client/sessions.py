@@ -17,6 +17,7 @@ from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import (
     Client,
     WorkflowExecution,
+    WorkflowExecutionDescription,
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowHistory,
@@ -196,14 +197,21 @@ class Sessions:
     def _handle(self, session_id: str) -> WorkflowHandle[Any, ResearchReport]:
         return self.client.get_workflow_handle_for(ResearchWorkflow.run, session_id)
 
+    async def describe(self, session_id: str) -> WorkflowExecutionDescription:
+        """The session's workflow execution (its latest run); SessionNotFound if none."""
+        try:
+            return await self._handle(session_id).describe()
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                raise SessionNotFound(session_id) from None
+            raise
+
     async def status(self, session_id: str) -> str | None:
         """running, completed, failed, ...; None when there is no such session."""
         try:
-            return status_name((await self._handle(session_id).describe()).status)
-        except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                return None
-            raise
+            return status_name((await self.describe(session_id)).status)
+        except SessionNotFound:
+            return None
 
     async def is_heavy(self, session_id: str) -> bool:
         description = await self.client.get_workflow_handle(session_id).describe()

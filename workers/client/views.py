@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from temporalio.service import RPCError, RPCStatusCode
 
-from workers.client.errors import InvalidRequest, SessionFailed, SessionNotFound
+from workers.client.errors import InvalidRequest, SessionFailed
 from workers.client.sessions import (
     HeavyLive,
     SessionRow,
@@ -71,12 +71,7 @@ def report_data(report: ResearchReport) -> dict[str, Any]:
 
 async def session_view(sessions: Sessions, session_id: str) -> SessionView:
     """The session's state from one describe, plus its progress (running) or result (ended)."""
-    try:
-        execution = await sessions.client.get_workflow_handle(session_id).describe()
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise SessionNotFound(session_id) from None
-        raise
+    execution = await sessions.describe(session_id)
     row = session_row(execution)
     view = SessionView(
         session_id=session_id,

@@ -10,8 +10,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
-FAILED_PREDICTION = "[Failed]"  # run_multi_react.py's prediction for a rollout that crashed
-
 # The reference's datasets name uploaded files in front of the question, as its file agent
 # words it (inference/file_tools/utils.py): "(Uploaded 1 file: ['hello.txt'])\n\nHello!".
 _UPLOAD_RE = re.compile(

@@ -9,9 +9,10 @@ from typing import Any
 
 from temporalio.client import Client
 
+from graphs.prompts import FAILED_PREDICTION
 from workers.client.timeline import session_histories, tongyi_record
 from workers.eval.chart import write_chart
-from workers.eval.data import FAILED_PREDICTION, EvalItem
+from workers.eval.data import EvalItem
 from workers.eval.metrics import Scored, Summary, summarize, write_summary
 from workers.workflows.evaluation import EvalOutcome
 

@@ -14,7 +14,8 @@ from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities.judge import JudgeRequest, Verdict
-    from workers.eval.data import FAILED_PREDICTION, EvalItem
+    from graphs.prompts import FAILED_PREDICTION
+    from workers.eval.data import EvalItem
     from workers.workflows.models import ResearchInput, ResearchReport
     from workers.workflows.options import JUDGE_TIMEOUT, policy_options
     from workers.workflows.research import ResearchWorkflow
