@@ -97,8 +97,15 @@ def test_killed_eval_resumes_without_redoing_sessions(
     while len([r for r in stack.model.research_requests() if r.meta.get("turn") == 1]) < 2:
         assert time.monotonic() < deadline, "the eval made no progress"
         time.sleep(0.1)  # two sessions have finished their search
+    # Later model calls hang (never answered), so no answered call is in flight at the kill:
+    # a call answered but not yet recorded would be sent again (at least once, not exactly).
+    stack.model.hang_next(100)
+    while len(judge.research_requests()) < 2:  # both finished sessions recorded and judged
+        assert time.monotonic() < deadline, "the first sessions were never judged"
+        time.sleep(0.1)
     first.send_signal(signal.SIGKILL)
     first.wait(10)
+    stack.model.clear_faults()
     stack.serper.latency = 0
     result = run_eval(stack, dataset, out)
     assert result.returncode == 0, result.stderr
