@@ -182,3 +182,15 @@ def test_store_outage_pauses_the_session(stack: Stack, s3: S3Server, tmp_path: P
     visit_turn = stack.model.research_requests()[2].body["messages"][-1]["content"]
     assert visit_turn.count("Evidence in page") == 2 and "could not be accessed" not in visit_turn
     assert worker.returncode == 0
+
+
+def test_unreachable_store_is_one_line_for_every_command(stack: Stack, s3: S3Server) -> None:
+    env = s3_env("http://127.0.0.1:9", s3.create_bucket())
+    for args in (("ask", QUESTION), ("list",), ("blobs", "gc", "--older-than", "30")):
+        result = stack.cli(*args, **env)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.startswith("error: blob store s3://"), result.stderr
+        assert "is unreachable at http://127.0.0.1:9" in result.stderr
+        assert result.stderr.strip().count("\n") == 0
+    worker = stack.cli("worker", **env)
+    assert worker.returncode == 2 and "is unreachable" in worker.stderr
