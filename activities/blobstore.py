@@ -163,6 +163,7 @@ def open_blob_store(
     endpoint: str | None = None,
     region: str | None = None,
     retry_seconds: float = 30.0,
+    credentials: dict[str, str] | None = None,
 ) -> BlobStore:
     """The store a deployment configured: `url` (s3://bucket/prefix, gs://..., az://...) or,
     without one, the local directory."""
@@ -176,4 +177,5 @@ def open_blob_store(
         endpoint=endpoint,
         region=region,
         retry_seconds=retry_seconds,
+        credentials=credentials,
     )

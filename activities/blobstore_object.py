@@ -66,6 +66,7 @@ class ObjectBlobStore:
         endpoint: str | None = None,
         region: str | None = None,
         retry_seconds: float = 30.0,
+        credentials: dict[str, str] | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in SCHEMES or not parts.netloc:
@@ -83,6 +84,7 @@ class ObjectBlobStore:
                 config["endpoint"] = endpoint
             if region:
                 config["region"] = region
+            config.update(credentials or {})  # access_key_id, secret_access_key, token
         options = {"allow_http": allow_http, "connect_timeout": "5s", "timeout": "120s"}
         try:
             self._store = self._open(url, config, options, retry_seconds)

@@ -172,6 +172,13 @@ class Settings(BaseSettings):
     )
     """An S3-compatible endpoint (MinIO, R2, moto); unset: AWS itself."""
     aws_region: str | None = Field(None, validation_alias=_env("AWS_REGION", "AWS_DEFAULT_REGION"))
+    aws_access_key_id: str | None = Field(None, validation_alias=_env("AWS_ACCESS_KEY_ID"))
+    aws_secret_access_key: SecretStr | None = Field(
+        None, validation_alias=_env("AWS_SECRET_ACCESS_KEY")
+    )
+    """With AWS_ACCESS_KEY_ID: static credentials; both unset: obstore's chain (web identity,
+    ECS, instance profile)."""
+    aws_session_token: SecretStr | None = Field(None, validation_alias=_env("AWS_SESSION_TOKEN"))
     aws_allow_http: bool = Field(False, validation_alias=_env("AWS_ALLOW_HTTP"))
     """Allow a plain-http endpoint (a local MinIO); obstore refuses http otherwise."""
     # -- Temporal connection (workers/hosting/research_worker.connection_options) --
@@ -194,6 +201,9 @@ class Settings(BaseSettings):
         "blob_url",
         "aws_endpoint_url",
         "aws_region",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
         "temporal_tls_server_name",
         "temporal_tls_cert",
         "temporal_tls_key",
