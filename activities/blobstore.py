@@ -1,20 +1,90 @@
-"""Content-addressed blob store: large payloads live here, histories hold their digests."""
+"""Content-addressed blob store: large payloads live here, histories hold their digests.
+
+Two backends behind one protocol: `LocalBlobStore` (a directory, the default) here, and
+`ObjectBlobStore` (S3, GCS, Azure through obstore) in `blobstore_object.py`;
+`open_blob_store(url, local_dir)` picks one. Keys are the digests: `sha256/ab/cdef...` under the
+directory or the URL's prefix, so a put is idempotent and two processes never disagree.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from activities.errors import DeepResearchError
+
+HEX = frozenset("0123456789abcdef")
+
+
+class BlobStoreError(DeepResearchError):
+    """The store cannot be used (unreachable, credentials refused, no such bucket); the message
+    is one line naming the store and what to check."""
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """One stored blob as a listing sees it (for `deepresearch blobs gc`)."""
+
+    digest: str
+    size: int
+    modified: datetime  # aware, UTC: last written (a put of an existing blob refreshes it)
+
 
 class BlobStore(Protocol):
-    """What the claim-check codec and the tools need; an S3-compatible store fits the same shape."""
+    """What the claim-check codec, the tools and the clients need. `put`/`get` block (threads,
+    the CLI); the `_async` forms are for event loops (the codec, activities)."""
+
+    location: str  # a directory or a URL, for messages
 
     def put(self, data: bytes) -> str: ...
 
     def get(self, digest: str) -> bytes: ...
+
+    async def put_async(self, data: bytes) -> str: ...
+
+    async def get_async(self, digest: str) -> bytes: ...
+
+    async def check(self) -> None:
+        """Raise BlobStoreError in one line unless the store answers and accepts writes."""
+        ...
+
+    def scan(self) -> Iterator[BlobInfo]:
+        """Every stored blob (any order)."""
+        ...
+
+    def delete(self, digest: str, *, unless_modified_after: datetime) -> bool:
+        """Delete a blob unless it was written after the cutoff (a put since the listing);
+        True when it was deleted."""
+        ...
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def blob_key(digest: str) -> str:
+    """`sha256:abcd...` -> `sha256/ab/cd...`; ValueError for anything that is not a digest."""
+    algo, _, hexdigest = digest.partition(":")
+    if algo != "sha256" or len(hexdigest) != 64 or not HEX.issuperset(hexdigest):
+        raise ValueError(f"not a blob digest: {digest!r}")
+    return f"{algo}/{hexdigest[:2]}/{hexdigest[2:]}"
+
+
+def digest_of_key(key: str) -> str | None:
+    """The inverse of `blob_key` for a listed key (relative to the store's root); None for
+    anything else (temporary files, foreign objects under the prefix)."""
+    parts = key.split("/")
+    if len(parts) != 3 or parts[0] != "sha256" or len(parts[1]) != 2 or len(parts[2]) != 62:
+        return None
+    digest = f"sha256:{parts[1]}{parts[2]}"
+    return digest if HEX.issuperset(parts[1] + parts[2]) else None
 
 
 class LocalBlobStore:
@@ -22,21 +92,20 @@ class LocalBlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self.location = str(self.root)
 
     def _path(self, digest: str) -> Path:
-        algo, _, hexdigest = digest.partition(":")
-        if (
-            algo != "sha256"
-            or len(hexdigest) != 64
-            or not all(c in "0123456789abcdef" for c in hexdigest)
-        ):
-            raise ValueError(f"not a blob digest: {digest!r}")
-        return self.root / algo / hexdigest[:2] / hexdigest[2:]
+        return self.root / blob_key(digest)
 
     def put(self, data: bytes) -> str:
-        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        digest = digest_of(data)
         path = self._path(digest)
         if path.exists():
+            # Refresh its age: a blob written again is in use again (gc keeps young blobs).
+            try:
+                os.utime(path)
+            except OSError:
+                pass
             return digest
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -50,3 +119,63 @@ class LocalBlobStore:
             return self._path(digest).read_bytes()
         except FileNotFoundError:
             raise KeyError(f"blob {digest} is not in {self.root}") from None
+
+    async def put_async(self, data: bytes) -> str:
+        return await asyncio.to_thread(self.put, data)
+
+    async def get_async(self, digest: str) -> bytes:
+        return await asyncio.to_thread(self.get, digest)
+
+    async def check(self) -> None:
+        """Nothing to probe: the directory is created on the first write."""
+
+    def scan(self) -> Iterator[BlobInfo]:
+        base = self.root / "sha256"
+        if not base.is_dir():
+            return
+        for path in base.glob("??/*"):
+            digest = digest_of_key(path.relative_to(self.root).as_posix())
+            if digest is None:
+                continue
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            modified = datetime.fromtimestamp(stat.st_mtime, UTC)
+            yield BlobInfo(digest, stat.st_size, modified)
+
+    def delete(self, digest: str, *, unless_modified_after: datetime) -> bool:
+        path = self._path(digest)
+        try:
+            if datetime.fromtimestamp(path.stat().st_mtime, UTC) > unless_modified_after:
+                return False
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+
+def open_blob_store(
+    url: str | None,
+    local_dir: Path,
+    *,
+    allow_http: bool = False,
+    endpoint: str | None = None,
+    region: str | None = None,
+    retry_seconds: float = 30.0,
+    credentials: dict[str, str] | None = None,
+) -> BlobStore:
+    """The store a deployment configured: `url` (s3://bucket/prefix, gs://..., az://...) or,
+    without one, the local directory."""
+    if not url:
+        return LocalBlobStore(local_dir)
+    from activities.blobstore_object import ObjectBlobStore
+
+    return ObjectBlobStore(
+        url,
+        allow_http=allow_http,
+        endpoint=endpoint,
+        region=region,
+        retry_seconds=retry_seconds,
+        credentials=credentials,
+    )

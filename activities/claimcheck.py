@@ -13,6 +13,7 @@ from activities.blobstore import BlobStore
 
 ENCODING = b"binary/claim-check-zlib"
 DEFAULT_THRESHOLD = 2048
+OFF_LOOP = 256 * 1024  # payloads above this many bytes are (de)compressed in a thread
 
 
 class DecodedTooLarge(ValueError):
@@ -37,7 +38,9 @@ def inflate(data: bytes, limit: int | None) -> bytes:
 
 
 class ClaimCheckCodec(PayloadCodec):
-    """Keeps history small: a 100K-token conversation is stored once, history holds 71 bytes."""
+    """Keeps history small: a 100K-token conversation is stored once, history holds 71 bytes.
+    The store's I/O is awaited (an object store's requests never block the event loop); the
+    payloads of one call go to the store concurrently."""
 
     def __init__(
         self,
@@ -49,26 +52,37 @@ class ClaimCheckCodec(PayloadCodec):
         self.threshold = threshold
         self.max_decoded_bytes = max_decoded_bytes  # None: trust the blobs (our own workers)
 
-    def _encode_one(self, payload: Payload) -> Payload:
+    async def _encode_one(self, payload: Payload) -> Payload:
         if payload.ByteSize() <= self.threshold:
             return payload
-        digest = self.store.put(zlib.compress(payload.SerializeToString(), 6))
+        raw = payload.SerializeToString()
+        # zlib releases the GIL: big payloads compress off the event loop.
+        blob = (
+            await asyncio.to_thread(zlib.compress, raw, 6)
+            if len(raw) > OFF_LOOP
+            else (zlib.compress(raw, 6))
+        )
+        digest = await self.store.put_async(blob)
         return Payload(metadata={"encoding": ENCODING}, data=digest.encode())
 
-    def _decode_one(self, payload: Payload) -> Payload:
+    async def _decode_one(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
             return payload
+        blob = await self.store.get_async(payload.data.decode())
+        if len(blob) > OFF_LOOP // 4:
+            raw = await asyncio.to_thread(inflate, blob, self.max_decoded_bytes)
+        else:
+            raw = inflate(blob, self.max_decoded_bytes)
         decoded = Payload()
-        blob = self.store.get(payload.data.decode())
-        decoded.ParseFromString(inflate(blob, self.max_decoded_bytes))
+        decoded.ParseFromString(raw)
         return decoded
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         if all(p.ByteSize() <= self.threshold for p in payloads):
             return list(payloads)
-        return await asyncio.to_thread(lambda: [self._encode_one(p) for p in payloads])
+        return list(await asyncio.gather(*(self._encode_one(p) for p in payloads)))
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         if all(p.metadata.get("encoding") != ENCODING for p in payloads):
             return list(payloads)
-        return await asyncio.to_thread(lambda: [self._decode_one(p) for p in payloads])
+        return list(await asyncio.gather(*(self._decode_one(p) for p in payloads)))

@@ -133,7 +133,7 @@ async def fetch(task: dict[str, Any]) -> dict[str, Any]:
             "text": visit_failure(url, goal),
         }
         return {"observations": [observation], "clock": time.time()}
-    blob = ctx.blobs.put(content.encode("utf-8"))
+    blob = await ctx.blobs.put_async(content.encode("utf-8"))
     return {"pages": [{**task, "blob": blob}], "sources": [url], "clock": time.time()}
 
 
@@ -191,7 +191,7 @@ async def extract(task: dict[str, Any]) -> dict[str, Any]:
     """Graph node: goal-directed extraction of one fetched page."""
     ctx = current()
     url, goal = task["url"], task["goal"]
-    content = ctx.blobs.get(task["blob"]).decode("utf-8")
+    content = (await ctx.blobs.get_async(task["blob"])).decode("utf-8")
     text = await tool_outcome(
         heartbeating(extract_evidence(ctx, content, url, goal)),
         fallback=visit_failure(url, goal),

@@ -163,6 +163,63 @@ class Settings(BaseSettings):
     # loopback only. CORS origins (comma-separated) that may call it from a browser.
     api_keys: SecretStr | None = Field(None, validation_alias=_env("DEEPRESEARCH_API_KEYS"))
     api_cors_origins: str = Field("", validation_alias=_env("DEEPRESEARCH_API_CORS_ORIGINS"))
+    # -- blob store (activities/blobstore*.py; docs/deployment.md "The blob store") --
+    blob_url: str | None = Field(None, validation_alias=_env("DEEPRESEARCH_BLOB_URL"))
+    """s3://bucket/prefix (gs://, az:// too): the object store every process shares; unset:
+    the directory DEEPRESEARCH_DATA_DIR/blobs. Credentials: the provider's own variables."""
+    blob_retry_seconds: float = Field(
+        30, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_BLOB_RETRY_SECONDS")
+    )
+    """How long one blob read or write retries (backoff with jitter) before it fails."""
+    aws_endpoint_url: str | None = Field(
+        None, validation_alias=_env("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+    )
+    """An S3-compatible endpoint (MinIO, R2, moto); unset: AWS itself."""
+    aws_region: str | None = Field(None, validation_alias=_env("AWS_REGION", "AWS_DEFAULT_REGION"))
+    aws_access_key_id: str | None = Field(None, validation_alias=_env("AWS_ACCESS_KEY_ID"))
+    aws_secret_access_key: SecretStr | None = Field(
+        None, validation_alias=_env("AWS_SECRET_ACCESS_KEY")
+    )
+    """With AWS_ACCESS_KEY_ID: static credentials; both unset: obstore's chain (web identity,
+    ECS, instance profile)."""
+    aws_session_token: SecretStr | None = Field(None, validation_alias=_env("AWS_SESSION_TOKEN"))
+    aws_allow_http: bool = Field(False, validation_alias=_env("AWS_ALLOW_HTTP"))
+    """Allow a plain-http endpoint (a local MinIO); obstore refuses http otherwise."""
+    # -- Temporal connection (workers/hosting/research_worker.connection_options) --
+    temporal_tls: bool | None = Field(None, validation_alias=_env("TEMPORAL_TLS"))
+    """Force TLS on or off; unset: on when any TEMPORAL_TLS_* or TEMPORAL_API_KEY is set."""
+    temporal_tls_cert: Path | None = Field(None, validation_alias=_env("TEMPORAL_TLS_CERT"))
+    """Client certificate (PEM file) for mTLS; needs TEMPORAL_TLS_KEY."""
+    temporal_tls_key: Path | None = Field(None, validation_alias=_env("TEMPORAL_TLS_KEY"))
+    """Client private key (PEM file) for mTLS."""
+    temporal_tls_ca: Path | None = Field(None, validation_alias=_env("TEMPORAL_TLS_CA"))
+    """CA bundle (PEM file) the server's certificate is checked against; unset: system roots."""
+    temporal_tls_server_name: str | None = Field(
+        None, validation_alias=_env("TEMPORAL_TLS_SERVER_NAME")
+    )
+    """The name the server's certificate must carry (and SNI), when not the address's host."""
+    temporal_api_key: SecretStr | None = Field(None, validation_alias=_env("TEMPORAL_API_KEY"))
+    """Temporal Cloud API key (sent as a bearer token, over TLS)."""
+
+    @field_validator(
+        "blob_url",
+        "aws_endpoint_url",
+        "aws_region",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "temporal_tls_server_name",
+        "temporal_tls_cert",
+        "temporal_tls_key",
+        "temporal_tls_ca",
+        "temporal_api_key",
+        "temporal_tls",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """`VAR=` in an env file means unset, as for the vendors' own tools."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def blob_dir(self) -> Path:

@@ -25,21 +25,28 @@ PROFILES = ("gpu", "remote", "admin")
 # Variables of third-party images, as their vendors document them (image repository -> names).
 VENDOR_VARIABLES: dict[str, set[str]] = {
     "postgres": {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "PGDATA"},
-    # temporalio/docker-builds docker/entrypoint.sh and docker/auto-setup.sh
-    "temporalio/auto-setup": {
+    # temporalio/temporal docker/config_template.yaml (the server image's configuration)
+    "temporalio/server": {
         "DB",
         "DB_PORT",
         "POSTGRES_USER",
         "POSTGRES_PWD",
         "POSTGRES_SEEDS",
         "BIND_ON_IP",
-        "TEMPORAL_ADDRESS",
-        "DEFAULT_NAMESPACE",
-        "DEFAULT_NAMESPACE_RETENTION",
-        "SKIP_ADD_CUSTOM_SEARCH_ATTRIBUTES",
         "DYNAMIC_CONFIG_FILE_PATH",
     },
-    "temporalio/admin-tools": {"TEMPORAL_ADDRESS"},
+    # the temporal CLI's TEMPORAL_* and temporal-sql-tool's SQL_* flags' variables
+    "temporalio/admin-tools": {
+        "TEMPORAL_ADDRESS",
+        "TEMPORAL_NAMESPACE",
+        "SQL_PLUGIN",
+        "SQL_HOST",
+        "SQL_PORT",
+        "SQL_USER",
+        "SQL_PASSWORD",
+    },
+    "minio/minio": {"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"},
+    "minio/mc": {"MC_HOST_local"},  # mc's alias-from-environment
     # temporalio/ui server/config/docker.yaml
     "temporalio/ui": {"TEMPORAL_ADDRESS", "TEMPORAL_CODEC_ENDPOINT", "TEMPORAL_CORS_ORIGINS"},
     "vllm/vllm-openai": {"HF_TOKEN"},
@@ -49,7 +56,13 @@ VENDOR_VARIABLES: dict[str, set[str]] = {
     "volcengine/sandbox-fusion": {"HOST"},
 }
 # Read by the host's docker compose only, to fill in the third-party services above.
-HOST_ONLY_VARIABLES = {"HF_TOKEN", "POSTGRES_PASSWORD", "SEARXNG_SECRET"}
+HOST_ONLY_VARIABLES = {
+    "HF_TOKEN",
+    "POSTGRES_PASSWORD",
+    "SEARXNG_SECRET",
+    "MINIO_ROOT_USER",
+    "MINIO_ROOT_PASSWORD",
+}
 # Set by the Dockerfile for Python and pip, not for deepresearch.
 IMAGE_VARIABLES = {
     "PYTHONDONTWRITEBYTECODE",
@@ -207,23 +220,40 @@ def test_image_defaults_are_known_settings() -> None:
 # -- the blob store ---------------------------------------------------------------------------
 
 
-def test_blob_store_is_one_shared_volume(
+def test_blob_store_is_one_bucket_and_no_shared_volume(
     compose: dict[str, Any], services: dict[str, dict[str, Any]]
 ) -> None:
-    sources = {}
+    """Every service of ours reads and writes the same MinIO bucket; none shares a volume, so
+    any of them can run on another host."""
+    stores = {}
     for name, service in services.items():
-        data_dir = environment(service).get("DEEPRESEARCH_DATA_DIR")
+        env = environment(service)
         if not is_ours(service):
-            assert data_dir is None, f"{name} is not ours but points at the blob store"
+            assert "DEEPRESEARCH_BLOB_URL" not in env, f"{name} is not ours"
             continue
-        assert data_dir, f"{name} must set DEEPRESEARCH_DATA_DIR to the shared volume"
-        at_data_dir = [source for source, target in mounts(service) if target == data_dir]
-        assert at_data_dir, f"{name} mounts nothing at {data_dir}"
-        sources[name] = (at_data_dir[0], data_dir)
-    assert len(set(sources.values())) == 1, f"services see different blob stores: {sources}"
-    (volume, _), *_ = sources.values()
-    assert volume in (compose.get("volumes") or {}), f"{volume} must be a named volume"
-    assert {"research-worker", "codec-server"} <= sources.keys()
+        assert env.get("DEEPRESEARCH_BLOB_URL", "").startswith("s3://"), name
+        stores[name] = (env["DEEPRESEARCH_BLOB_URL"], env.get("AWS_ENDPOINT_URL"))
+        assert not [s for s, _ in mounts(service) if s], f"{name} mounts a volume"
+        depends = service.get("depends_on") or {}
+        assert depends["blobs-bucket"]["condition"] == "service_completed_successfully", name
+    assert len(set(stores.values())) == 1, f"services see different blob stores: {stores}"
+    assert next(iter(stores.values()))[1] == "http://minio:9000"
+    assert {"research-worker", "codec-server", "inference-worker", "mcp"} <= stores.keys()
+    assert "blobs" not in (compose.get("volumes") or {})
+    assert any(target == "/data" for _, target in mounts(services["minio"]))
+
+
+def test_temporal_is_server_plus_setup_jobs(services: dict[str, dict[str, Any]]) -> None:
+    """The current server image, a schema job before it, a namespace job after it."""
+    images = {name: str(service.get("image", "")) for name, service in services.items()}
+    assert not any("auto-setup" in image for image in images.values())
+    assert images["temporal"].startswith("temporalio/server:")
+    schema, namespace = services["temporal-schema"], services["temporal-namespace"]
+    assert "update-schema" in " ".join(command(schema))
+    assert services["temporal"]["depends_on"]["temporal-schema"]["condition"] == (
+        "service_completed_successfully"
+    )
+    assert "namespace create" in " ".join(command(namespace))
 
 
 # -- GPU serving and the inference workers ----------------------------------------------------
@@ -266,7 +296,7 @@ def test_inference_workers_wait_for_their_endpoint(services: dict[str, dict[str,
         else:
             assert service.get("profiles") == ["remote"], name
             assert "vllm" not in depends, name
-        assert depends["temporal"]["condition"] == "service_healthy", name
+        assert depends["temporal-namespace"]["condition"] == "service_completed_successfully"
 
 
 def test_default_services_need_no_profile(services: dict[str, dict[str, Any]]) -> None:

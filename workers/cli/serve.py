@@ -163,6 +163,7 @@ def codec_server(
     ] = False,
 ) -> None:
     """Serve Temporal's codec endpoints so the UI and the temporal CLI decode payloads."""
+    from workers.hosting.blobs import blob_store
     from workers.hosting.codec_server import CodecHTTPServer, make_server, policy_from_settings
 
     settings = run(load_settings)
@@ -170,14 +171,16 @@ def codec_server(
 
     def listen() -> CodecHTTPServer:
         try:
-            return make_server(settings.blob_dir, host, port, policy)
+            return make_server(store, host, port, policy)
         except OSError as error:
             raise CliError(f"cannot listen on {host}:{port}: {error.strerror}") from None
 
+    store = run(lambda: blob_store(settings))
+    run(store.check())  # an unreachable store is one line now, not an error per UI request
     server = run(listen)
     auth = "bearer token required" if policy.token else "no token (DEEPRESEARCH_CODEC_TOKEN)"
     err.print(
-        f"codec server on http://{host}:{port} (blob store {settings.blob_dir}); origins "
+        f"codec server on http://{host}:{port} (blob store {store.location}); origins "
         f"{', '.join(sorted(policy.origins))}; {auth}; /encode {'on' if allow_encode else 'off'}",
         markup=False,
     )
@@ -197,6 +200,7 @@ def server(
 ) -> None:
     """Run the embedded Temporal dev server in the foreground, its UI reading payloads through
     a codec server in this process."""
+    from workers.hosting.blobs import blob_store
     from workers.hosting.codec_server import (
         CodecHTTPServer,
         make_server,
@@ -209,7 +213,7 @@ def server(
 
     def listen() -> CodecHTTPServer:
         try:
-            return make_server(settings.blob_dir, "127.0.0.1", codec_port, policy)
+            return make_server(blob_store(settings), "127.0.0.1", codec_port, policy)
         except OSError as error:
             raise CliError(
                 f"cannot listen on 127.0.0.1:{codec_port} for the codec server: "

@@ -26,7 +26,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.blobstore import BlobStore, LocalBlobStore
+from activities.blobstore import BlobStore
 from workers.client import inputs
 from workers.client.errors import (
     InvalidRequest,
@@ -44,6 +44,7 @@ from workers.client.timeline import (
 )
 from workers.config import Settings, load_settings
 from workers.hosting import devserver
+from workers.hosting.blobs import blob_store
 from workers.hosting.research_worker import connect
 from workers.workflows import search_attributes
 from workers.workflows.heavy import HeavyProgress, HeavyWorkflow
@@ -192,7 +193,7 @@ class Sessions:
 
     @property
     def blobs(self) -> BlobStore:
-        return LocalBlobStore(self.settings.blob_dir)
+        return blob_store(self.settings)
 
     def _handle(self, session_id: str) -> WorkflowHandle[Any, ResearchReport]:
         return self.client.get_workflow_handle_for(ResearchWorkflow.run, session_id)
@@ -432,6 +433,6 @@ def validate(settings: Settings, options: AskOptions) -> None:
 def read_blob(settings: Settings, digest: str) -> bytes:
     """A page or file stored whole; the timeline holds its digest."""
     try:
-        return LocalBlobStore(settings.blob_dir).get(digest)
+        return blob_store(settings).get(digest)
     except (KeyError, ValueError) as error:
         raise InvalidRequest(str(error).strip("'")) from None

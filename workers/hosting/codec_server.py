@@ -27,9 +27,10 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload, Payloads
 
-from activities.blobstore import LocalBlobStore
+from activities.blobstore import BlobStore, BlobStoreError
 from activities.claimcheck import ClaimCheckCodec, DecodedTooLarge
 from workers.config import Settings, load_settings
+from workers.hosting.blobs import blob_store
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +261,10 @@ def make_handler(
                 result = self._convert(operation, payloads)
             except DecodedTooLarge as error:
                 raise Refused(413, str(error)) from None
+            except BlobStoreError as error:  # unreachable, or refusing our credentials
+                log.warning("codec request: %s", error)
+                message = "the blob store is unavailable; see the codec server's log"
+                raise Refused(503, message) from None
             except KeyError as error:
                 log.warning("codec request for a missing blob: %s", error)
                 raise Refused(404, "a claim-checked blob is not in the blob store") from None
@@ -344,10 +349,11 @@ class CodecHTTPServer(ThreadingHTTPServer):
 
 
 def make_server(
-    blob_dir: Path, host: str, port: int, policy: CodecPolicy | None = None
+    store: BlobStore, host: str, port: int, policy: CodecPolicy | None = None
 ) -> CodecHTTPServer:
+    """The codec endpoints over the deployment's blob store (`research_worker.blob_store`)."""
     policy = policy or CodecPolicy()
-    codec = ClaimCheckCodec(LocalBlobStore(blob_dir), max_decoded_bytes=policy.max_decoded_bytes)
+    codec = ClaimCheckCodec(store, max_decoded_bytes=policy.max_decoded_bytes)
     return CodecHTTPServer((host, port), policy, codec)
 
 
@@ -399,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.data_dir is not None:
         settings = settings.model_copy(update={"data_dir": args.data_dir})
     policy = policy_from_settings(settings, args.host, extra_origins=args.allow_origin)
-    server = make_server(settings.blob_dir, args.host, args.port, policy)
+    server = make_server(blob_store(settings), args.host, args.port, policy)
     if args.exit_with is not None:
         _exit_with(args.exit_with, server)
     log.info("codec server on http://%s:%d for %s", args.host, args.port, sorted(policy.origins))

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from openai import AsyncOpenAI
@@ -26,16 +27,19 @@ from temporalio.runtime import (
     TelemetryConfig,
     TelemetryFilter,
 )
+from temporalio.service import TLSConfig
 from temporalio.worker import Worker
 
 from activities import context
-from activities.blobstore import LocalBlobStore
+from activities.blobstore import BlobStore, open_blob_store
 from activities.claimcheck import ClaimCheckCodec
 from activities.context import ExtractSampling, ModelEndpoint, ModelReplica, ToolContext
+from activities.errors import ConfigurationError
 from activities.heavy import branch_report, integrate
 from activities.judge import install_judge, judge_activity
 from activities.report import write_report
 from workers.config import Settings
+from workers.hosting.blobs import blob_store
 from workers.hosting.failures import BoundedFailureConverter
 from workers.hosting.inference_worker import InferencePool
 from workers.workflows.evaluation import EvalWorkflow
@@ -44,10 +48,10 @@ from workers.workflows.heavy import HeavyWorkflow
 from workers.workflows.research import ResearchWorkflow
 
 
-def data_converter(blob_dir: Path) -> DataConverter:
+def data_converter(store: BlobStore | Path) -> DataConverter:
     """Pydantic JSON payloads through the claim-check codec (every client and worker of a
     namespace must share the blob store)."""
-    codec = ClaimCheckCodec(LocalBlobStore(blob_dir))
+    codec = ClaimCheckCodec(open_blob_store(None, store) if isinstance(store, Path) else store)
     return dataclasses.replace(
         pydantic_data_converter,
         payload_codec=codec,
@@ -76,14 +80,64 @@ def runtime(metrics_port: int | None = None) -> Runtime:
     return _runtimes[metrics_port]
 
 
+def _pem(name: str, path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        data = path.expanduser().read_bytes()
+    except OSError as error:
+        raise ConfigurationError(
+            f"invalid setting {name}: cannot read {path}: {error.strerror or error}"
+        ) from None
+    if b"-----BEGIN " not in data:
+        raise ConfigurationError(f"invalid setting {name}: {path} is not a PEM file")
+    return data
+
+
+def connection_options(settings: Settings) -> dict[str, Any]:
+    """`Client.connect` arguments for TLS, mTLS and API keys from TEMPORAL_TLS_* and
+    TEMPORAL_API_KEY (pure apart from reading the PEM files); ConfigurationError in one line."""
+    s = settings
+    if (s.temporal_tls_cert is None) != (s.temporal_tls_key is None):
+        given, missing = (
+            ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY")
+            if s.temporal_tls_key is None
+            else ("TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CERT")
+        )
+        raise ConfigurationError(
+            f"invalid setting {missing}: {given} is set; mTLS needs both the client "
+            "certificate and its key"
+        )
+    cert = _pem("TEMPORAL_TLS_CERT", s.temporal_tls_cert)
+    key = _pem("TEMPORAL_TLS_KEY", s.temporal_tls_key)
+    ca = _pem("TEMPORAL_TLS_CA", s.temporal_tls_ca)
+    api_key = s.temporal_api_key.get_secret_value() if s.temporal_api_key else None
+    configured = cert is not None or ca is not None or s.temporal_tls_server_name is not None
+    if s.temporal_tls is False and (configured or api_key):
+        raise ConfigurationError(
+            "invalid setting TEMPORAL_TLS: it is off, but TEMPORAL_TLS_* or TEMPORAL_API_KEY "
+            "is set (an API key must not travel in plain text)"
+        )
+    tls: bool | TLSConfig = bool(s.temporal_tls) or api_key is not None
+    if configured:
+        tls = TLSConfig(
+            server_root_ca_cert=ca,
+            domain=s.temporal_tls_server_name,
+            client_cert=cert,
+            client_private_key=key,
+        )
+    return {"namespace": s.temporal_namespace, "tls": tls, "api_key": api_key}
+
+
 async def connect(settings: Settings, address: str, metrics_port: int | None = None) -> Client:
     """A client whose payloads pass through the claim-check codec (same blob store as workers),
-    on this process's runtime."""
+    on this process's runtime, with the deployment's TLS and API key. Checks first that the
+    blob store answers (a one-line BlobStoreError otherwise)."""
+    options = connection_options(settings)
+    store = blob_store(settings)
+    await store.check()
     return await Client.connect(
-        address,
-        namespace=settings.temporal_namespace,
-        data_converter=data_converter(settings.blob_dir),
-        runtime=runtime(metrics_port),
+        address, data_converter=data_converter(store), runtime=runtime(metrics_port), **options
     )
 
 
@@ -135,7 +189,7 @@ def build_tool_context(settings: Settings, http: httpx.AsyncClient) -> ToolConte
         http=http,
         research_model=research,
         extract_model=extract,
-        blobs=LocalBlobStore(settings.blob_dir),
+        blobs=blob_store(settings),
         serper_url=settings.serper_base_url,
         serper_key=settings.serper_api_key.get_secret_value() if settings.serper_api_key else None,
         jina_url=settings.jina_base_url,
