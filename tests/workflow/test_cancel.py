@@ -47,4 +47,7 @@ async def test_cancel_abandons_a_long_generation(stack: Stack, temporal_address:
     assert EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED in kinds
     shown = json.loads(stack.cli("show", "s-abandon", "--json").stdout)
     thinks = [step["status"] for step in shown["steps"] if step["node"] == "think"]
-    assert thinks == ["completed", "cancelled", "completed"]  # the abandoned call is not running
+    # the abandoned call is a finished step; the best-answer call may first have waited out
+    # its replica's queue (timed out, then taken from the shared queue)
+    assert thinks[:2] == ["completed", "cancelled"] and thinks[-1] == "completed"
+    assert not {"scheduled", "running"} & set(thinks)
