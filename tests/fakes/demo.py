@@ -139,7 +139,7 @@ class DemoSerper(FakeSerper):
         for index, result in enumerate(answer["organic"], start=1):
             result["title"] = f"{query} (demo page {index})"
             result["snippet"] = f'A page of the offline demo\'s stand-in web about "{query}".'
-        answer["organic"] = [*organic, *answer["organic"]][:3]
+        answer["organic"] = [*organic, *answer["organic"]][:2]
         return answer
 
 

@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 
-from workers.cli import evaluate, inspect, mcp, research, serve  # noqa: F401 - registers commands
+from workers.cli import demo, evaluate, inspect, mcp, research, serve  # noqa: F401 - registers commands
 from workers.cli.app import app
 
 

@@ -102,20 +102,37 @@ def live_view(session_id: str, progress: Progress | HeavyLive) -> Text:
     return progress_line(session_id, progress)
 
 
+def print_markdown(markdown: str, console: Console = out) -> None:
+    """Rendered on a terminal (at its width); elsewhere the markdown itself, line for line (a
+    rendering would be wrapped, cut and centred at 80 columns)."""
+    if console.is_terminal:
+        from rich.markdown import Markdown
+
+        console.print(Markdown(clean(markdown)))
+    else:
+        console.print(markdown.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
+
+
 def print_report(report: ResearchReport, as_json: bool, console: Console = out) -> None:
+    """The answer with its sources, or the long report (which holds both), then one line of
+    counts."""
     if as_json:
         console.print_json(report.model_dump_json())
         return
     if report.report_markdown is not None:
-        from rich.markdown import Markdown
-
-        console.print(Markdown(clean(report.report_markdown)))
+        print_markdown(report.report_markdown, console)
+        print_counts(report, console)
+        return
     console.print(f"[bold]Question:[/bold] {safe(report.question)}")
     console.print(f"[bold]Answer:[/bold] {safe(report.answer)}")
     if report.sources:
         console.print("[bold]Sources:[/bold]")
         for index, url in enumerate(report.sources, start=1):
             console.print(f"  [{index}] {safe(url)}")
+    print_counts(report, console)
+
+
+def print_counts(report: ResearchReport, console: Console = out) -> None:
     console.print(
         f"[dim]{report.session_id}: {report.termination} · "
         f"{plural(report.llm_calls, 'model call')} · {plural(report.tool_calls, 'tool call')} · "
@@ -175,10 +192,11 @@ def print_sessions(rows: list[SessionRow]) -> None:
         return
     from rich.table import Table
 
-    # the model calls a session made (what `show` counts as its `think` steps)
-    table = Table(
-        "session", "status", "started", "model calls", "termination", "question", box=None
-    )
+    # At the terminal's width: every column but the question whole, the question cut to fit.
+    table = Table(box=None)
+    for name in ("session", "status", "started", "model calls", "termination"):
+        table.add_column(name, no_wrap=True)  # model calls: what `show` counts as `think` steps
+    table.add_column("question", no_wrap=True, overflow="ellipsis", ratio=1)
     for row in rows:
         table.add_row(
             row.session_id,
@@ -186,6 +204,6 @@ def print_sessions(rows: list[SessionRow]) -> None:
             row.started[:19].replace("T", " "),
             "" if row.steps is None else str(row.steps),
             row.termination or "",
-            safe(row.question[:60]),
+            safe(" ".join(row.question.split())),
         )
     out.print(table if rows else "no sessions")
