@@ -112,13 +112,13 @@ async def _demo(question: str, data_dir: Path, session_id: str) -> None:
     out.print(f"Temporal UI: {ui_link(data_dir, session_id)}", markup=False, highlight=False)
 
 
-async def _serve(fakes: DemoFakes, data_dir: Path, dropped: list[str]) -> None:
-    import asyncio
+def _serve(fakes: DemoFakes, data_dir: Path, dropped: list[str]) -> None:
     import json
+    import threading
 
     from workers.hosting import devserver
 
-    address = await asyncio.to_thread(devserver.ensure_dev_server, data_dir)
+    address = run(lambda: devserver.ensure_dev_server(data_dir))
     env = demo_env(fakes, data_dir)
     export = "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
     unset = f"unset {' '.join(dropped)}" if dropped else ""
@@ -146,7 +146,10 @@ async def _serve(fakes: DemoFakes, data_dir: Path, dropped: list[str]) -> None:
     for line in lines:
         out.print(line, markup=False, highlight=False)
     sys.stdout.flush()
-    await asyncio.Event().wait()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:  # how --serve ends
+        err.print("demo fakes stopped")
 
 
 @app.command()
@@ -174,11 +177,7 @@ def demo(
     try:
         dropped = use_env(demo_env(fakes, data_dir))
         if serve:
-            try:
-                run(_serve(fakes, data_dir, dropped))
-            except typer.Exit as exit_:
-                if exit_.exit_code != 130:  # Ctrl-C is how --serve ends
-                    raise
+            _serve(fakes, data_dir, dropped)
             return
         err.print(
             f"demo: a scripted model, search and pages on loopback; data in "

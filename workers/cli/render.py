@@ -181,29 +181,32 @@ def print_timeline(session_id: str, timeline: dict[str, Any]) -> None:
     print_outcome(timeline)
 
 
-def print_sessions(rows: list[SessionRow]) -> None:
+def print_sessions(rows: list[SessionRow], console: Console = out) -> None:
     """A table on a terminal; in a pipe one tab-separated line a session, nothing cut."""
-    if rows and not out.is_terminal:
+    if rows and not console.is_terminal:
         for row in rows:
             cells = (row.session_id, row.status, row.started[:19].replace("T", " "),
                      "" if row.steps is None else str(row.steps), row.termination or "",
                      " ".join(clean(row.question).split()))  # fmt: skip
-            out.print("\t".join(cells), markup=False, highlight=False, soft_wrap=True)
+            console.print("\t".join(cells), markup=False, highlight=False, soft_wrap=True)
         return
     from rich.table import Table
 
     # At the terminal's width: every column but the question whole, the question cut to fit.
+    # (model calls: what `show` counts as a session's `think` steps)
+    names = ("session", "status", "started", "model calls", "termination")
+    cells = [
+        (row.session_id, row.status, row.started[:19].replace("T", " "),
+         "" if row.steps is None else str(row.steps), row.termination or "")
+        for row in rows
+    ]  # fmt: skip
+    widths = [max([len(name), *(len(cell[i]) for cell in cells)]) for i, name in enumerate(names)]
     table = Table(box=None)
-    for name in ("session", "status", "started", "model calls", "termination"):
-        table.add_column(name, no_wrap=True)  # model calls: what `show` counts as `think` steps
-    table.add_column("question", no_wrap=True, overflow="ellipsis", ratio=1)
-    for row in rows:
-        table.add_row(
-            row.session_id,
-            row.status,
-            row.started[:19].replace("T", " "),
-            "" if row.steps is None else str(row.steps),
-            row.termination or "",
-            safe(" ".join(row.question.split())),
-        )
-    out.print(table if rows else "no sessions")
+    for name, width in zip(names, widths, strict=True):
+        table.add_column(name, no_wrap=True, min_width=width)
+    # what is left of the line (each column is padded by one space on either side)
+    left = max(10, console.width - sum(widths) - 2 * (len(names) + 1))
+    table.add_column("question", no_wrap=True, overflow="ellipsis", max_width=left)
+    for row, cell in zip(rows, cells, strict=True):
+        table.add_row(*(escape(text) for text in cell), safe(" ".join(row.question.split())))
+    console.print(table if rows else "no sessions")
