@@ -1,15 +1,18 @@
-# Two commands do all set-up: `make run Q="..."` and `make test`.
+# Three commands do all set-up: `make demo` (offline, no keys), `make run Q="..."` and `make test`.
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean
+.PHONY: demo run test lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/deepresearch demo $(if $(Q),"$(Q)")
 
 run: $(STAMP)
 	@test -n "$(Q)" || { echo 'usage: make run Q="your question"'; exit 2; }

@@ -12,6 +12,7 @@ page or URL holds raises in a codec or URL parser (`is_content_error`) are never
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -59,11 +60,28 @@ def retry_after(headers: httpx.Headers | dict[str, str] | None) -> timedelta | N
     return timedelta(seconds=min(max(0.0, seconds), MAX_RETRY_AFTER))
 
 
+def error_detail(body: str) -> str:
+    """The message of an error body, on one line: an OpenAI-style `{"error": {"message"}}`
+    or a `{"message"}` / `{"detail"}` object gives its text, anything else its start."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        inner = data.get("error")
+        for found in (inner.get("message") if isinstance(inner, dict) else inner,
+                      data.get("message"), data.get("detail")):  # fmt: skip
+            if isinstance(found, str) and found.strip():
+                body = found
+                break
+    return " ".join(body.split())[:200]
+
+
 def status_error(
     service: str, status: int, headers: httpx.Headers | None, detail: str
 ) -> ApplicationError:
     """The ApplicationError for an HTTP status from `service`."""
-    message = f"{service} answered HTTP {status}: {detail[:200]}".rstrip(": ")
+    message = f"{service} answered HTTP {status}: {error_detail(detail)}".rstrip(": ")
     return ApplicationError(
         message,
         type=f"HTTP{status}",

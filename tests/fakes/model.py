@@ -81,6 +81,9 @@ class FakeModel(FakeServer):
         # Optional: the turn of a request whose prompt does not replay the conversation (the
         # iterative strategy's workspace); None counts the assistant messages.
         self.turn_of: Callable[[dict[str, Any]], int | None] | None = None
+        # Optional: the reply (a script entry) to any request no script matches, worked out
+        # from the request itself (the demo's generic model); None answers such requests 400.
+        self.responder: Callable[[dict[str, Any]], str | dict[str, Any]] | None = None
 
     # -- helpers for tests -----------------------------------------------------------------
 
@@ -134,11 +137,14 @@ class FakeModel(FakeServer):
             key = self.script_key(payload) if self.script_key else None
             script = self.scripts.get(key) if key else self._script_for(first_user)
             meta = {"kind": "research", "question": first_user, "turn": turn}
-            if script is None:
+            if script is None and self.responder is not None:
+                entry: str | dict[str, Any] = self.responder(payload)
+            elif script is None:
                 resp = _error(400, f"no script for question {first_user!r}")
                 resp.meta.update(meta)
                 return resp
-            entry = script[min(turn, len(script) - 1)] if script else ""
+            else:
+                entry = script[min(turn, len(script) - 1)] if script else ""
             content, tool_calls = _entry(entry, turn)
 
         content = _apply_stop(content, payload.get("stop"))

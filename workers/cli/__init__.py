@@ -6,7 +6,15 @@ import logging
 import os
 import sys
 
-from workers.cli import blobs, evaluate, inspect, mcp, research, serve  # noqa: F401 - registers commands
+from workers.cli import (  # noqa: F401 - registers the commands
+    blobs,
+    demo,
+    evaluate,
+    inspect,
+    mcp,
+    research,
+    serve,
+)
 from workers.cli.app import app
 
 

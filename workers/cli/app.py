@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
@@ -15,10 +16,15 @@ from rich.markup import escape
 from activities.errors import DeepResearchError
 from workers.client.errors import SessionError
 
+# Help on a terminal is typer's rich panels at its width; anywhere else (a pipe, a file, an
+# agent reading it) plain text, one line per paragraph and option: no boxes cut at 80 columns.
+PLAIN_HELP = not sys.stdout.isatty()
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="deepresearch: durable deep-research sessions (ask, show, worker, server, ...).",
+    rich_markup_mode=None if PLAIN_HELP else "rich",
+    context_settings={"terminal_width": 10_000, "max_content_width": 10_000} if PLAIN_HELP else {},
 )
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

@@ -102,20 +102,37 @@ def live_view(session_id: str, progress: Progress | HeavyLive) -> Text:
     return progress_line(session_id, progress)
 
 
+def print_markdown(markdown: str, console: Console = out) -> None:
+    """Rendered on a terminal (at its width); elsewhere the markdown itself, line for line (a
+    rendering would be wrapped, cut and centred at 80 columns)."""
+    if console.is_terminal:
+        from rich.markdown import Markdown
+
+        console.print(Markdown(clean(markdown)))
+    else:
+        console.print(markdown.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
+
+
 def print_report(report: ResearchReport, as_json: bool, console: Console = out) -> None:
+    """The answer with its sources, or the long report (which holds both), then one line of
+    counts."""
     if as_json:
         console.print_json(report.model_dump_json())
         return
     if report.report_markdown is not None:
-        from rich.markdown import Markdown
-
-        console.print(Markdown(clean(report.report_markdown)))
+        print_markdown(report.report_markdown, console)
+        print_counts(report, console)
+        return
     console.print(f"[bold]Question:[/bold] {safe(report.question)}")
     console.print(f"[bold]Answer:[/bold] {safe(report.answer)}")
     if report.sources:
         console.print("[bold]Sources:[/bold]")
         for index, url in enumerate(report.sources, start=1):
             console.print(f"  [{index}] {safe(url)}")
+    print_counts(report, console)
+
+
+def print_counts(report: ResearchReport, console: Console = out) -> None:
     console.print(
         f"[dim]{report.session_id}: {report.termination} · "
         f"{plural(report.llm_calls, 'model call')} · {plural(report.tool_calls, 'tool call')} · "
@@ -164,28 +181,32 @@ def print_timeline(session_id: str, timeline: dict[str, Any]) -> None:
     print_outcome(timeline)
 
 
-def print_sessions(rows: list[SessionRow]) -> None:
+def print_sessions(rows: list[SessionRow], console: Console = out) -> None:
     """A table on a terminal; in a pipe one tab-separated line a session, nothing cut."""
-    if rows and not out.is_terminal:
+    if rows and not console.is_terminal:
         for row in rows:
             cells = (row.session_id, row.status, row.started[:19].replace("T", " "),
                      "" if row.steps is None else str(row.steps), row.termination or "",
                      " ".join(clean(row.question).split()))  # fmt: skip
-            out.print("\t".join(cells), markup=False, highlight=False, soft_wrap=True)
+            console.print("\t".join(cells), markup=False, highlight=False, soft_wrap=True)
         return
     from rich.table import Table
 
-    # the model calls a session made (what `show` counts as its `think` steps)
-    table = Table(
-        "session", "status", "started", "model calls", "termination", "question", box=None
-    )
-    for row in rows:
-        table.add_row(
-            row.session_id,
-            row.status,
-            row.started[:19].replace("T", " "),
-            "" if row.steps is None else str(row.steps),
-            row.termination or "",
-            safe(row.question[:60]),
-        )
-    out.print(table if rows else "no sessions")
+    # At the terminal's width: every column but the question whole, the question cut to fit.
+    # (model calls: what `show` counts as a session's `think` steps)
+    names = ("session", "status", "started", "model calls", "termination")
+    cells = [
+        (row.session_id, row.status, row.started[:19].replace("T", " "),
+         "" if row.steps is None else str(row.steps), row.termination or "")
+        for row in rows
+    ]  # fmt: skip
+    widths = [max([len(name), *(len(cell[i]) for cell in cells)]) for i, name in enumerate(names)]
+    table = Table(box=None)
+    for name, width in zip(names, widths, strict=True):
+        table.add_column(name, no_wrap=True, min_width=width)
+    # what is left of the line (each column is padded by one space on either side)
+    left = max(10, console.width - sum(widths) - 2 * (len(names) + 1))
+    table.add_column("question", no_wrap=True, overflow="ellipsis", max_width=left)
+    for row, cell in zip(rows, cells, strict=True):
+        table.add_row(*(escape(text) for text in cell), safe(" ".join(row.question.split())))
+    console.print(table if rows else "no sessions")

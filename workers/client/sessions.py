@@ -101,11 +101,13 @@ def list_query(status: str | None = None, since: str | None = None, text: str | 
 
 def root_cause(error: BaseException) -> str:
     """Our classified error (the first ApplicationError in the chain, e.g. the model endpoint's
-    HTTP status), on one line."""
+    HTTP status), on one line: its message, without the `TYPE: ` that str() puts before it
+    (which doubled the status: `HTTP400: model endpoint answered HTTP 400: ...`)."""
     current: BaseException | None = error
     while current is not None and not isinstance(current, ApplicationError):
         current = getattr(current, "cause", None)
-    return " ".join(str(current or error).split())
+    text = current.message if isinstance(current, ApplicationError) else str(error)
+    return " ".join(text.split())
 
 
 SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
