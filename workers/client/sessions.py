@@ -59,6 +59,7 @@ STATUSES = {
     "terminated": "Terminated",
     "timed-out": "TimedOut",
 }
+STARTING_SECONDS = 30.0  # how long a frontend that is still starting is waited for
 # A query no worker answers fails after this long (the server's default is about 30 s).
 QUERY_TIMEOUT = timedelta(seconds=3)
 SESSION_TYPES = "WorkflowType IN ('ResearchWorkflow', 'HeavyWorkflow')"
@@ -187,11 +188,18 @@ class Sessions:
         """Connect to TEMPORAL_ADDRESS, or to the embedded dev server (started if needed)."""
         settings = settings or load_settings()
         address = settings.temporal_address or devserver.ensure_dev_server(settings.data_dir)
-        try:
-            client = await connect(settings, address, metrics_port)
-        except RuntimeError as error:
-            raise TemporalUnavailable(f"cannot reach Temporal at {address}: {error}") from None
-        return cls(client, settings)
+        deadline = asyncio.get_running_loop().time() + STARTING_SECONDS
+        while True:
+            try:
+                client = await connect(settings, address, metrics_port)
+            except RuntimeError as error:
+                # a server whose port is open may still be starting ("not healthy yet")
+                starting = "not healthy yet" in str(error)
+                if starting and asyncio.get_running_loop().time() < deadline:
+                    await asyncio.sleep(0.5)
+                    continue
+                raise TemporalUnavailable(f"cannot reach Temporal at {address}: {error}") from None
+            return cls(client, settings)
 
     @property
     def blobs(self) -> BlobStore:
