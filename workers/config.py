@@ -107,8 +107,10 @@ class Settings(BaseSettings):
     wall_clock_minutes: float = Field(
         150, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_WALL_CLOCK_MINUTES")
     )
+    # Every activity heartbeats in the background while it runs (activities/heartbeat.py), so
+    # a short timeout costs a healthy slow call nothing and a dead worker's call retries soon.
     heartbeat_seconds: float = Field(
-        30, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_HEARTBEAT_SECONDS")
+        3, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_HEARTBEAT_SECONDS")
     )
     model_timeout_seconds: float = Field(
         600, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_MODEL_TIMEOUT_SECONDS")
@@ -163,6 +165,12 @@ class Settings(BaseSettings):
     # loopback only. CORS origins (comma-separated) that may call it from a browser.
     api_keys: SecretStr | None = Field(None, validation_alias=_env("DEEPRESEARCH_API_KEYS"))
     api_cors_origins: str = Field("", validation_alias=_env("DEEPRESEARCH_API_CORS_ORIGINS"))
+    # -- orchestration cost and recovery (docs/benchmarks.md) --
+    model_stall_seconds: float = Field(
+        120, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_MODEL_STALL_SECONDS")
+    )
+    """A streamed model call that receives nothing for this long (a hung server, not a dead
+    worker: heartbeats go on) fails and is retried; a long prefill stays under it."""
 
     @property
     def blob_dir(self) -> Path:

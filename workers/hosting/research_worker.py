@@ -32,6 +32,7 @@ from activities import context
 from activities.blobstore import LocalBlobStore
 from activities.claimcheck import ClaimCheckCodec
 from activities.context import ExtractSampling, ModelEndpoint, ModelReplica, ToolContext
+from activities.heartbeat import KeepAlive
 from activities.heavy import branch_report, integrate
 from activities.judge import install_judge, judge_activity
 from activities.report import write_report
@@ -87,9 +88,11 @@ async def connect(settings: Settings, address: str, metrics_port: int | None = N
     )
 
 
-def _endpoint(base_url: str, key: str, model: str, timeout: float) -> ModelEndpoint:
+def _endpoint(
+    base_url: str, key: str, model: str, timeout: float, stall: float | None = None
+) -> ModelEndpoint:
     client = AsyncOpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=timeout)
-    return ModelEndpoint(client=client, model=model)
+    return ModelEndpoint(client=client, model=model, stall_seconds=stall)
 
 
 def derived_endpoint(
@@ -103,7 +106,11 @@ def derived_endpoint(
     research_url, research_model = settings.require_model()
     secret = (key or settings.openai_api_key).get_secret_value()
     return _endpoint(
-        base_url or research_url, secret, model or research_model, settings.model_timeout_seconds
+        base_url or research_url,
+        secret,
+        model or research_model,
+        settings.model_timeout_seconds,
+        settings.model_stall_seconds,
     )
 
 
@@ -113,7 +120,9 @@ def replica_endpoint(
     """One model server fronted by `deepresearch inference-worker` (key default
     OPENAI_API_KEY)."""
     secret = (key or settings.openai_api_key).get_secret_value()
-    return _endpoint(base_url, secret, model, settings.model_timeout_seconds)
+    return _endpoint(
+        base_url, secret, model, settings.model_timeout_seconds, settings.model_stall_seconds
+    )
 
 
 def research_endpoint(settings: Settings) -> ModelEndpoint:
@@ -181,6 +190,7 @@ async def research_worker(
             workflows=[ResearchWorkflow, EvalWorkflow, HeavyWorkflow],
             activities=[judge_activity, branch_report, integrate, write_report],
             plugins=[plugin(settings)],
+            interceptors=[KeepAlive()],  # every activity heartbeats while it runs
             graceful_shutdown_timeout=timedelta(seconds=10),
             # A dead worker's cached session moves to another worker after this long.
             sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_seconds),
