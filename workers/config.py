@@ -171,6 +171,9 @@ class Settings(BaseSettings):
     )
     """A streamed model call that receives nothing for this long (a hung server, not a dead
     worker: heartbeats go on) fails and is retried; a long prefill stays under it."""
+    workflow_sandbox: bool = Field(False, validation_alias=_env("DEEPRESEARCH_WORKFLOW_SANDBOX"))
+    """Run workflow code in Temporal's sandbox (off: the code is deterministic by design and
+    the replay tests run it sandboxed; on costs ~25 % more worker CPU per step)."""
 
     @property
     def blob_dir(self) -> Path:

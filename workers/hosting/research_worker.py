@@ -26,7 +26,8 @@ from temporalio.runtime import (
     TelemetryConfig,
     TelemetryFilter,
 )
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities import context
 from activities.blobstore import LocalBlobStore
@@ -191,6 +192,13 @@ async def research_worker(
             activities=[judge_activity, branch_report, integrate, write_report],
             plugins=[plugin(settings)],
             interceptors=[KeepAlive()],  # every activity heartbeats while it runs
+            # The sandbox re-imports workflow modules per run and guards every activation:
+            # ~25 % of the worker's CPU (docs/benchmarks.md). The replay tests run sandboxed.
+            workflow_runner=(
+                SandboxedWorkflowRunner()
+                if settings.workflow_sandbox
+                else UnsandboxedWorkflowRunner()
+            ),
             graceful_shutdown_timeout=timedelta(seconds=10),
             # A dead worker's cached session moves to another worker after this long.
             sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_seconds),
