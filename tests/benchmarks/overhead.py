@@ -142,6 +142,9 @@ async def main() -> None:
     parser.add_argument("--model-latency", type=float, default=0.0)
     parser.add_argument("--tool-latency", type=float, default=0.0)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--db-dir", help="Folder of the dev server's database (e.g. /dev/shm: no disk latency)."
+    )
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -155,7 +158,7 @@ async def main() -> None:
             args.tool_latency,
             args.tool_latency,
         )
-        server = DevServer(Path(tmp) / "db").start()
+        server = DevServer(Path(args.db_dir or tmp) / f"bench-{uuid.uuid4().hex[:8]}.db").start()
         try:
             settings = fake_settings(model, serper, jina, tmp)
             base, base_cpu = await plain(settings, args.repeats)
