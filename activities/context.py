@@ -25,6 +25,7 @@ class ModelEndpoint:
 
     client: AsyncOpenAI
     model: str
+    stall_seconds: float | None = None  # a stream silent this long is a hung server: retry
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,29 @@
-"""Heartbeat while awaiting slow I/O, so a killed worker's call is retried within the heartbeat
-timeout instead of the call's full timeout."""
+"""Heartbeats: every activity with a heartbeat timeout heartbeats in the background while it
+runs (a liveness signal), so a killed worker's call is retried within the heartbeat timeout
+instead of the call's full timeout, and a healthy call that waits long for its first byte (a
+100K-token prefill) is never taken for a dead one."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio import activity
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+)
 
 T = TypeVar("T")
+MIN_INTERVAL = 0.2  # seconds between two heartbeats at the most
+
+
+def interval(heartbeat_timeout: float) -> float:
+    """Beat at a third of the timeout: two beats may be lost or late before the server gives
+    up (the SDK sends at most one per 0.8 timeouts anyway)."""
+    return max(MIN_INTERVAL, heartbeat_timeout / 3)
 
 
 def beat(*details: object) -> None:
@@ -18,12 +32,41 @@ def beat(*details: object) -> None:
         activity.heartbeat(*details)
 
 
+async def _beat_forever(every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        activity.heartbeat()
+
+
+class KeepAlive(Interceptor):
+    """Worker interceptor: heartbeats every activity that has a heartbeat timeout, from its
+    start to its end, whatever it awaits. A call stuck on a live worker is ended by its own
+    client timeout and the start-to-close timeout; the heartbeat timeout detects dead workers
+    (and delivers cancellation)."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _KeepAliveInbound(next)
+
+
+class _KeepAliveInbound(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        timeout = activity.info().heartbeat_timeout
+        if not timeout:
+            return await self.next.execute_activity(input)
+        beats = asyncio.create_task(_beat_forever(interval(timeout.total_seconds())))
+        try:
+            return await self.next.execute_activity(input)
+        finally:
+            beats.cancel()
+
+
 async def heartbeating(work: Awaitable[T]) -> T:
-    """Await `work`, heartbeating at a third of the activity's heartbeat timeout."""
+    """Await `work`, heartbeating at a third of the activity's heartbeat timeout (for activity
+    code run on a worker without `KeepAlive`)."""
     info = activity.info() if activity.in_activity() else None
     if info is None or not info.heartbeat_timeout:
         return await work
-    every = max(0.2, info.heartbeat_timeout.total_seconds() / 3)
+    every = interval(info.heartbeat_timeout.total_seconds())
     task = asyncio.ensure_future(work)
     try:
         while True:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -14,7 +15,6 @@ from temporalio.exceptions import ApplicationError
 
 from activities.context import ModelEndpoint, current, current_replica
 from activities.errors import ConfigurationError, from_openai
-from activities.heartbeat import beat, heartbeating
 from activities.metrics import count
 from graphs.protocol import Completion, dialect_of, tongyi
 from graphs.state import Sampling, to_messages
@@ -62,37 +62,53 @@ _Calls = dict[int, dict[str, str]]
 async def _streamed(
     endpoint: ModelEndpoint, messages: list[dict[str, Any]], params: Mapping[str, Any]
 ) -> tuple[str, str, _Calls, Any]:
-    """(text, reasoning, tool calls, usage) of a streamed completion, heartbeating per chunk."""
+    """(text, reasoning, tool calls, usage) of a streamed completion (the worker's `KeepAlive`
+    heartbeats meanwhile, also while the server is still prefilling)."""
     parts: list[str] = []
     thinking: list[str] = []
     calls: _Calls = {}
     usage: Any = None
-    stream = await endpoint.client.chat.completions.create(
-        model=endpoint.model,
-        messages=messages,  # type: ignore[arg-type]
-        stream=True,
-        stream_options={"include_usage": True},
-        **params,
-    )
-    async for chunk in stream:
-        beat()
-        if chunk.usage is not None:
-            usage = chunk.usage
-        if not chunk.choices:
-            continue
-        delta = chunk.choices[0].delta
-        if delta.content:
-            parts.append(delta.content)
-        extra = getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None)
-        if isinstance(extra, str):
-            thinking.append(extra)
-        for part in delta.tool_calls or []:
-            call = calls.setdefault(part.index, {"id": "", "name": "", "arguments": ""})
-            call["id"] = part.id or call["id"]
-            if part.function is not None:
-                call["name"] += part.function.name or ""
-                call["arguments"] += part.function.arguments or ""
+    stall = endpoint.stall_seconds
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(stall) as silence:
+            stream = await endpoint.client.chat.completions.create(
+                model=endpoint.model,
+                messages=messages,  # type: ignore[arg-type]
+                stream=True,
+                stream_options={"include_usage": True},
+                **params,
+            )
+            async with stream:  # closed (its connection freed) also when it stalls
+                async for chunk in stream:
+                    if stall is not None:
+                        silence.reschedule(loop.time() + stall)
+                    _add_chunk(chunk, parts, thinking, calls)
+                    usage = chunk.usage if chunk.usage is not None else usage
+    except TimeoutError:
+        raise ApplicationError(
+            f"model endpoint sent nothing for {stall:g} s (DEEPRESEARCH_MODEL_STALL_SECONDS)",
+            type="ModelStalled",
+        ) from None
     return "".join(parts), "".join(thinking), calls, usage
+
+
+def _add_chunk(chunk: Any, parts: list[str], thinking: list[str], calls: _Calls) -> None:
+    """Fold one streamed chunk into the text, reasoning and tool-call parts."""
+    if not chunk.choices:
+        return
+    delta = chunk.choices[0].delta
+    if delta.content:
+        parts.append(delta.content)
+    extra = getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None)
+    if isinstance(extra, str):
+        thinking.append(extra)
+    for part in delta.tool_calls or []:
+        call = calls.setdefault(part.index, {"id": "", "name": "", "arguments": ""})
+        call["id"] = part.id or call["id"]
+        if part.function is not None:
+            call["name"] += part.function.name or ""
+            call["arguments"] += part.function.arguments or ""
 
 
 async def _single(
@@ -128,7 +144,7 @@ async def complete(
     stream: bool = True,
 ) -> ChatResult:
     """One completion whose request holds model, messages and exactly `params`: streamed
-    (heartbeating per chunk, usage requested), or with `stream=False` a plain request, for
+    (usage requested), or with `stream=False` a plain request, for
     calls that send only what the reference sends (the page extraction). An empty completion
     is retryable, as the reference retries it."""
     try:
@@ -181,7 +197,7 @@ async def think_activity(request: ThinkRequest) -> ThinkResult:
     if replica.slots is None:
         update = await think(request.state, replica.endpoint)
     else:
-        await heartbeating(replica.slots.acquire())  # a generation slot on this server
+        await replica.slots.acquire()  # a generation slot on this server (KeepAlive beats)
         try:
             update = await think(request.state, replica.endpoint)
         finally:

@@ -107,8 +107,10 @@ class Settings(BaseSettings):
     wall_clock_minutes: float = Field(
         150, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_WALL_CLOCK_MINUTES")
     )
+    # Every activity heartbeats in the background while it runs (activities/heartbeat.py), so
+    # a short timeout costs a healthy slow call nothing and a dead worker's call retries soon.
     heartbeat_seconds: float = Field(
-        30, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_HEARTBEAT_SECONDS")
+        3, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_HEARTBEAT_SECONDS")
     )
     model_timeout_seconds: float = Field(
         600, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_MODEL_TIMEOUT_SECONDS")
@@ -220,6 +222,16 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         """`VAR=` in an env file means unset, as for the vendors' own tools."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    # -- orchestration cost and recovery (docs/benchmarks.md) --
+    model_stall_seconds: float = Field(
+        120, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_MODEL_STALL_SECONDS")
+    )
+    """A streamed model call that receives nothing for this long (a hung server, not a dead
+    worker: heartbeats go on) fails and is retried; a long prefill stays under it."""
+    workflow_sandbox: bool = Field(True, validation_alias=_env("DEEPRESEARCH_WORKFLOW_SANDBOX"))
+    """Run workflow code in Temporal's sandbox (its runtime guard against non-determinism);
+    off saves about 25 % of a worker's CPU per step, for operators who accept that trade."""
 
     @property
     def blob_dir(self) -> Path:

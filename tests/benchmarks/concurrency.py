@@ -1,6 +1,7 @@
 """Concurrency: many sessions at once on one research worker, against the model-latency floor.
 
     .venv/bin/python -m tests.benchmarks.concurrency [--sessions 200] [--model-latency 1.0]
+        [--fakes-in-process]
 
 N sessions (each: a search with one query, a visit of one URL, the answer: 3 research turns plus
 one page extraction, i.e. 4 model calls) started together on ONE in-process research worker that
@@ -12,6 +13,10 @@ tool activity's scheduled -> completed; and the process's peak RSS (the Python h
 traced: tracemalloc would slow the run it measures). Baseline in the same run: every session's
 model requests replayed straight to the same fake with `activities.llm.chat`, the sessions
 concurrently and each one's calls in order, i.e. the floor that the model latency alone sets.
+The fakes run in a process of their own (tests/benchmarks/fakes_process.py), as the model
+server and the tools are other machines in production; `--fakes-in-process` runs them in the
+worker's process, sharing its interpreter (how this benchmark ran first). Also prints the CPU
+seconds of the worker process, the dev server and the fakes, and calls that needed a retry.
 """
 
 from __future__ import annotations
@@ -19,11 +24,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import tempfile
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +42,8 @@ from temporalio.client import Client
 from activities.context import ModelEndpoint
 from activities.llm import chat
 from graphs.state import Sampling
-from tests.benchmarks.settings import fake_settings
-from tests.fakes import FakeJina, FakeModel, FakeSerper
+from tests.benchmarks.fakes_process import FakesProcess
+from tests.fakes import FakeJina, FakeModel, FakeSerper, fake_env
 from tests.processes import DevServer
 from workers.config import Settings
 from workers.hosting.research_worker import connect, research_worker
@@ -45,6 +53,7 @@ from workers.workflows.research import ResearchWorkflow
 WARM_UP = "concurrency warm-up"
 THINK = "llm.think"
 GAP = "between steps"
+RETRIED = "retried"  # activities whose completing attempt was not the first
 
 
 def question(i: int) -> str:
@@ -75,6 +84,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mib() -> float:
     """This process's peak resident set (Linux reports ru_maxrss in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -88,6 +103,9 @@ async def step_times(client: Client, session_id: str) -> dict[str, list[float]]:
     times: dict[str, list[float]] = defaultdict(list)
     last_think: float | None = None
     for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            if event.activity_task_started_event_attributes.attempt > 1:
+                times[RETRIED].append(1.0)
         at = event.event_time.ToDatetime().timestamp()
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             name = event.activity_task_scheduled_event_attributes.activity_type.name
@@ -103,24 +121,43 @@ async def step_times(client: Client, session_id: str) -> dict[str, list[float]]:
     return times
 
 
+@dataclass
+class Run:
+    elapsed: float
+    times: dict[str, list[float]]
+    rss_before: float
+    rss_peak: float
+    cpu: dict[str, float]  # CPU seconds during the sessions, by process
+
+
 async def durable(
-    settings: Settings, address: str, model: FakeModel, sessions: int, latency: float
-) -> tuple[float, dict[str, list[float]], float, float]:
-    """(wall seconds for all sessions, durations by activity type and GAP, RSS before the
-    worker, peak RSS)."""
-    client = await connect(settings, address)
+    settings: Settings,
+    server: DevServer,
+    set_latency: Callable[[float], None],
+    sessions: int,
+    latency: float,
+    fakes_pid: int | None,
+) -> Run:
+    """The sessions on one in-process worker: wall time, durations by activity type and GAP,
+    RSS, CPU of each process while they ran."""
+    client = await connect(settings, server.address)
     rss_before = peak_rss_mib()
+    assert server.process is not None
+    pids = {"worker process": os.getpid(), "dev server": server.process.pid}
+    if fakes_pid is not None:
+        pids["fakes process"] = fakes_pid
     async with research_worker(settings, client):
-        model.latency = 0  # warm-up: worker caches and the first workflow task, off the clock
+        set_latency(0)  # warm-up: worker caches and the first workflow task, off the clock
         await client.execute_workflow(
             ResearchWorkflow.run,
             ResearchInput(question=WARM_UP),
             id=f"warm-{uuid.uuid4().hex[:8]}",
             task_queue=settings.task_queue,
         )
-        model.latency = latency
+        set_latency(latency)
         tag = uuid.uuid4().hex[:6]
         ids = [f"conc-{tag}-{i}" for i in range(sessions)]
+        cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
         started = time.perf_counter()
         handles = await asyncio.gather(
             *(
@@ -135,6 +172,7 @@ async def durable(
         )
         reports = await asyncio.gather(*(handle.result() for handle in handles))
         elapsed = time.perf_counter() - started
+        cpu = {name: cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
         rss_peak = peak_rss_mib()
     bad = [r.session_id for r in reports if r.termination != "answer"]
     assert not bad, f"sessions without an answer: {bad[:5]}"
@@ -148,23 +186,30 @@ async def durable(
     for session in await asyncio.gather(*(read(session_id) for session_id in ids)):
         for name, durations in session.items():
             times[name].extend(durations)
-    return elapsed, times, rss_before, rss_peak
+    return Run(elapsed, times, rss_before, rss_peak, cpu)
 
 
-def requests_by_session(model: FakeModel, sessions: int) -> list[list[dict[str, Any]]]:
+def requests_by_session(records: list[dict[str, Any]], sessions: int) -> list[list[dict[str, Any]]]:
     """Each session's model requests (research turns and the page extraction), in order."""
     owner = {question(i): i for i in range(sessions)} | {goal(i): i for i in range(sessions)}
     chains: dict[int, list[tuple[float, dict[str, Any]]]] = defaultdict(list)
-    for record in model.records(lambda r: r.status == 200 and "kind" in r.meta):
-        key = record.meta.get("question") or record.meta.get("goal")
+    for record in records:
+        key = record.get("question") or record.get("goal")
         if key in owner:
-            chains[owner[key]].append((record.at, record.body))
+            chains[owner[key]].append((record["at"], record["body"]))
     return [[body for _, body in sorted(chains[i], key=lambda c: c[0])] for i in range(sessions)]
 
 
-async def baseline(model: FakeModel, chains: list[list[dict[str, Any]]]) -> tuple[float, int]:
+def model_records(model: FakeModel) -> list[dict[str, Any]]:
+    return [
+        {"at": r.at, "body": r.body, **{k: r.meta.get(k) for k in ("question", "goal")}}
+        for r in model.records(lambda r: r.status == 200 and "kind" in r.meta)
+    ]
+
+
+async def baseline(model_url: str, chains: list[list[dict[str, Any]]]) -> tuple[float, int]:
     """(wall seconds, calls): the same requests straight to the fake, sessions concurrently."""
-    client = AsyncOpenAI(base_url=f"{model.url}/v1", api_key="x", max_retries=0, timeout=120)
+    client = AsyncOpenAI(base_url=f"{model_url}/v1", api_key="x", max_retries=0, timeout=120)
     endpoint = ModelEndpoint(client, "fake-model")
 
     async def session(chain: list[dict[str, Any]]) -> None:
@@ -178,33 +223,58 @@ async def baseline(model: FakeModel, chains: list[list[dict[str, Any]]]) -> tupl
     return elapsed, sum(len(chain) for chain in chains)
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sessions", type=int, default=200)
-    parser.add_argument("--model-latency", type=float, default=1.0)
-    args = parser.parse_args()
-    n = args.sessions
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        FakeJina() as jina,
-        FakeSerper(page_base=jina.url) as serper,
-        FakeModel() as model,
-    ):
+def bench_settings(env: dict[str, str], data_dir: str, sessions: int) -> Settings:
+    """A fresh task queue; the pool takes every session's call at once (the model latency is
+    the limit, not the pool)."""
+    return Settings(
+        **env,
+        DEEPRESEARCH_DATA_DIR=data_dir,
+        DEEPRESEARCH_TASK_QUEUE=f"bench-{uuid.uuid4().hex[:6]}",
+        DEEPRESEARCH_LOCAL_MAX_CONCURRENT=max(8, sessions),
+    )
+
+
+async def run_in_process(n: int, latency: float, tmp: str) -> tuple[Run, float, int]:
+    with FakeJina() as jina, FakeSerper(page_base=jina.url) as serper, FakeModel() as model:
         model.scripts[WARM_UP] = script(-1, jina.url)
         model.scripts.update({question(i): script(i, jina.url) for i in range(n)})
         server = DevServer(Path(tmp) / "temporal.db").start()
         try:
-            # the pool takes every session's call at once: the model latency is the limit
-            settings = fake_settings(
-                model, serper, jina, tmp, DEEPRESEARCH_LOCAL_MAX_CONCURRENT=max(8, n)
-            )
-            took, times, rss_before, rss_peak = await durable(
-                settings, server.address, model, n, args.model_latency
-            )
+            settings = bench_settings(fake_env(model, serper, jina), tmp, n)
+
+            def set_latency(seconds: float) -> None:
+                model.latency = seconds
+
+            run = await durable(settings, server, set_latency, n, latency, None)
         finally:
             server.stop()
-        chains = requests_by_session(model, n)
-        floor, calls = await baseline(model, chains)
+        floor, calls = await baseline(model.url, requests_by_session(model_records(model), n))
+    return run, floor, calls
+
+
+async def run_apart(n: int, latency: float, tmp: str) -> tuple[Run, float, int]:
+    with FakesProcess(n) as fakes:
+        server = DevServer(Path(tmp) / "temporal.db").start()
+        try:
+            settings = bench_settings(fakes.env, tmp, n)
+            run = await durable(settings, server, fakes.set_latency, n, latency, fakes.pid)
+        finally:
+            server.stop()
+        floor, calls = await baseline(fakes.model_url, requests_by_session(fakes.records(), n))
+    return run, floor, calls
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sessions", type=int, default=200)
+    parser.add_argument("--model-latency", type=float, default=1.0)
+    parser.add_argument("--fakes-in-process", action="store_true")
+    args = parser.parse_args()
+    n = args.sessions
+    with tempfile.TemporaryDirectory() as tmp:
+        go = run_in_process if args.fakes_in_process else run_apart
+        run, floor, calls = await go(n, args.model_latency, tmp)
+    took, times = run.elapsed, run.times
     durable_rate, floor_rate = 60 * n / took, 60 * n / floor
 
     def spread(name: str) -> str:
@@ -214,11 +284,14 @@ async def main() -> None:
     others = "; ".join(
         f"{name.rsplit('.', 1)[-1]} {spread(name)}"
         for name in sorted(times)
-        if name not in (THINK, GAP)
+        if name not in (THINK, GAP, RETRIED)
     )
+    where = "in the worker's process" if args.fakes_in_process else "in a process of their own"
+    cpu = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in run.cpu.items())
     print(
         f"sessions={n} model_latency={args.model_latency}s "
-        f"(search, visit, answer: {calls // n} model calls per session), one research worker\n"
+        f"(search, visit, answer: {calls // n} model calls per session), one research worker, "
+        f"fakes {where}\n"
         f"model calls straight to the fake (baseline): {floor:7.1f} s  "
         f"{floor_rate:7.1f} sessions/min\n"
         f"durable sessions on one worker:              {took:7.1f} s  "
@@ -229,9 +302,12 @@ async def main() -> None:
         f"between steps = think completed -> next think scheduled ({len(times[GAP])}): "
         f"{spread(GAP)}\n"
         f"  activities between steps, scheduled -> completed: {others}\n"
-        f"peak RSS of this process (worker + fakes + client): {rss_peak:.0f} MiB "
-        f"({rss_before:.0f} MiB before the worker started, "
-        f"{(rss_peak - rss_before) * 1024 / n:.0f} KiB per session)"
+        f"activities retried (attempt > 1): {len(times[RETRIED])}\n"
+        f"CPU while the sessions ran: {cpu}\n"
+        f"peak RSS of the worker process (with the client"
+        f"{', fakes' if args.fakes_in_process else ''}): {run.rss_peak:.0f} MiB "
+        f"({run.rss_before:.0f} MiB before the worker started, "
+        f"{(run.rss_peak - run.rss_before) * 1024 / n:.0f} KiB per session)"
     )
 
 

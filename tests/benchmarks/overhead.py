@@ -3,7 +3,9 @@
 
     .venv/bin/python -m tests.benchmarks.overhead [--steps 5] [--model-latency 0] [--tool-latency 0]
 
-Prints wall time of both, the ratio durable/plain and milliseconds of overhead per activity.
+Prints wall time of both, the ratio durable/plain and milliseconds of overhead per activity,
+and the CPU time each spent (this process: worker, fakes and client; and the dev server), over
+`--repeats` sessions after one warm-up (the wall times are medians).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import statistics
 import tempfile
 import time
 import uuid
@@ -74,20 +78,35 @@ def plain_graph() -> StateGraph:
     )
 
 
-async def plain(settings: Settings) -> float:
-    """Baseline: the same graph and node functions, no Temporal."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def plain(settings: Settings, repeats: int) -> tuple[float, float]:
+    """Baseline: the same graph and node functions, no Temporal. (median wall, CPU per run)"""
     async with httpx.AsyncClient(timeout=30) as http:
         context.install(build_tool_context(settings, http))
         app = plain_graph().compile()
-        started = time.perf_counter()
-        final = await app.ainvoke(initial_state(ResearchLimits()), {"recursion_limit": 10_000})
-        elapsed = time.perf_counter() - started
-    assert final["termination"] == "answer", final.get("termination")
-    return elapsed
+        await app.ainvoke(initial_state(ResearchLimits()), {"recursion_limit": 10_000})
+        walls = []
+        cpu = time.process_time()
+        for _ in range(repeats):
+            started = time.perf_counter()
+            final = await app.ainvoke(initial_state(ResearchLimits()), {"recursion_limit": 10_000})
+            walls.append(time.perf_counter() - started)
+            assert final["termination"] == "answer", final.get("termination")
+        cpu = time.process_time() - cpu
+    return statistics.median(walls), cpu / repeats
 
 
-async def durable(settings: Settings, address: str) -> tuple[float, int]:
-    client = await connect(settings, address)
+async def durable(
+    settings: Settings, server: DevServer, repeats: int
+) -> tuple[float, int, float, float]:
+    """(median wall, activities per session, this process's CPU and the server's per session)"""
+    client = await connect(settings, server.address)
+    assert server.process is not None
     async with research_worker(settings, client):
         await client.execute_workflow(  # warm-up: worker caches, first workflow task
             ResearchWorkflow.run,
@@ -95,21 +114,26 @@ async def durable(settings: Settings, address: str) -> tuple[float, int]:
             id=f"warm-{uuid.uuid4().hex[:8]}",
             task_queue=settings.task_queue,
         )
-        session_id = f"bench-{uuid.uuid4().hex[:8]}"
-        started = time.perf_counter()
-        report = await client.execute_workflow(
-            ResearchWorkflow.run,
-            ResearchInput(question=QUESTION),
-            id=session_id,
-            task_queue=settings.task_queue,
-        )
-        elapsed = time.perf_counter() - started
+        walls = []
+        cpu, server_cpu = time.process_time(), cpu_seconds(server.process.pid)
+        for _ in range(repeats):
+            session_id = f"bench-{uuid.uuid4().hex[:8]}"
+            started = time.perf_counter()
+            report = await client.execute_workflow(
+                ResearchWorkflow.run,
+                ResearchInput(question=QUESTION),
+                id=session_id,
+                task_queue=settings.task_queue,
+            )
+            walls.append(time.perf_counter() - started)
+            assert report.termination == "answer"
+        cpu = time.process_time() - cpu
+        server_cpu = cpu_seconds(server.process.pid) - server_cpu
     history = await client.get_workflow_handle(session_id).fetch_history()
     activities = sum(
         1 for e in history.events if e.HasField("activity_task_completed_event_attributes")
     )
-    assert report.termination == "answer"
-    return elapsed, activities
+    return statistics.median(walls), activities, cpu / repeats, server_cpu / repeats
 
 
 async def main() -> None:
@@ -117,6 +141,10 @@ async def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--model-latency", type=float, default=0.0)
     parser.add_argument("--tool-latency", type=float, default=0.0)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--db-dir", help="Folder of the dev server's database (e.g. /dev/shm: no disk latency)."
+    )
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -130,20 +158,23 @@ async def main() -> None:
             args.tool_latency,
             args.tool_latency,
         )
-        server = DevServer(Path(tmp) / "db").start()
+        server = DevServer(Path(args.db_dir or tmp) / f"bench-{uuid.uuid4().hex[:8]}.db").start()
         try:
             settings = fake_settings(model, serper, jina, tmp)
-            base = await plain(settings)
-            took, activities = await durable(settings, server.address)
+            base, base_cpu = await plain(settings, args.repeats)
+            took, activities, cpu, server_cpu = await durable(settings, server, args.repeats)
         finally:
             server.stop()
     print(
         f"steps={args.steps} model_latency={args.model_latency}s "
-        f"tool_latency={args.tool_latency}s\n"
-        f"plain LangGraph (baseline): {base * 1000:8.1f} ms\n"
-        f"durable (Temporal):         {took * 1000:8.1f} ms   ({activities} activities)\n"
+        f"tool_latency={args.tool_latency}s repeats={args.repeats} (medians)\n"
+        f"plain LangGraph (baseline): {base * 1000:8.1f} ms   CPU {base_cpu * 1000:6.1f} ms\n"
+        f"durable (Temporal):         {took * 1000:8.1f} ms   CPU {cpu * 1000:6.1f} ms "
+        f"+ dev server {server_cpu * 1000:6.1f} ms   ({activities} activities)\n"
         f"ratio durable/plain:        {took / base:8.2f}\n"
-        f"overhead per activity:      {(took - base) * 1000 / activities:8.1f} ms"
+        f"overhead per activity:      {(took - base) * 1000 / activities:8.1f} ms wall, "
+        f"{(cpu - base_cpu) * 1000 / activities:.1f} ms CPU here + "
+        f"{server_cpu * 1000 / activities:.1f} ms in the dev server"
     )
 
 

@@ -1,16 +1,20 @@
-"""Recovery: how long a session takes to move on after its worker is SIGKILLed mid-activity.
+"""Recovery: how long a session takes to move on after a worker is SIGKILLed mid-call.
 
-    .venv/bin/python -m tests.benchmarks.recovery [--repeats 3] [--heartbeats 2 10]
-        [--tool-latency 3] [--sticky 5]
+    .venv/bin/python -m tests.benchmarks.recovery [--kill model|inference|search]
+        [--repeats 3] [--heartbeats S ...] [--latency 2] [--sticky S]
 
-A two-turn session (a slow search, then the answer) on a `deepresearch worker` subprocess. The
-worker is SIGKILLed halfway through the search (its request is inside the fake Serper) and a new
-worker process is started at once. From the history's event times: seconds from the kill to the
-session's next completed step (the retried search) and to its end, for each heartbeat timeout
-(DEEPRESEARCH_HEARTBEAT_SECONDS), with DEEPRESEARCH_STICKY_SECONDS fixed; also when the new
-process logged that it polls. Baseline in the same run: the same session uninterrupted (the
-search's scheduled -> completed, and from it to the session's end). Prints min/median of the
-repeats.
+A three-turn session (search, search, answer). `--kill model` (default): the `deepresearch
+worker` process (it hosts the session and fronts the fake model) is SIGKILLed while the fake
+model holds the session's second model call, and a new worker is started at once.
+`--kill inference`: a separate `deepresearch inference-worker` (replica r0) is SIGKILLed mid
+model call and restarted at once; the research worker (`--no-inference`) lives on.
+`--kill search`: the worker is killed while the fake Serper holds the first search. The held
+call takes `--latency` seconds each attempt. Measured from the kill (event times in history,
+the fakes' request times): the new process polling, the killed call's next attempt reaching
+the fake, that step completing, the session's following step completing, the session's end.
+`--heartbeats` (DEEPRESEARCH_HEARTBEAT_SECONDS) and `--sticky` default to the settings'
+defaults. Baseline in the same run: the same session uninterrupted (the held step's scheduled
+-> completed). Prints min / median of the repeats.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from typing import IO
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
-from tests.fakes import FakeJina, FakeModel, FakeSerper, fake_env
+from tests.fakes import FakeJina, FakeModel, FakeSerper, FakeServer, fake_env
 from tests.processes import DevServer
 from workers.config import Settings
 from workers.hosting.research_worker import connect
@@ -41,59 +45,66 @@ from workers.workflows.research import ResearchWorkflow
 
 REPO = Path(__file__).resolve().parents[2]
 QUESTION = "recovery question"
-READY = b"research worker polling task queue"
-RETRY_INITIAL = Settings.model_fields["retry_initial_seconds"].default
+WORKER_READY = b"research worker polling task queue"
+REPLICA_READY = b"server healthy, polling"
+DEFAULTS = Settings.model_fields
+THINK = "llm.think"
 
 
 def script() -> list[str]:
-    body = json.dumps({"name": "search", "arguments": {"query": ["a slow query"]}})
-    return [
-        f"<think>search</think>\n<tool_call>\n{body}\n</tool_call>",
-        "<think>done</think>\n<answer>42</answer>",
-    ]
+    def search(query: str) -> str:
+        body = json.dumps({"name": "search", "arguments": {"query": [query]}})
+        return f"<think>search</think>\n<tool_call>\n{body}\n</tool_call>"
+
+    done = "<think>done</think>\n<answer>42</answer>"
+    return [search("first query"), search("second query"), done]
 
 
 @dataclass
-class Times:
-    """Event times (epoch seconds) read back from one session's history."""
+class Steps:
+    """Completed activities of one session in order: (type, scheduled, completed epoch
+    seconds, attempt), and the session's end."""
 
-    step_scheduled: float  # the search activity
-    step_completed: float
-    step_attempts: int
+    done: list[tuple[str, float, float, int]]
     ended: float
 
+    def held(self, kind: str) -> int:
+        """Index of the step the fake holds: the second model call, or the first search."""
+        names = [name for name, *_ in self.done]
+        if kind == "search":
+            return names.index("research.search")
+        return [i for i, name in enumerate(names) if name == THINK][1]
 
-async def read_times(client: Client, session_id: str) -> Times:
-    """The search activity's scheduled/completed times and attempts, and the session's end."""
+
+async def read_steps(client: Client, session_id: str) -> Steps:
     history = await client.get_workflow_handle(session_id).fetch_history()
-    scheduled: dict[int, float] = {}
-    search_id, completed, attempts, ended = 0, 0.0, 0, 0.0
+    scheduled: dict[int, tuple[str, float]] = {}
+    attempts: dict[int, int] = {}
+    done: list[tuple[str, float, float, int]] = []
+    ended = 0.0
     for event in history.events:
         at = event.event_time.ToDatetime().timestamp()
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            attrs = event.activity_task_scheduled_event_attributes
-            if attrs.activity_type.name != "llm.think" and not search_id:
-                search_id = event.event_id
-            scheduled[event.event_id] = at
+            name = event.activity_task_scheduled_event_attributes.activity_type.name
+            scheduled[event.event_id] = (name, at)
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             attrs = event.activity_task_started_event_attributes
-            if attrs.scheduled_event_id == search_id:
-                attempts = attrs.attempt
+            attempts[attrs.scheduled_event_id] = attrs.attempt
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-            if event.activity_task_completed_event_attributes.scheduled_event_id == search_id:
-                completed = at
+            key = event.activity_task_completed_event_attributes.scheduled_event_id
+            name, begun = scheduled[key]
+            done.append((name, begun, at, attempts.get(key, 1)))
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
             ended = at
-    assert search_id and completed and ended, f"{session_id}: search or end missing"
-    return Times(scheduled[search_id], completed, attempts, ended)
+    assert ended, f"{session_id} did not complete"
+    return Steps(done, ended)
 
 
-class Workers:
-    """`deepresearch worker` subprocesses, one alive at a time, each logging to its own file."""
+class Process:
+    """One `deepresearch ...` subprocess alive at a time, each logging to its own file."""
 
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env = env
-        self.logs = logs
+    def __init__(self, args: list[str], env: dict[str, str], logs: Path, ready: bytes) -> None:
+        self.args, self.env, self.logs, self.ready_line = args, env, logs, ready
         self.process: subprocess.Popen[bytes] | None = None
         self.log: IO[bytes] | None = None
         self.log_path = logs
@@ -101,21 +112,24 @@ class Workers:
 
     def spawn(self) -> None:
         self.count += 1
-        self.log_path = self.logs / f"worker-{self.count}.log"
+        self.log_path = self.logs / f"{self.args[0]}-{self.count}.log"
         self.log = open(self.log_path, "wb")  # noqa: SIM115
-        command = [sys.executable, "-m", "workers.cli", "worker"]
         self.process = subprocess.Popen(
-            command, env=self.env, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "workers.cli", *self.args],
+            env=self.env,
+            cwd=REPO,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
 
     async def ready(self, timeout: float = 60) -> float:
-        """Wait for the worker's 'polling' line; returns time.time() when it was seen."""
+        """Wait for the process's ready line; returns time.time() when it was seen."""
         deadline = time.monotonic() + timeout
-        while READY not in self.log_path.read_bytes():
+        while self.ready_line not in self.log_path.read_bytes():
             if self.process is None or self.process.poll() is not None:
-                raise RuntimeError(f"worker exited: {self.log_path.read_text()[-2000:]}")
+                raise RuntimeError(f"{self.args[0]} exited: {self.log_path.read_text()[-2000:]}")
             if time.monotonic() > deadline:
-                raise TimeoutError(f"worker not ready after {timeout}s")
+                raise TimeoutError(f"{self.args[0]} not ready after {timeout}s")
             await asyncio.sleep(0.05)
         return time.time()
 
@@ -146,27 +160,50 @@ async def start(
     )
 
 
+@dataclass
+class Recovery:
+    """Seconds from the kill."""
+
+    polling: float  # the new process is polling
+    attempt: float  # the killed call's next attempt reached the fake
+    step: float  # that step completed
+    following: float  # the session's next step completed
+    end: float
+    attempts: int  # the attempt that completed the step
+
+
 async def interrupted(
-    client: Client, workers: Workers, serper: FakeSerper, queue: str, tool_latency: float
-) -> tuple[float, float, float, int]:
-    """One killed session: seconds from the kill to (new worker polling, next completed step,
-    session end), and the attempt that completed the step."""
+    client: Client, victim: Process, held: FakeServer, kind: str, queue: str, latency: float
+) -> Recovery:
+    """One session whose `victim` is killed while `held` answers the held call."""
+    before = len(held.records(lambda r: r.method == "POST"))
     handle = await start(client, queue, "killed")
+    answered = 1 if kind != "search" else 0  # the fake's answers before the held call
     deadline = time.monotonic() + 60
-    while serper.in_flight == 0:  # the search request is inside the fake: mid-activity
+    while len(held.records(lambda r: r.method == "POST")) < before + answered or not held.in_flight:
         if time.monotonic() > deadline:
-            raise TimeoutError("the search never reached the fake")
+            raise TimeoutError("the held call never reached the fake")
         await asyncio.sleep(0.01)
-    await asyncio.sleep(tool_latency / 2)
-    workers.kill()
-    killed = time.time()
-    workers.spawn()
-    ready = await workers.ready()
+    await asyncio.sleep(latency / 2)
+    victim.kill()
+    killed, killed_mono = time.time(), time.monotonic()
+    victim.spawn()
+    ready = await victim.ready()
     report = await handle.result()
     assert report.termination == "answer", report.termination
-    times = await read_times(client, handle.id)
-    assert times.step_completed > killed, "the step completed before the kill"
-    return ready - killed, times.step_completed - killed, times.ended - killed, times.step_attempts
+    steps = await read_steps(client, handle.id)
+    index = steps.held(kind)
+    _, _, completed, attempts = steps.done[index]
+    assert completed > killed, "the held step completed before the kill"
+    retried = held.records(lambda r: r.method == "POST" and r.at > killed_mono)
+    return Recovery(
+        polling=ready - killed,
+        attempt=min(r.at for r in retried) - killed_mono,
+        step=completed - killed,
+        following=steps.done[index + 1][2] - killed,
+        end=steps.ended - killed,
+        attempts=attempts,
+    )
 
 
 def spread(values: list[float]) -> str:
@@ -175,10 +212,13 @@ def spread(values: list[float]) -> str:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--kill", choices=["model", "inference", "search"], default="model")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--heartbeats", type=float, nargs="+", default=[2.0, 10.0])
-    parser.add_argument("--tool-latency", type=float, default=3.0)
-    parser.add_argument("--sticky", type=float, default=5.0)
+    parser.add_argument(
+        "--heartbeats", type=float, nargs="+", default=[DEFAULTS["heartbeat_seconds"].default]
+    )
+    parser.add_argument("--latency", type=float, default=2.0)
+    parser.add_argument("--sticky", type=float, default=DEFAULTS["sticky_seconds"].default)
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -187,7 +227,8 @@ async def main() -> None:
         FakeModel() as model,
     ):
         model.scripts[QUESTION] = script()
-        serper.latency = args.tool_latency
+        held: FakeServer = serper if args.kill == "search" else model
+        held.latency = args.latency
         server = DevServer(Path(tmp) / "temporal.db").start()
         queue = f"recovery-{uuid.uuid4().hex[:6]}"
         settings = Settings(DEEPRESEARCH_DATA_DIR=tmp)
@@ -197,51 +238,66 @@ async def main() -> None:
             "TEMPORAL_ADDRESS": server.address,
             "DEEPRESEARCH_DATA_DIR": tmp,
             "DEEPRESEARCH_TASK_QUEUE": queue,
+            "DEEPRESEARCH_LLM_QUEUE": f"llm-{queue}",
             "DEEPRESEARCH_STICKY_SECONDS": str(args.sticky),
             **fake_env(model, serper, jina),
         }
-        baseline: list[Times] = []
-        results: dict[float, list[tuple[float, float, float, int]]] = {}
-        workers: Workers | None = None
+        baseline: list[Steps] = []
+        results: dict[float, list[Recovery]] = {}
+        running: list[Process] = []
         try:
             client = await connect(settings, server.address)
             for index, heartbeat in enumerate(args.heartbeats):
                 env = {**base_env, "DEEPRESEARCH_HEARTBEAT_SECONDS": str(heartbeat)}
-                workers = Workers(env, Path(tmp))
-                workers.spawn()
-                await workers.ready()
+                research = Process(["worker"], env, Path(tmp), WORKER_READY)
+                running = [research]
+                victim = research
+                if args.kill == "inference":
+                    research.args = ["worker", "--no-inference"]
+                    victim = Process(
+                        ["inference-worker", "--endpoint", f"{model.url}/v1", "--replica", "r0"],
+                        env,
+                        Path(tmp),
+                        REPLICA_READY,
+                    )
+                    running.append(victim)
+                for process in running:
+                    process.spawn()
+                    await process.ready()
                 if index == 0:  # the baseline does not depend on the heartbeat timeout
                     for _ in range(args.repeats):
                         handle = await start(client, queue, "baseline")
                         await handle.result()
-                        baseline.append(await read_times(client, handle.id))
+                        baseline.append(await read_steps(client, handle.id))
                 results[heartbeat] = [
-                    await interrupted(client, workers, serper, queue, args.tool_latency)
+                    await interrupted(client, victim, held, args.kill, queue, args.latency)
                     for _ in range(args.repeats)
                 ]
-                workers.stop()
+                for process in running:
+                    process.stop()
         finally:
-            if workers is not None:
-                workers.stop()
+            for process in running:
+                process.stop()
             server.stop()
-    step = [t.step_completed - t.step_scheduled for t in baseline]
-    rest = [t.ended - t.step_scheduled for t in baseline]
+    held_step = [s.done[s.held(args.kill)] for s in baseline]
+    step = [completed - begun for _, begun, completed, _ in held_step]
+    victim_name = {"model": "worker", "inference": "inference worker", "search": "worker"}
     lines = [
-        f"repeats={args.repeats} tool_latency={args.tool_latency}s (the search) "
-        f"sticky={args.sticky}s retry_initial={RETRY_INITIAL}s; "
-        "seconds, min / median",
-        f"uninterrupted (baseline): step scheduled -> completed {spread(step)}; "
-        f"step scheduled -> session end {spread(rest)}",
+        f"kill={args.kill} (the {victim_name[args.kill]}, mid "
+        f"{'search' if args.kill == 'search' else 'model call'}) repeats={args.repeats} "
+        f"latency={args.latency}s sticky={args.sticky}s "
+        f"retry_initial={DEFAULTS['retry_initial_seconds'].default}s; seconds, min / median",
+        f"uninterrupted (baseline): held step scheduled -> completed {spread(step)}",
     ]
     for heartbeat, runs in results.items():
-        polling, next_step, end, attempts = (list(column) for column in zip(*runs, strict=True))
-        factor = statistics.median(next_step) / statistics.median(step)
-        after = statistics.median(e - s for e, s in zip(end, next_step, strict=True))
+        factor = statistics.median(r.step for r in runs) / statistics.median(step)
         lines.append(
-            f"heartbeat {heartbeat:4.1f}s, SIGKILL mid-search: kill -> new worker polling "
-            f"{spread(polling)}; kill -> next completed step {spread(next_step)} "
-            f"(attempt {max(attempts)}; {factor:.1f}x the step); kill -> session end "
-            f"{spread(end)} (median step -> end {after:.1f})"
+            f"heartbeat {heartbeat:4.1f}s: kill -> new process polling "
+            f"{spread([r.polling for r in runs])}; -> next attempt at the fake "
+            f"{spread([r.attempt for r in runs])}; -> step completed "
+            f"{spread([r.step for r in runs])} (attempt {max(r.attempts for r in runs)}; "
+            f"{factor:.1f}x the step); -> next step completed "
+            f"{spread([r.following for r in runs])}; -> session end {spread([r.end for r in runs])}"
         )
     print("\n".join(lines))
 

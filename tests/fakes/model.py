@@ -84,6 +84,9 @@ class FakeModel(FakeServer):
         # Optional: the reply (a script entry) to any request no script matches, worked out
         # from the request itself (the demo's generic model); None answers such requests 400.
         self.responder: Callable[[dict[str, Any]], str | dict[str, Any]] | None = None
+        # Seconds a streamed research turn stays silent after its headers, before the first
+        # chunk (a long prefill); `latency` delays the headers instead.
+        self.first_token_delay: float = 0.0
 
     # -- helpers for tests -----------------------------------------------------------------
 
@@ -165,6 +168,8 @@ class FakeModel(FakeServer):
             chunks = _sse_chunks(
                 completion_id, model, content, usage if include_usage else None, tool_calls
             )
+            if meta.get("kind") == "research" and self.first_token_delay > 0:
+                chunks = self._after_silence(self.first_token_delay, chunks)
             return Response(200, {"Content-Type": "text/event-stream; charset=utf-8"}, chunks, meta)
         return Response.json(
             {
@@ -188,6 +193,11 @@ class FakeModel(FakeServer):
             },
             meta=meta,
         )
+
+    def _after_silence(self, seconds: float, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        """The stream, its first chunk held back `seconds` (headers already sent)."""
+        self._stopped.wait(seconds)
+        yield from chunks
 
     def _script_for(self, question: str) -> list[str] | None:
         """Exact question first; else the longest script key contained in the message."""

@@ -104,11 +104,25 @@ def worker_command(
         bool, typer.Option("--status", help="Say whether `ask --detach`'s worker runs.")
     ] = False,
     stop: Annotated[bool, typer.Option("--stop", help="Stop `ask --detach`'s worker.")] = False,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Run this many worker processes, supervised (restarted when one dies; "
+            "SIGTERM stops all gracefully); metrics ports count up from --metrics-port.",
+        ),
+    ] = 1,
 ) -> None:
     """Run a research worker until SIGTERM (graceful shutdown)."""
     if status or stop:
         run(lambda: _background(stop))
         return
+    if processes > 1:
+        from workers.hosting.supervisor import supervise, worker_commands
+
+        run(lambda: load_settings().require_model())  # fail here, not N times in the children
+        commands = worker_commands(processes, metrics_port, inference)
+        raise typer.Exit(supervise(commands, lambda line: err.print(line, markup=False)))
     run(_worker(metrics_port, inference))
 
 

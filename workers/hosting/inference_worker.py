@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.context import ModelReplica, install_replica
+from activities.heartbeat import KeepAlive
 from activities.llm import healthy, think_activity
 from workers.workflows.llm_routing import replica_queue
 
@@ -40,6 +41,7 @@ class InferencePool:
                 task_queue=queue,
                 activities=[think_activity],
                 max_concurrent_activities=self.max_concurrent,
+                interceptors=[KeepAlive()],
                 graceful_shutdown_timeout=_GRACE,
             )
             for queue in (self.queue, replica_queue(self.queue, self.replica.name))

@@ -28,13 +28,15 @@ from temporalio.runtime import (
     TelemetryFilter,
 )
 from temporalio.service import TLSConfig
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities import context
 from activities.blobstore import BlobStore, open_blob_store
 from activities.claimcheck import ClaimCheckCodec
 from activities.context import ExtractSampling, ModelEndpoint, ModelReplica, ToolContext
 from activities.errors import ConfigurationError
+from activities.heartbeat import KeepAlive
 from activities.heavy import branch_report, integrate
 from activities.judge import install_judge, judge_activity
 from activities.report import write_report
@@ -141,9 +143,11 @@ async def connect(settings: Settings, address: str, metrics_port: int | None = N
     )
 
 
-def _endpoint(base_url: str, key: str, model: str, timeout: float) -> ModelEndpoint:
+def _endpoint(
+    base_url: str, key: str, model: str, timeout: float, stall: float | None = None
+) -> ModelEndpoint:
     client = AsyncOpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=timeout)
-    return ModelEndpoint(client=client, model=model)
+    return ModelEndpoint(client=client, model=model, stall_seconds=stall)
 
 
 def derived_endpoint(
@@ -157,7 +161,11 @@ def derived_endpoint(
     research_url, research_model = settings.require_model()
     secret = (key or settings.openai_api_key).get_secret_value()
     return _endpoint(
-        base_url or research_url, secret, model or research_model, settings.model_timeout_seconds
+        base_url or research_url,
+        secret,
+        model or research_model,
+        settings.model_timeout_seconds,
+        settings.model_stall_seconds,
     )
 
 
@@ -167,7 +175,9 @@ def replica_endpoint(
     """One model server fronted by `deepresearch inference-worker` (key default
     OPENAI_API_KEY)."""
     secret = (key or settings.openai_api_key).get_secret_value()
-    return _endpoint(base_url, secret, model, settings.model_timeout_seconds)
+    return _endpoint(
+        base_url, secret, model, settings.model_timeout_seconds, settings.model_stall_seconds
+    )
 
 
 def research_endpoint(settings: Settings) -> ModelEndpoint:
@@ -235,6 +245,14 @@ async def research_worker(
             workflows=[ResearchWorkflow, EvalWorkflow, HeavyWorkflow],
             activities=[judge_activity, branch_report, integrate, write_report],
             plugins=[plugin(settings)],
+            interceptors=[KeepAlive()],  # every activity heartbeats while it runs
+            # The sandbox re-imports workflow modules per run and guards every activation:
+            # ~25 % of the worker's CPU (docs/benchmarks.md). The replay tests run sandboxed.
+            workflow_runner=(
+                SandboxedWorkflowRunner()
+                if settings.workflow_sandbox
+                else UnsandboxedWorkflowRunner()
+            ),
             graceful_shutdown_timeout=timedelta(seconds=10),
             # A dead worker's cached session moves to another worker after this long.
             sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_seconds),

@@ -18,7 +18,7 @@ class ActivityPolicy(BaseModel):
     """The deployment's retry and heartbeat settings, carried in a workflow's input (workflow
     code reads no environment). The defaults are the settings' defaults."""
 
-    heartbeat_seconds: float = Field(30, gt=0, description="A dead worker's call retries after.")
+    heartbeat_seconds: float = Field(3, gt=0, description="A dead worker's call retries after.")
     attempts: int = Field(5, ge=1, description="Attempts of a workflow-scheduled activity.")
     retry_initial_seconds: float = Field(1.0, gt=0, description="First retry delay; doubles.")
 
