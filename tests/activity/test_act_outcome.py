@@ -160,7 +160,11 @@ async def test_heartbeating_outside_activity_just_awaits() -> None:
     assert await heartbeating(asyncio.sleep(0.01, result="done")) == "done"
 
 
-async def test_chat_heartbeats_per_chunk(tools: ToolContext, model: FakeModel) -> None:
+async def test_chat_streams_and_leaves_heartbeats_to_the_interceptor(
+    tools: ToolContext, model: FakeModel
+) -> None:
+    """The stream is read whole; heartbeats come from the worker's KeepAlive interceptor (on a
+    timer, also before the first token: tests/workflow/test_heartbeat.py), not per chunk."""
     model.scripts["Q"] = ["<answer>A longer streamed answer</answer>"]
     beats: list[tuple[object, ...]] = []
     env = _env(1, 3)
@@ -168,4 +172,4 @@ async def test_chat_heartbeats_per_chunk(tools: ToolContext, model: FakeModel) -
     messages = [{"role": "user", "content": "Q"}]
     result = await env.run(chat, tools.research_model, messages, Sampling())
     assert result.text == "<answer>A longer streamed answer</answer>"
-    assert len(beats) >= 5  # 3 content chunks, the stop chunk and the usage chunk
+    assert beats == []
