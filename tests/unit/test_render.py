@@ -38,3 +38,25 @@ def test_the_cli_names_match_the_registries_it_does_not_import() -> None:
     assert set(STRATEGY_NAMES) == set(STRATEGIES)
     assert set(STATUSES) == set(LIST_STATUSES)
     assert set(TRANSPORT_NAMES) == set(TRANSPORTS)
+
+
+def test_starting_the_cli_imports_no_heavy_library() -> None:
+    """`deepresearch --help`, `list`, `show` start fast because the command modules load the
+    session layer, the graph, the model client and the SDKs only when a command runs."""
+    import subprocess
+    import sys
+
+    heavy = [
+        "langgraph",
+        "openai",
+        "mcp",
+        "fastapi",
+        "obstore",
+        "matplotlib",
+        "workers.client.sessions",
+    ]
+    code = f"import sys, workers.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]"

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from workers.cli.app import JsonOption, app, err, fail, out, run
-from workers.client import Sessions
-from workers.client.blobs import GcReport, collect_garbage
 from workers.config import load_settings
-from workers.hosting.blobs import blob_store
+
+if TYPE_CHECKING:  # the session layer loads with the command (CLI start-up stays fast)
+    from workers.client.blobs import GcReport
 
 blobs = typer.Typer(
     no_args_is_help=True, help="The blob store (DEEPRESEARCH_BLOB_URL or DATA_DIR)."
@@ -23,6 +23,10 @@ SAFE = timedelta(hours=1)  # longer than any activity holds a blob before histor
 
 
 async def _gc(older_than: timedelta, dry_run: bool) -> GcReport:
+    from workers.client import Sessions
+    from workers.client.blobs import collect_garbage
+    from workers.hosting.blobs import blob_store
+
     settings = load_settings()
     sessions = await Sessions.connect(settings)
     return await collect_garbage(sessions.client, blob_store(settings), older_than, dry_run=dry_run)
