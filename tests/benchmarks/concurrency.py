@@ -121,6 +121,21 @@ async def step_times(client: Client, session_id: str) -> dict[str, list[float]]:
     return times
 
 
+async def all_step_times(client: Client, ids: list[str]) -> dict[str, list[float]]:
+    """`step_times` of every session, merged by step name (16 history reads at a time)."""
+    limit = asyncio.Semaphore(16)
+
+    async def read(session_id: str) -> dict[str, list[float]]:
+        async with limit:
+            return await step_times(client, session_id)
+
+    times: dict[str, list[float]] = defaultdict(list)
+    for session in await asyncio.gather(*(read(session_id) for session_id in ids)):
+        for name, durations in session.items():
+            times[name].extend(durations)
+    return times
+
+
 @dataclass
 class Run:
     elapsed: float
@@ -176,17 +191,7 @@ async def durable(
         rss_peak = peak_rss_mib()
     bad = [r.session_id for r in reports if r.termination != "answer"]
     assert not bad, f"sessions without an answer: {bad[:5]}"
-    limit = asyncio.Semaphore(16)
-
-    async def read(session_id: str) -> dict[str, list[float]]:
-        async with limit:
-            return await step_times(client, session_id)
-
-    times: dict[str, list[float]] = defaultdict(list)
-    for session in await asyncio.gather(*(read(session_id) for session_id in ids)):
-        for name, durations in session.items():
-            times[name].extend(durations)
-    return Run(elapsed, times, rss_before, rss_peak, cpu)
+    return Run(elapsed, await all_step_times(client, ids), rss_before, rss_peak, cpu)
 
 
 def requests_by_session(records: list[dict[str, Any]], sessions: int) -> list[list[dict[str, Any]]]:

@@ -22,10 +22,16 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import defaultdict
 from pathlib import Path
 
-from tests.benchmarks.concurrency import GAP, THINK, percentile, question, script, step_times
+from tests.benchmarks.concurrency import (
+    GAP,
+    THINK,
+    all_step_times,
+    percentile,
+    question,
+    script,
+)
 from tests.fakes import FakeJina, FakeModel, FakeSerper, fake_env
 from tests.processes import DevServer
 from tests.scale.servers import S3Server, s3_env
@@ -105,17 +111,7 @@ async def run(
         elapsed = time.perf_counter() - started
         bad = [r.session_id for r in reports if r.termination != "answer"]
         assert not bad, f"sessions without an answer: {bad[:5]}"
-        limit = asyncio.Semaphore(16)
-
-        async def read(session_id: str) -> dict[str, list[float]]:
-            async with limit:
-                return await step_times(client, session_id)
-
-        times: dict[str, list[float]] = defaultdict(list)
-        for one in await asyncio.gather(*(read(session_id) for session_id in ids)):
-            for name, durations in one.items():
-                times[name].extend(durations)
-        return elapsed, times
+        return elapsed, await all_step_times(client, ids)
     finally:
         for process in processes:
             process.terminate()
