@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     )
     allow_loopback: bool = Field(False, validation_alias=_env("DEEPRESEARCH_ALLOW_LOOPBACK"))
     max_llm_calls: int = Field(100, ge=1, validation_alias=_env("DEEPRESEARCH_MAX_LLM_CALLS"))
+    # The research call's max_tokens (the reference sends 10,000); a small local server with a
+    # short context window needs less.
+    max_tokens: int = Field(10_000, ge=1, validation_alias=_env("DEEPRESEARCH_MAX_TOKENS"))
     max_context_tokens: int = Field(
         110 * 1024, ge=1024, validation_alias=_env("DEEPRESEARCH_MAX_CONTEXT_TOKENS")
     )

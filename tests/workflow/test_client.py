@@ -114,3 +114,20 @@ async def test_eval_honours_the_limit_settings(stack: Stack, tmp_path: Path) -> 
     assert judge.activity_type.name == "eval.judge"
     assert judge.retry_policy.maximum_attempts == 2  # DEEPRESEARCH_TOOL_ATTEMPTS
     assert judge.heartbeat_timeout.seconds == 2  # DEEPRESEARCH_HEARTBEAT_SECONDS
+
+
+async def test_research_max_tokens_setting(stack: Stack) -> None:
+    """DEEPRESEARCH_MAX_TOKENS is the research call's max_tokens (default: the reference's
+    10,000), for servers whose context window is small."""
+    question = "How many tokens may a reply have?"
+    stack.script(question, [answer("short")])
+    sessions = await Sessions.connect(settings_of(stack, DEEPRESEARCH_MAX_TOKENS="77"))
+    await sessions.start(AskOptions(question=question), "c-max-tokens")
+    async with research_worker(sessions.settings, sessions.client):
+        report = await sessions.result("c-max-tokens")
+    assert report.answer == "short"
+    (request,) = [r for r in stack.model.research_requests() if r.meta["question"] == question]
+    assert request.body["max_tokens"] == 77
+    assert Settings(**stack.env).max_tokens == 10_000
+    with pytest.raises(ValueError, match="DEEPRESEARCH_MAX_TOKENS"):
+        Settings(**{**stack.env, "DEEPRESEARCH_MAX_TOKENS": "0"})

@@ -17,7 +17,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from activities.blobstore import BlobStore
-from graphs.state import ResearchLimits
+from graphs.state import ResearchLimits, Sampling
 from workers.client.errors import InvalidRequest
 from workers.config import Settings
 from workers.eval.data import EvalItem
@@ -158,6 +158,7 @@ def research_input(settings: Settings, options: AskOptions, files: dict[str, str
     return _research_input(
         question=options.question,
         limits=limits(settings, options.max_llm_calls),
+        sampling=Sampling(max_tokens=settings.max_tokens),
         report=options.report,
         protocol=settings.protocol,
         strategy=options.strategies[0],
