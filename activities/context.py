@@ -26,6 +26,7 @@ class ModelEndpoint:
     client: AsyncOpenAI
     model: str
     stall_seconds: float | None = None  # a stream silent this long is a hung server: retry
+    stream: bool = True  # research calls stream; False: plain requests (DEEPRESEARCH_MODEL_STREAM)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,25 @@ class ToolContext:
     extract_sampling: ExtractSampling = field(default_factory=ExtractSampling)
 
 
+class Slots(asyncio.Semaphore):
+    """A replica's generation slots, counting those in use: a server busy answering our calls
+    is not probed (llama-cpp-python's server cuts the stream it is sending short at any other
+    request, its /models included)."""
+
+    def __init__(self, value: int) -> None:
+        super().__init__(value)
+        self.in_use = 0
+
+    async def acquire(self) -> bool:
+        await super().acquire()
+        self.in_use += 1
+        return True
+
+    def release(self) -> None:
+        self.in_use -= 1
+        super().release()
+
+
 @dataclass(frozen=True)
 class ModelReplica:
     """The model server an inference worker fronts, the name its task queue carries, and the
@@ -79,7 +99,7 @@ class ModelReplica:
 
     endpoint: ModelEndpoint
     name: str
-    slots: asyncio.Semaphore | None = None
+    slots: Slots | None = None
 
 
 _context: ToolContext | None = None

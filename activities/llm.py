@@ -8,13 +8,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
 import openai
 from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.context import ModelEndpoint, current, current_replica
-from activities.errors import ConfigurationError, from_openai
+from activities.errors import ConfigurationError, from_openai, from_transport
 from activities.metrics import count
 from graphs.protocol import Completion, dialect_of, tongyi
 from graphs.state import Sampling, to_messages
@@ -53,7 +54,13 @@ async def chat(
         **({"seed": sampling.seed} if sampling.seed is not None else {}),
         **({"tools": tools} if tools else {}),
     }
-    return await complete(endpoint, messages, params)
+    return await complete(endpoint, messages, params, stream=endpoint.stream)
+
+
+class _CutOff(Exception):
+    """A stream that ended without a finish reason: cut off, not finished. llama-cpp-python
+    ends a stream that a newer request interrupts with a clean `[DONE]`, and answers a prompt
+    past its context window with an empty 200 stream (the error only in its log)."""
 
 
 _Calls = dict[int, dict[str, str]]
@@ -68,6 +75,7 @@ async def _streamed(
     thinking: list[str] = []
     calls: _Calls = {}
     usage: Any = None
+    finished = False
     stall = endpoint.stall_seconds
     loop = asyncio.get_running_loop()
     try:
@@ -83,20 +91,23 @@ async def _streamed(
                 async for chunk in stream:
                     if stall is not None:
                         silence.reschedule(loop.time() + stall)
-                    _add_chunk(chunk, parts, thinking, calls)
+                    finished = _add_chunk(chunk, parts, thinking, calls) or finished
                     usage = chunk.usage if chunk.usage is not None else usage
     except TimeoutError:
         raise ApplicationError(
             f"model endpoint sent nothing for {stall:g} s (DEEPRESEARCH_MODEL_STALL_SECONDS)",
             type="ModelStalled",
         ) from None
+    if not finished:
+        raise _CutOff
     return "".join(parts), "".join(thinking), calls, usage
 
 
-def _add_chunk(chunk: Any, parts: list[str], thinking: list[str], calls: _Calls) -> None:
-    """Fold one streamed chunk into the text, reasoning and tool-call parts."""
+def _add_chunk(chunk: Any, parts: list[str], thinking: list[str], calls: _Calls) -> bool:
+    """Fold one streamed chunk into the text, reasoning and tool-call parts; whether it
+    carries the finish reason."""
     if not chunk.choices:
-        return
+        return False
     delta = chunk.choices[0].delta
     if delta.content:
         parts.append(delta.content)
@@ -109,6 +120,7 @@ def _add_chunk(chunk: Any, parts: list[str], thinking: list[str], calls: _Calls)
         if part.function is not None:
             call["name"] += part.function.name or ""
             call["arguments"] += part.function.arguments or ""
+    return chunk.choices[0].finish_reason is not None
 
 
 async def _single(
@@ -148,10 +160,19 @@ async def complete(
     calls that send only what the reference sends (the page extraction). An empty completion
     is retryable, as the reference retries it."""
     try:
-        read = _streamed if stream else _single
-        text, reasoning, calls, usage = await read(endpoint, messages, params)
+        try:
+            read = _streamed if stream else _single
+            text, reasoning, calls, usage = await read(endpoint, messages, params)
+        except _CutOff:
+            # Asked again unstreamed, the server answers whole or says why it cannot (e.g.
+            # HTTP 400 for a prompt past its context window) instead of a retry loop.
+            if activity.in_activity():
+                activity.logger.warning("model stream ended without a finish reason; re-asked")
+            text, reasoning, calls, usage = await _single(endpoint, messages, params)
     except openai.OpenAIError as error:
         raise from_openai("model endpoint", error) from error
+    except httpx.HTTPError as error:  # a stream cut off mid-body: the SDK does not wrap these
+        raise from_transport("model endpoint", error) from error
     if not (text.strip() or reasoning.strip() or calls):
         raise ApplicationError(
             "model endpoint returned an empty completion", type="EmptyCompletion"

@@ -1,9 +1,14 @@
-"""Real processes the tests and benchmarks start, stop and kill: a Temporal dev server."""
+"""Real processes the tests and benchmarks start, stop and kill: a Temporal dev server, a
+llama.cpp model server."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
+import time
 from pathlib import Path
+
+import httpx
 
 from workers.hosting import devserver
 
@@ -39,3 +44,56 @@ class DevServer:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
+
+
+class LlamaServer:
+    """llama-cpp-python's OpenAI-compatible server on loopback, one port for its whole life so
+    a restart after SIGKILL comes back where clients look for it."""
+
+    alias = "gemma3-270m"
+
+    def __init__(self, model: Path, log: Path, n_ctx: int = 4096) -> None:
+        self.model = model
+        self.log = log
+        self.n_ctx = n_ctx
+        self.port = devserver.free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 180) -> LlamaServer:
+        """Start and wait until `/v1/models` answers (the model is loaded)."""
+        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model),
+                   "--model_alias", self.alias, "--n_ctx", str(self.n_ctx),
+                   "--host", "127.0.0.1", "--port", str(self.port), "--n_threads", "2",
+                   "--seed", "7", "--logits_all", "False"]  # fmt: skip
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"llama server exited {self.process.returncode}: see {self.log}")
+            try:
+                if httpx.get(f"{self.url}/v1/models", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"llama server not ready after {timeout:g} s: see {self.log}")
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies mid-generation, as when its machine does."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()

@@ -227,6 +227,9 @@ class Settings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
     # -- orchestration cost and recovery (docs/benchmarks.md) --
+    # Stream research calls (the reference does); off: plain requests, for servers that report
+    # no token usage in streams (llama-cpp-python) or cannot stream at all.
+    model_stream: bool = Field(True, validation_alias=_env("DEEPRESEARCH_MODEL_STREAM"))
     model_stall_seconds: float = Field(
         120, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_MODEL_STALL_SECONDS")
     )

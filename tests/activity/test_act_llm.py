@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -171,7 +172,7 @@ async def test_reasoning_is_rewrapped_in_think(endpoint_for: Endpoints, field: s
 async def test_reasoning_not_wrapped_when_content_has_think(endpoint_for: Endpoints) -> None:
     events = [
         delta_event({"role": "assistant", "reasoning_content": "hidden"}),
-        delta_event({"content": "<think>inline</think><answer>x</answer>"}),
+        delta_event({"content": "<think>inline</think><answer>x</answer>"}, "stop"),
         b"data: [DONE]\n\n",
     ]
     with StaticServer(lambda *_: sse_response(events)) as server:
@@ -181,7 +182,7 @@ async def test_reasoning_not_wrapped_when_content_has_think(endpoint_for: Endpoi
 
 
 async def test_reasoning_only_is_not_empty(endpoint_for: Endpoints) -> None:
-    events = [delta_event({"role": "assistant", "reasoning_content": "thinking"})]
+    events = [delta_event({"role": "assistant", "reasoning_content": "thinking"}, "stop")]
     with StaticServer(lambda *_: sse_response([*events, b"data: [DONE]\n\n"])) as server:
         result = await chat(endpoint_for(server), _user(), Sampling())
     assert result.text == "" and result.reasoning == "thinking"
@@ -189,12 +190,54 @@ async def test_reasoning_only_is_not_empty(endpoint_for: Endpoints) -> None:
 
 
 async def test_without_usage_tokens_are_estimated(endpoint_for: Endpoints) -> None:
-    events = [delta_event({"role": "assistant", "content": "<answer>ok</answer>"})]
+    events = [delta_event({"role": "assistant", "content": "<answer>ok</answer>"}, "stop")]
     messages = _user()
     with StaticServer(lambda *_: sse_response([*events, b"data: [DONE]\n\n"])) as server:
         result = await chat(endpoint_for(server), messages, Sampling())
     assert result.prompt_tokens == sum(estimate_tokens(m["content"]) for m in messages)
     assert result.completion_tokens == estimate_tokens("<answer>ok</answer>")
+
+
+def _cut_off_then_plain(plain: Response) -> Callable[..., Response]:
+    """A server as llama-cpp-python is: a stream that another request interrupts, or whose
+    prompt is past the context window, ends with no finish reason; asked plainly, it answers
+    whole or with its error."""
+
+    def answer(method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
+        if json.loads(body).get("stream"):
+            return sse_response([delta_event({"role": "assistant", "content": "<ans"}),
+                                 b"data: [DONE]\n\n"])  # fmt: skip
+        return plain
+
+    return answer
+
+
+async def test_stream_without_finish_reason_is_asked_again_plainly(
+    endpoint_for: Endpoints,
+) -> None:
+    message = {"role": "assistant", "content": "<answer>whole</answer>"}
+    whole = {
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 21, "completion_tokens": 5, "total_tokens": 26},
+    }
+    with StaticServer(_cut_off_then_plain(Response.json(whole))) as server:
+        result = await chat(endpoint_for(server), _user(), Sampling())
+    assert result.text == "<answer>whole</answer>"
+    assert (result.prompt_tokens, result.completion_tokens) == (21, 5)  # the server's own
+
+
+async def test_prompt_past_the_context_window_fails_once(endpoint_for: Endpoints) -> None:
+    """llama-cpp-python streams nothing (HTTP 200) for a prompt past its window; asked plainly
+    it says so with a 400: one non-retryable error, not an empty-completion retry loop."""
+    message = ("This model's maximum context length is 4096 tokens. However, you requested "
+               "5010 tokens (4990 in the messages, 20 in the completion).")  # fmt: skip
+    error = {"error": {"message": message, "type": "invalid_request_error",
+             "code": "context_length_exceeded"}}  # fmt: skip
+    with StaticServer(_cut_off_then_plain(Response.json(error, status=400))) as server:
+        with pytest.raises(ApplicationError) as caught:
+            await chat(endpoint_for(server), _user(), Sampling())
+    assert caught.value.non_retryable and caught.value.type == "HTTP400"
+    assert "maximum context length is 4096 tokens" in str(caught.value)
 
 
 def _chunked(events: list[bytes]) -> Iterator[bytes]:

@@ -13,7 +13,7 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.context import ModelReplica, install_replica
+from activities.context import ModelReplica, Slots, install_replica
 from activities.heartbeat import KeepAlive
 from activities.llm import healthy, think_activity
 from workers.workflows.llm_routing import replica_queue
@@ -49,12 +49,14 @@ class InferencePool:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll while the server is healthy; stop polling while it is not."""
-        install_replica(replace(self.replica, slots=asyncio.Semaphore(self.max_concurrent)))
+        slots = Slots(self.max_concurrent)
+        install_replica(replace(self.replica, slots=slots))
         running: list[Worker] = []
         tasks: list[asyncio.Task[None]] = []
         try:
             while not stop.is_set():
-                up = await healthy(self.replica.endpoint)
+                # Answering a call is proof of health; a server that dies fails its calls.
+                up = bool(slots.in_use) or await healthy(self.replica.endpoint)
                 if up and not running:
                     log.info("replica %s: server healthy, polling", self.replica.name)
                     running = self._workers()

@@ -143,11 +143,15 @@ async def connect(settings: Settings, address: str, metrics_port: int | None = N
     )
 
 
-def _endpoint(
-    base_url: str, key: str, model: str, timeout: float, stall: float | None = None
-) -> ModelEndpoint:
+def _endpoint(base_url: str, key: str, model: str, settings: Settings) -> ModelEndpoint:
+    timeout = settings.model_timeout_seconds
     client = AsyncOpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=timeout)
-    return ModelEndpoint(client=client, model=model, stall_seconds=stall)
+    return ModelEndpoint(
+        client=client,
+        model=model,
+        stall_seconds=settings.model_stall_seconds,
+        stream=settings.model_stream,
+    )
 
 
 def derived_endpoint(
@@ -160,13 +164,7 @@ def derived_endpoint(
     and judge models are configured that way)."""
     research_url, research_model = settings.require_model()
     secret = (key or settings.openai_api_key).get_secret_value()
-    return _endpoint(
-        base_url or research_url,
-        secret,
-        model or research_model,
-        settings.model_timeout_seconds,
-        settings.model_stall_seconds,
-    )
+    return _endpoint(base_url or research_url, secret, model or research_model, settings)
 
 
 def replica_endpoint(
@@ -175,9 +173,7 @@ def replica_endpoint(
     """One model server fronted by `deepresearch inference-worker` (key default
     OPENAI_API_KEY)."""
     secret = (key or settings.openai_api_key).get_secret_value()
-    return _endpoint(
-        base_url, secret, model, settings.model_timeout_seconds, settings.model_stall_seconds
-    )
+    return _endpoint(base_url, secret, model, settings)
 
 
 def research_endpoint(settings: Settings) -> ModelEndpoint:
