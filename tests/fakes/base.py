@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import socket
 import threading
 import time
 import traceback
@@ -22,7 +23,8 @@ _HEALTH_PATH = "/_health"
 
 @dataclass
 class Response:
-    """What a fake answers; an iterable `body` is streamed chunk by chunk, then closed."""
+    """What a fake answers; an iterable `body` is streamed chunk by chunk (chunked transfer
+    encoding, so the connection stays open for the next request, as on a real server)."""
 
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
@@ -89,16 +91,46 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, fake: FakeServer) -> None:
         self.fake = fake
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Client disconnects are normal in fault tests; keep stderr clean."""
 
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Serve one connection (keep-alive: many requests), remembered so stop() can cut it."""
+        with self._open_lock:
+            self._open.add(request)
+        try:
+            super().finish_request(request, client_address)
+        finally:
+            with self._open_lock:
+                self._open.discard(request)
+
+    def close_connections(self) -> None:
+        """Cut every open connection: a stopped fake must not answer on an idle keep-alive
+        connection (tests stop a fake to take the server down)."""
+        with self._open_lock:
+            open_now = list(self._open)
+        for sock in open_now:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by the client
+
 
 class _Handler(BaseHTTPRequestHandler):
-    """Routes every method to the owning fake; one request per connection."""
+    """Routes every method to the owning fake; connections are kept alive between requests."""
 
     protocol_version = "HTTP/1.1"
+    # An idle keep-alive connection is closed after this long (clients drop theirs sooner:
+    # httpx after 5 s), like a real server's keep-alive timeout.
+    timeout = 60
+    # Headers and each streamed chunk are separate small writes: without TCP_NODELAY, Nagle's
+    # algorithm holds them for the client's delayed ACK (~40 ms a response on a kept-alive
+    # connection).
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -167,6 +199,7 @@ class FakeServer:
             return
         httpd.shutdown()
         httpd.server_close()
+        httpd.close_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -361,10 +394,10 @@ class FakeServer:
                     h.send_header(name, value)
             if payload is not None:
                 h.send_header("Content-Length", str(len(payload)))
-            elif not any(k.lower() == "cache-control" for k in resp.headers):
-                h.send_header("Cache-Control", "no-cache")
-            # One request per connection: hangs and streams (read-until-close) stay simple.
-            h.send_header("Connection", "close")
+            else:
+                h.send_header("Transfer-Encoding", "chunked")
+                if not any(k.lower() == "cache-control" for k in resp.headers):
+                    h.send_header("Cache-Control", "no-cache")
             h.end_headers()
             if head:
                 return
@@ -373,9 +406,13 @@ class FakeServer:
                 h.wfile.flush()
             else:
                 for chunk in cast(Iterable[bytes], body):
-                    h.wfile.write(chunk)
-                    h.wfile.flush()
+                    if chunk:  # an empty chunk would end the body
+                        h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        h.wfile.flush()
+                h.wfile.write(b"0\r\n\r\n")
+                h.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
-            pass  # client went away (timeouts, cancelled streams)
-        finally:
-            h.close_connection = True
+            h.close_connection = True  # client went away (timeouts, cancelled streams)
+        except BaseException:
+            h.close_connection = True  # a body cut off midway: the connection is unusable
+            raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import json5
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
@@ -186,6 +187,34 @@ def test_parse_is_json5_lenient() -> None:
     tool_call = only_call(tongyi.parse(text, 1))
     assert tool_call["name"] == "visit"
     assert tool_call["args"] == {"url": ["https://a.example"], "goal": "g"}
+
+
+# Plain JSON (the C parser's fast path) and inputs only json5 accepts (its fallback).
+_LOADS_CASES = [
+    '{"name": "search", "arguments": {"query": ["a", "b"]}}',
+    '  {"x": [1, -0.0, 1e400, 12345678901234567890, null, true]}  \n',
+    '{"a": 1, "a": 2}',
+    '"\\ud800 \\u00e9 \u2028"',
+    "NaN",
+    "{'name': 'visit', 'arguments': {'url': ['https://a.example'], 'goal': 'g',},}",
+    '{name: "search", // a comment\n arguments: {query: ["q"]}}',
+    "[0x1F, +1, .5, 5.]",
+]
+
+
+@pytest.mark.parametrize("text", _LOADS_CASES)
+def test_loads_gives_what_json5_gives(text: str) -> None:
+    assert json.dumps(tongyi.loads(text)) == json.dumps(json5.loads(text))
+
+
+@pytest.mark.parametrize(
+    "text", ["", "{", "{'a': }", "[1,, 2]", '{"a": 1} trailing', '{"code": "raw\nnewline"}']
+)
+def test_loads_rejects_what_json5_rejects(text: str) -> None:
+    with pytest.raises(ValueError):
+        json5.loads(text)
+    with pytest.raises(ValueError):
+        tongyi.loads(text)
 
 
 def test_parse_accepts_arguments_given_as_a_json_string() -> None:
