@@ -2,8 +2,9 @@
 
 The real-model tier puts it between deepresearch and llama.cpp, so a test can compare a
 session's token usage with the server's own report and check that every request was accepted.
-Streams are re-framed as chunked transfer encoding, so a server that dies mid-stream reaches
-the client as a cut-off body (no final chunk), exactly as it would without the proxy."""
+Bodies are relayed as they arrive (chunked, as the fakes send streams), so a server that dies
+mid-stream reaches the client as a cut-off body (no final chunk), as it would without the
+proxy."""
 
 from __future__ import annotations
 
@@ -48,21 +49,19 @@ class RecordingProxy(FakeServer):
             return Response.text(f"proxy: upstream unreachable: {error}", status=502)
         meta: dict[str, Any] = {"body": b"", "complete": False}
         reply = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP}
-        reply["Transfer-Encoding"] = "chunked"
         chat = path.split("?", 1)[0].endswith("/chat/completions")
         return Response(upstream.status_code, reply, self._relay(upstream, meta, chat), meta)
 
     def _relay(self, upstream: httpx.Response, meta: dict[str, Any], chat: bool) -> Iterator[bytes]:
-        """Chunked frames of the upstream body; an upstream failure ends the iteration with an
-        exception, so the client's connection closes without the final frame."""
+        """The upstream body part by part; an upstream failure ends the iteration with an
+        exception, so the client's connection closes without the final chunk."""
         try:
             for part in upstream.iter_raw():
                 meta["body"] += part
                 if chat:
                     self.streaming.set()
-                yield b"%x\r\n%s\r\n" % (len(part), part)
+                yield part
             meta["complete"] = True
-            yield b"0\r\n\r\n"
         finally:
             upstream.close()
 
