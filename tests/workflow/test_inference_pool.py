@@ -154,6 +154,24 @@ def test_a_hung_generation_is_retried_after_the_stall_timeout(stack: Stack) -> N
         assert took < 30  # the stall timeout (3 s), not the 600 s model timeout
 
 
+def test_no_health_probe_while_generating(stack: Stack) -> None:
+    """An inference worker does not probe /models while one of its generations is in flight
+    (llama-cpp-python's server cuts the stream it is sending at any other request); it probes
+    every 2 s when idle."""
+    with pool(stack, replicas=1) as running:
+        model = running.models[0]
+        model.latency = 3.0  # each generation takes 3 s
+        start(stack, 0)
+        assert wait(stack, 0)["answer"] == "answer 0"
+        time.sleep(3)  # idle: the worker probes again
+    posts = [r.at for r in model.records(lambda r: r.method == "POST")]
+    probes = [r.at for r in model.records(lambda r: r.path.startswith("/v1/models"))]
+    assert len(posts) == TURNS
+    during = [p for p in probes for at in posts if at + 0.1 < p < at + model.latency - 0.1]
+    assert during == []
+    assert probes and max(probes) > max(posts)  # idle again: probing again
+
+
 @pytest.fixture(autouse=True)
 def _model_timeout(stack: Stack) -> None:
     stack.env["DEEPRESEARCH_AFFINITY_SECONDS"] = "2"
