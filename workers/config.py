@@ -133,6 +133,12 @@ class Settings(BaseSettings):
     local_max_concurrent: int = Field(
         8, ge=1, validation_alias=_env("DEEPRESEARCH_LOCAL_MAX_CONCURRENT")
     )
+    # Tool activities in flight on one research worker. They wait on the network (the page
+    # extraction on a model), so the SDK's default of 100 capped a busy worker, and an activity
+    # that finds no free slot is not run eagerly but goes through a poll (docs/benchmarks.md).
+    max_concurrent_activities: int = Field(
+        1000, ge=1, validation_alias=_env("DEEPRESEARCH_MAX_CONCURRENT_ACTIVITIES")
+    )
     model_wait_seconds: float = Field(
         1800, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_MODEL_WAIT_SECONDS")
     )

@@ -249,6 +249,7 @@ async def research_worker(
                 if settings.workflow_sandbox
                 else UnsandboxedWorkflowRunner()
             ),
+            max_concurrent_activities=settings.max_concurrent_activities,
             graceful_shutdown_timeout=timedelta(seconds=10),
             # A dead worker's cached session moves to another worker after this long.
             sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_seconds),
