@@ -95,6 +95,14 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def process_peak_mib(pid: int) -> float:
+    """Another process's peak resident set so far (VmHWM in /proc, KiB)."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 async def step_times(client: Client, session_id: str) -> dict[str, list[float]]:
     """Seconds from one session's history: each activity's scheduled -> completed by activity
     type, and under GAP each think completed -> next think scheduled."""
@@ -143,6 +151,8 @@ class Run:
     rss_before: float
     rss_peak: float
     cpu: dict[str, float]  # CPU seconds during the sessions, by process
+    peaks: dict[str, float]  # peak RSS (MiB) by process, the worker's included
+    failed: list[str]  # sessions that failed, timed out or ended without an answer
 
 
 async def durable(
@@ -185,13 +195,20 @@ async def durable(
                 for i, session_id in enumerate(ids)
             )
         )
-        reports = await asyncio.gather(*(handle.result() for handle in handles))
+        reports = await asyncio.gather(
+            *(handle.result() for handle in handles), return_exceptions=True
+        )
         elapsed = time.perf_counter() - started
         cpu = {name: cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
         rss_peak = peak_rss_mib()
-    bad = [r.session_id for r in reports if r.termination != "answer"]
-    assert not bad, f"sessions without an answer: {bad[:5]}"
-    return Run(elapsed, await all_step_times(client, ids), rss_before, rss_peak, cpu)
+        peaks = {name: process_peak_mib(pid) for name, pid in pids.items()}
+    failed = [
+        session_id
+        for session_id, report in zip(ids, reports, strict=True)
+        if isinstance(report, BaseException) or report.termination != "answer"
+    ]
+    times = await all_step_times(client, ids)
+    return Run(elapsed, times, rss_before, rss_peak, cpu, peaks, failed)
 
 
 def requests_by_session(records: list[dict[str, Any]], sessions: int) -> list[list[dict[str, Any]]]:
@@ -274,6 +291,7 @@ async def main() -> None:
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--model-latency", type=float, default=1.0)
     parser.add_argument("--fakes-in-process", action="store_true")
+    parser.add_argument("--json", action="store_true", help="one JSON object (for curve.py)")
     args = parser.parse_args()
     n = args.sessions
     with tempfile.TemporaryDirectory() as tmp:
@@ -281,6 +299,9 @@ async def main() -> None:
         run, floor, calls = await go(n, args.model_latency, tmp)
     took, times = run.elapsed, run.times
     durable_rate, floor_rate = 60 * n / took, 60 * n / floor
+    if args.json:
+        print(json.dumps(summary(n, run, floor, calls)))
+        raise SystemExit(1 if run.failed else 0)
 
     def spread(name: str) -> str:
         values = times[name]
@@ -312,8 +333,35 @@ async def main() -> None:
         f"peak RSS of the worker process (with the client"
         f"{', fakes' if args.fakes_in_process else ''}): {run.rss_peak:.0f} MiB "
         f"({run.rss_before:.0f} MiB before the worker started, "
-        f"{(run.rss_peak - run.rss_before) * 1024 / n:.0f} KiB per session)"
+        f"{(run.rss_peak - run.rss_before) * 1024 / n:.0f} KiB per session)\n"
+        f"peak RSS by process: {', '.join(f'{k} {v:.0f} MiB' for k, v in run.peaks.items())}\n"
+        f"sessions failed or without an answer: {len(run.failed)} {run.failed[:5]}"
     )
+    if run.failed:
+        raise SystemExit(1)
+
+
+def summary(n: int, run: Run, floor: float, calls: int) -> dict[str, Any]:
+    """The run's numbers, for `tests.benchmarks.curve`."""
+
+    def spread(name: str) -> list[float]:
+        values = run.times[name] or [0.0]
+        return [percentile(values, 50), percentile(values, 95)]
+
+    return {
+        "sessions": n,
+        "failed": len(run.failed),
+        "durable_s": run.elapsed,
+        "floor_s": floor,
+        "ratio": run.elapsed / floor,
+        "sessions_per_min": 60 * n / run.elapsed,
+        "model_calls": calls,
+        "step_s": spread(THINK),
+        "between_steps_s": spread(GAP),
+        "retried": len(run.times[RETRIED]),
+        "cpu_s": run.cpu,
+        "peak_rss_mib": run.peaks,
+    }
 
 
 if __name__ == "__main__":
