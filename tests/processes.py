@@ -13,13 +13,45 @@ import httpx
 from workers.hosting import devserver
 
 
-class DevServer:
+def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Whether `url` answered 200 within `timeout` seconds (False at once if `process` exits)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+class Managed:
+    """A child process that a test stops gracefully or kills as a crash would."""
+
+    process: subprocess.Popen[bytes] | None = None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, as when a machine dies."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class DevServer(Managed):
     """`temporal server start-dev` on a free port and a database file that outlives it."""
 
     def __init__(self, db: Path) -> None:
         self.db = db
         self.port = devserver.free_port()
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def address(self) -> str:
@@ -34,19 +66,8 @@ class DevServer:
         devserver.wait_for_port(self.port, 30, self.process)
         return self
 
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, as when a machine dies."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
-
-
-class LlamaServer:
+class LlamaServer(Managed):
     """llama-cpp-python's OpenAI-compatible server on loopback, one port for its whole life so
     a restart after SIGKILL comes back where clients look for it."""
 
@@ -57,7 +78,6 @@ class LlamaServer:
         self.log = log
         self.n_ctx = n_ctx
         self.port = devserver.free_port()
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -71,29 +91,7 @@ class LlamaServer:
                    "--seed", "7", "--logits_all", "False"]  # fmt: skip
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"llama server exited {self.process.returncode}: see {self.log}")
-            try:
-                if httpx.get(f"{self.url}/v1/models", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"llama server not ready after {timeout:g} s: see {self.log}")
-
-    def kill(self) -> None:
-        """SIGKILL: the server dies mid-generation, as when its machine does."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if not wait_http(f"{self.url}/v1/models", self.process, timeout):
+            self.stop()
+            raise RuntimeError(f"llama server not ready after {timeout:g} s: see {self.log}")
+        return self

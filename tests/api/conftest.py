@@ -16,6 +16,7 @@ import pytest
 import uvicorn
 
 from tests.conftest import CLI, REPO, Stack
+from tests.processes import wait_http
 from workers.api import create_app
 from workers.config import Settings
 from workers.hosting.devserver import free_port
@@ -102,15 +103,9 @@ class ApiProcess:
         )
 
     def wait_ready(self, timeout: float = 60) -> ApiProcess:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, "the API process exited"
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        if wait_http(f"{self.url}/healthz", self.process, timeout):
+            return self
+        assert self.process.poll() is None, "the API process exited"
         raise AssertionError("the API never became healthy")
 
     def kill(self) -> None:
