@@ -68,8 +68,9 @@ class RecordingProxy(FakeServer):
     # -- what the server answered -----------------------------------------------------------
 
     def chats(self) -> list[dict[str, Any]]:
-        """Each chat completion request: its body, status, whether it finished, its text and the
-        usage the server reported (None where it reported none)."""
+        """Each chat completion request: its body, status, whether its body ended normally
+        (`complete`) and with a finish reason (`finished`), its text and the usage the server
+        reported (None where it reported none)."""
         out = []
         for record in self.records(lambda r: r.path.endswith("/chat/completions")):
             raw = record.meta.get("body", b"")
@@ -91,12 +92,13 @@ def answer_of(raw: bytes) -> dict[str, Any]:
         try:
             data = json.loads(text)
         except ValueError:
-            return {"text": text, "usage": None, "chunks": 0, "error": text}
+            return {"text": text, "usage": None, "chunks": 0, "finished": False, "error": text}
         choices = data.get("choices") or [{}]
         message = choices[0].get("message") or {}
         return {"text": message.get("content") or "", "usage": data.get("usage"), "chunks": 0,
+                "finished": choices[0].get("finish_reason") is not None,
                 "error": data.get("error")}  # fmt: skip
-    parts, usage, chunks = [], None, 0
+    parts, usage, chunks, finished = [], None, 0, False
     for line in text.splitlines():
         if not line.startswith("data:") or line[5:].strip() == "[DONE]":
             continue
@@ -105,4 +107,6 @@ def answer_of(raw: bytes) -> dict[str, Any]:
         usage = chunk.get("usage") or usage
         for choice in chunk.get("choices") or []:
             parts.append((choice.get("delta") or {}).get("content") or "")
-    return {"text": "".join(parts), "usage": usage, "chunks": chunks, "error": None}
+            finished = finished or choice.get("finish_reason") is not None
+    return {"text": "".join(parts), "usage": usage, "chunks": chunks, "finished": finished,
+            "error": None}  # fmt: skip
