@@ -6,8 +6,7 @@ instead of the call's full timeout, and a healthy call that waits long for its f
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio import activity
 from temporalio.worker import (
@@ -16,7 +15,6 @@ from temporalio.worker import (
     Interceptor,
 )
 
-T = TypeVar("T")
 MIN_INTERVAL = 0.2  # seconds between two heartbeats at the most
 
 
@@ -58,22 +56,3 @@ class _KeepAliveInbound(ActivityInboundInterceptor):
             return await self.next.execute_activity(input)
         finally:
             beats.cancel()
-
-
-async def heartbeating(work: Awaitable[T]) -> T:
-    """Await `work`, heartbeating at a third of the activity's heartbeat timeout (for activity
-    code run on a worker without `KeepAlive`)."""
-    info = activity.info() if activity.in_activity() else None
-    if info is None or not info.heartbeat_timeout:
-        return await work
-    every = interval(info.heartbeat_timeout.total_seconds())
-    task = asyncio.ensure_future(work)
-    try:
-        while True:
-            done, _ = await asyncio.wait({task}, timeout=every)
-            if done:
-                return task.result()
-            activity.heartbeat()
-    finally:
-        if not task.done():
-            task.cancel()

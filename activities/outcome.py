@@ -10,7 +10,6 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import ToolError, is_content_error
-from activities.heartbeat import heartbeating
 from activities.metrics import count
 
 
@@ -59,7 +58,8 @@ async def tool_outcome(work: Awaitable[str], *, fallback: str, label: str) -> st
 async def observe(
     task: dict[str, Any], work: Awaitable[str], *, fallback: str, label: str
 ) -> dict[str, Any]:
-    """A tool node's state update: the (heartbeated) tool text as the task's observation."""
-    text = await tool_outcome(heartbeating(work), fallback=fallback, label=label)
+    """A tool node's state update: the tool text as the task's observation (the worker's
+    `KeepAlive` heartbeats while it waits)."""
+    text = await tool_outcome(work, fallback=fallback, label=label)
     observation = {"call_id": task["call_id"], "index": task["index"], "text": text}
     return {"observations": [observation], "clock": time.time()}

@@ -17,7 +17,6 @@ from activities.context import ToolContext, current
 from activities.corpus import DOC_PREFIX, read_document
 from activities.errors import ToolError, from_transport, raise_for_http, status_error
 from activities.files import parse_bytes
-from activities.heartbeat import heartbeating
 from activities.html_text import html_to_text
 from activities.llm import complete
 from activities.netguard import check_reader_url, check_url, pinned
@@ -122,9 +121,7 @@ async def fetch(task: dict[str, Any]) -> dict[str, Any]:
     ctx = current()
     url, goal = task["url"], task["goal"]
     sentinel = prompts.VISIT_READ_FAILED
-    content = await tool_outcome(
-        heartbeating(read_page(ctx, url)), fallback=sentinel, label="visit"
-    )
+    content = await tool_outcome(read_page(ctx, url), fallback=sentinel, label="visit")
     failed = content.startswith("[visit") or not content.strip()
     if failed:
         observation = {
@@ -193,7 +190,7 @@ async def extract(task: dict[str, Any]) -> dict[str, Any]:
     url, goal = task["url"], task["goal"]
     content = (await ctx.blobs.get_async(task["blob"])).decode("utf-8")
     text = await tool_outcome(
-        heartbeating(extract_evidence(ctx, content, url, goal)),
+        extract_evidence(ctx, content, url, goal),
         fallback=visit_failure(url, goal),
         label="visit",
     )

@@ -1,10 +1,11 @@
-"""tool_outcome's last-attempt rule and heartbeating, outside and inside an activity context
-(Temporal's ActivityEnvironment supplies the attempt number and retry policy)."""
+"""tool_outcome's last-attempt rule and the KeepAlive heartbeats, outside and inside an
+activity context (Temporal's ActivityEnvironment supplies the attempt number and retry
+policy)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 
@@ -16,7 +17,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.context import ToolContext
 from activities.errors import ToolError
-from activities.heartbeat import heartbeating
+from activities.heartbeat import KeepAlive
 from activities.llm import chat
 from activities.outcome import tool_outcome
 from activities.search import search
@@ -142,22 +143,42 @@ async def test_search_node_in_activity(
 # -- heartbeats ------------------------------------------------------------------------------
 
 
-async def test_heartbeating_while_waiting(tools: ToolContext, jina: FakeJina) -> None:
+class _Activity:
+    """The activity behind the interceptor: `work` awaited as its whole body."""
+
+    def __init__(self, work: Callable[[], Awaitable[str]]) -> None:
+        self.work = work
+
+    async def execute_activity(self, input: object) -> str:
+        return await self.work()
+
+
+async def test_keepalive_heartbeats_while_a_tool_waits(tools: ToolContext, jina: FakeJina) -> None:
     jina.latency = 0.8
     beats: list[tuple[object, ...]] = []
     env = _env(1, 3, heartbeat=0.6)  # a beat every 0.2 s
     env.on_heartbeat = lambda *details: beats.append(details)
 
-    async def body() -> str:
-        response = heartbeating(tools.http.get(f"{jina.url}/page/slow"))
-        return (await response).text
+    async def read() -> str:
+        return (await tools.http.get(f"{jina.url}/page/slow")).text
 
-    assert "slow" in await env.run(body)
+    inbound = KeepAlive().intercept_activity(_Activity(read))  # type: ignore[arg-type]
+    assert "slow" in await env.run(inbound.execute_activity, None)
     assert len(beats) >= 2
 
 
-async def test_heartbeating_outside_activity_just_awaits() -> None:
-    assert await heartbeating(asyncio.sleep(0.01, result="done")) == "done"
+async def test_keepalive_leaves_an_activity_without_heartbeat_timeout_alone() -> None:
+    beats: list[tuple[object, ...]] = []
+    env = _env(1, 3)
+    env.on_heartbeat = lambda *details: beats.append(details)
+
+    async def nap() -> str:
+        await asyncio.sleep(0.5)
+        return "done"
+
+    inbound = KeepAlive().intercept_activity(_Activity(nap))  # type: ignore[arg-type]
+    assert await env.run(inbound.execute_activity, None) == "done"
+    assert beats == []
 
 
 async def test_chat_streams_and_leaves_heartbeats_to_the_interceptor(
