@@ -49,8 +49,9 @@ class Managed:
 class DevServer(Managed):
     """`temporal server start-dev` on a free port and a database file that outlives it."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path, tuned: bool = True) -> None:
         self.db = db
+        self.tuned = tuned  # the embedded server's dispatch and SQLite settings; else stock
         self.port = devserver.free_port()
 
     @property
@@ -60,7 +61,8 @@ class DevServer(Managed):
     def start(self) -> DevServer:
         command = [devserver.temporal_binary(), "server", "start-dev", "--headless",
                    "--ip", "127.0.0.1", "--port", str(self.port),
-                   "--db-filename", str(self.db), "--log-level", "error"]  # fmt: skip
+                   "--db-filename", str(self.db), "--log-level", "error",
+                   *(devserver.tuning_args() if self.tuned else [])]  # fmt: skip
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
         self.process = subprocess.Popen(command, **quiet)
         devserver.wait_for_port(self.port, 30, self.process)

@@ -1,7 +1,7 @@
 """Concurrency: many sessions at once on one research worker, against the model-latency floor.
 
     .venv/bin/python -m tests.benchmarks.concurrency [--sessions 200] [--model-latency 1.0]
-        [--fakes-in-process]
+        [--fakes-in-process] [--stock-server] [--json]
 
 N sessions (each: a search with one query, a visit of one URL, the answer: 3 research turns plus
 one page extraction, i.e. 4 model calls) started together on ONE in-process research worker that
@@ -256,11 +256,11 @@ def bench_settings(env: dict[str, str], data_dir: str, sessions: int) -> Setting
     )
 
 
-async def run_in_process(n: int, latency: float, tmp: str) -> tuple[Run, float, int]:
+async def run_in_process(n: int, latency: float, tmp: str, tuned: bool) -> tuple[Run, float, int]:
     with FakeJina() as jina, FakeSerper(page_base=jina.url) as serper, FakeModel() as model:
         model.scripts[WARM_UP] = script(-1, jina.url)
         model.scripts.update({question(i): script(i, jina.url) for i in range(n)})
-        server = DevServer(Path(tmp) / "temporal.db").start()
+        server = DevServer(Path(tmp) / "temporal.db", tuned=tuned).start()
         try:
             settings = bench_settings(fake_env(model, serper, jina), tmp, n)
 
@@ -274,9 +274,9 @@ async def run_in_process(n: int, latency: float, tmp: str) -> tuple[Run, float, 
     return run, floor, calls
 
 
-async def run_apart(n: int, latency: float, tmp: str) -> tuple[Run, float, int]:
+async def run_apart(n: int, latency: float, tmp: str, tuned: bool) -> tuple[Run, float, int]:
     with FakesProcess(n) as fakes:
-        server = DevServer(Path(tmp) / "temporal.db").start()
+        server = DevServer(Path(tmp) / "temporal.db", tuned=tuned).start()
         try:
             settings = bench_settings(fakes.env, tmp, n)
             run = await durable(settings, server, fakes.set_latency, n, latency, fakes.pid)
@@ -292,11 +292,16 @@ async def main() -> None:
     parser.add_argument("--model-latency", type=float, default=1.0)
     parser.add_argument("--fakes-in-process", action="store_true")
     parser.add_argument("--json", action="store_true", help="one JSON object (for curve.py)")
+    parser.add_argument(
+        "--stock-server",
+        action="store_true",
+        help="a dev server without devserver.tuning_args (for an old-vs-new comparison)",
+    )
     args = parser.parse_args()
     n = args.sessions
     with tempfile.TemporaryDirectory() as tmp:
         go = run_in_process if args.fakes_in_process else run_apart
-        run, floor, calls = await go(n, args.model_latency, tmp)
+        run, floor, calls = await go(n, args.model_latency, tmp, not args.stock_server)
     took, times = run.elapsed, run.times
     durable_rate, floor_rate = 60 * n / took, 60 * n / floor
     if args.json:

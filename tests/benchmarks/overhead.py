@@ -143,6 +143,12 @@ async def main() -> None:
     parser.add_argument("--tool-latency", type=float, default=0.0)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
+        "--stock",
+        action="store_true",
+        help="Also run the durable side on a stock dev server (without devserver.tuning_args: "
+        "the server's default dispatch rate and SQLite journal), in the same run.",
+    )
+    parser.add_argument(
         "--db-dir", help="Folder of the dev server's database (e.g. /dev/shm: no disk latency)."
     )
     args = parser.parse_args()
@@ -158,24 +164,34 @@ async def main() -> None:
             args.tool_latency,
             args.tool_latency,
         )
-        server = DevServer(Path(args.db_dir or tmp) / f"bench-{uuid.uuid4().hex[:8]}.db").start()
-        try:
-            settings = fake_settings(model, serper, jina, tmp)
-            base, base_cpu = await plain(settings, args.repeats)
-            took, activities, cpu, server_cpu = await durable(settings, server, args.repeats)
-        finally:
-            server.stop()
+        settings = fake_settings(model, serper, jina, tmp)
+        base, base_cpu = await plain(settings, args.repeats)
+        runs = {
+            "durable (Temporal):": True,
+            **({"durable, stock server:": False} if args.stock else {}),
+        }
+        measured = {}
+        for label, tuned in runs.items():
+            db = Path(args.db_dir or tmp) / f"bench-{uuid.uuid4().hex[:8]}.db"
+            server = DevServer(db, tuned=tuned).start()
+            try:
+                measured[label] = await durable(settings, server, args.repeats)
+            finally:
+                server.stop()
     print(
         f"steps={args.steps} model_latency={args.model_latency}s "
         f"tool_latency={args.tool_latency}s repeats={args.repeats} (medians)\n"
-        f"plain LangGraph (baseline): {base * 1000:8.1f} ms   CPU {base_cpu * 1000:6.1f} ms\n"
-        f"durable (Temporal):         {took * 1000:8.1f} ms   CPU {cpu * 1000:6.1f} ms "
-        f"+ dev server {server_cpu * 1000:6.1f} ms   ({activities} activities)\n"
-        f"ratio durable/plain:        {took / base:8.2f}\n"
-        f"overhead per activity:      {(took - base) * 1000 / activities:8.1f} ms wall, "
-        f"{(cpu - base_cpu) * 1000 / activities:.1f} ms CPU here + "
-        f"{server_cpu * 1000 / activities:.1f} ms in the dev server"
+        f"plain LangGraph (baseline): {base * 1000:8.1f} ms   CPU {base_cpu * 1000:6.1f} ms"
     )
+    for label, (took, activities, cpu, server_cpu) in measured.items():
+        print(
+            f"{label:<27} {took * 1000:8.1f} ms   CPU {cpu * 1000:6.1f} ms "
+            f"+ dev server {server_cpu * 1000:6.1f} ms   ({activities} activities)\n"
+            f"  ratio durable/plain:      {took / base:8.2f}\n"
+            f"  overhead per activity:    {(took - base) * 1000 / activities:8.1f} ms wall, "
+            f"{(cpu - base_cpu) * 1000 / activities:.1f} ms CPU here + "
+            f"{server_cpu * 1000 / activities:.1f} ms in the dev server"
+        )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from workers.config import Settings
+from workers.hosting import devserver
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -254,6 +255,21 @@ def test_temporal_is_server_plus_setup_jobs(services: dict[str, dict[str, Any]])
         "service_completed_successfully"
     )
     assert "namespace create" in " ".join(command(namespace))
+
+
+def test_temporal_dispatch_settings_match_the_embedded_server() -> None:
+    """The compose server reads its queues as often as the embedded dev server does, and
+    dispatches tool activities eagerly, as the dev server does by itself."""
+    config = yaml.safe_load((REPO / "deploy/temporal/dynamicconfig/deepresearch.yaml").read_text())
+    values = {key: entries[0]["value"] for key, entries in config.items()}
+    for key, value in devserver.DISPATCH_CONFIG.items():
+        assert values[key] == value, key
+    assert values["system.enableActivityEagerExecution"] is True
+    args = devserver.server_command(Path("x.db"), 1, 2)
+    for key, value in devserver.DISPATCH_CONFIG.items():
+        assert args[args.index(f"{key}={value}") - 1] == "--dynamic-config-value"
+    for key, value in devserver.SQLITE_PRAGMAS.items():
+        assert args[args.index(f"{key}={value}") - 1] == "--sqlite-pragma"
 
 
 # -- GPU serving and the inference workers ----------------------------------------------------
