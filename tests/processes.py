@@ -69,6 +69,22 @@ class DevServer(Managed):
         return self
 
 
+class InferenceProcess(Managed):
+    """`deepresearch inference-worker` fronting one model server as replica `name`, in a
+    process of its own as in production; `env` points it at Temporal and the blob store."""
+
+    def __init__(self, env: dict[str, str], endpoint: str, name: str, max_concurrent: int) -> None:
+        self.command = [sys.executable, "-m", "workers.cli", "inference-worker",
+                        "--endpoint", endpoint, "--replica", name,
+                        "--max-concurrent", str(max_concurrent)]  # fmt: skip
+        self.env = env
+
+    def start(self) -> InferenceProcess:
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        self.process = subprocess.Popen(self.command, env=self.env, **quiet)
+        return self
+
+
 class LlamaServer(Managed):
     """llama-cpp-python's OpenAI-compatible server on loopback, one port for its whole life so
     a restart after SIGKILL comes back where clients look for it."""

@@ -1,22 +1,24 @@
 """Concurrency: many sessions at once on one research worker, against the model-latency floor.
 
     .venv/bin/python -m tests.benchmarks.concurrency [--sessions 200] [--model-latency 1.0]
-        [--fakes-in-process] [--stock-server] [--json]
+        [--fakes-in-process | --inference-apart] [--stock-server] [--json]
 
 N sessions (each: a search with one query, a visit of one URL, the answer: 3 research turns plus
 one page extraction, i.e. 4 model calls) started together on ONE in-process research worker that
 also fronts the fake model as inference replica `local`, with the pool's concurrency raised to N
-so the pool is not the bottleneck. Prints sessions per minute; p50/p95 of a step (one `llm.think`
-activity, scheduled -> completed, from the histories) and of the gap between steps (think
-completed -> next think scheduled: the tool work and orchestration in between) with each
-tool activity's scheduled -> completed; and the process's peak RSS (the Python heap is not
-traced: tracemalloc would slow the run it measures). Baseline in the same run: every session's
-model requests replayed straight to the same fake with `activities.llm.chat`, the sessions
-concurrently and each one's calls in order, i.e. the floor that the model latency alone sets.
-The fakes run in a process of their own (tests/benchmarks/fakes_process.py), as the model
-server and the tools are other machines in production; `--fakes-in-process` runs them in the
-worker's process, sharing its interpreter (how this benchmark ran first). Also prints the CPU
-seconds of the worker process, the dev server and the fakes, and calls that needed a retry.
+so the pool is not the bottleneck (`--inference-apart`: a `deepresearch inference-worker`
+process of its own takes the research turns instead, as in production). Prints sessions per
+minute; p50/p95 of a step (one `llm.think` activity, scheduled -> completed, from the histories)
+and of the gap between steps (think completed -> next think scheduled: the tool work and
+orchestration in between) with each tool activity's scheduled -> completed; and the process's
+peak RSS (the Python heap is not traced: tracemalloc would slow the run it measures). Baseline
+in the same run: every session's model requests replayed straight to the same fake with
+`activities.llm.chat`, the sessions concurrently and each one's calls in order, i.e. the floor
+that the model latency alone sets. The fakes run in a process of their own
+(tests/benchmarks/fakes_process.py), as the model server and the tools are other machines in
+production; `--fakes-in-process` runs them in the worker's process, sharing its interpreter (how
+this benchmark ran first). Also prints the CPU seconds of the worker process, the dev server and
+the fakes, and calls that needed a retry.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from activities.llm import chat
 from graphs.state import Sampling
 from tests.benchmarks.fakes_process import FakesProcess
 from tests.fakes import FakeJina, FakeModel, FakeSerper, fake_env
-from tests.processes import DevServer
+from tests.processes import DevServer, InferenceProcess
 from workers.config import Settings
 from workers.hosting.research_worker import connect, research_worker
 from workers.workflows.models import ResearchInput
@@ -153,6 +155,15 @@ class Run:
     cpu: dict[str, float]  # CPU seconds during the sessions, by process
     peaks: dict[str, float]  # peak RSS (MiB) by process, the worker's included
     failed: list[str]  # sessions that failed, timed out or ended without an answer
+    lag: list[float]  # the worker's event loop: how late each 0.1 s sleep woke up (seconds)
+
+
+async def loop_lag(samples: list[float], every: float = 0.1) -> None:
+    """Until cancelled: how late the event loop wakes a sleeper (a late heartbeat is as late)."""
+    while True:
+        asked = time.perf_counter()
+        await asyncio.sleep(every)
+        samples.append(time.perf_counter() - asked - every)
 
 
 async def durable(
@@ -162,16 +173,20 @@ async def durable(
     sessions: int,
     latency: float,
     fakes_pid: int | None,
+    inference: InferenceProcess | None = None,
 ) -> Run:
-    """The sessions on one in-process worker: wall time, durations by activity type and GAP,
-    RSS, CPU of each process while they ran."""
+    """The sessions on one in-process worker (fronting the model too unless `inference` runs
+    apart): wall time, durations by activity type and GAP, RSS, CPU of each process while they
+    ran."""
     client = await connect(settings, server.address)
     rss_before = peak_rss_mib()
     assert server.process is not None
     pids = {"worker process": os.getpid(), "dev server": server.process.pid}
     if fakes_pid is not None:
         pids["fakes process"] = fakes_pid
-    async with research_worker(settings, client):
+    if inference is not None and inference.process is not None:
+        pids["inference process"] = inference.process.pid
+    async with research_worker(settings, client, inference=inference is None):
         set_latency(0)  # warm-up: worker caches and the first workflow task, off the clock
         await client.execute_workflow(
             ResearchWorkflow.run,
@@ -183,6 +198,8 @@ async def durable(
         tag = uuid.uuid4().hex[:6]
         ids = [f"conc-{tag}-{i}" for i in range(sessions)]
         cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        lag: list[float] = []
+        probe = asyncio.create_task(loop_lag(lag))
         started = time.perf_counter()
         handles = await asyncio.gather(
             *(
@@ -199,6 +216,7 @@ async def durable(
             *(handle.result() for handle in handles), return_exceptions=True
         )
         elapsed = time.perf_counter() - started
+        probe.cancel()
         cpu = {name: cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
         rss_peak = peak_rss_mib()
         peaks = {name: process_peak_mib(pid) for name, pid in pids.items()}
@@ -208,7 +226,7 @@ async def durable(
         if isinstance(report, BaseException) or report.termination != "answer"
     ]
     times = await all_step_times(client, ids)
-    return Run(elapsed, times, rss_before, rss_peak, cpu, peaks, failed)
+    return Run(elapsed, times, rss_before, rss_peak, cpu, peaks, failed, lag)
 
 
 def requests_by_session(records: list[dict[str, Any]], sessions: int) -> list[list[dict[str, Any]]]:
@@ -274,13 +292,25 @@ async def run_in_process(n: int, latency: float, tmp: str, tuned: bool) -> tuple
     return run, floor, calls
 
 
-async def run_apart(n: int, latency: float, tmp: str, tuned: bool) -> tuple[Run, float, int]:
+async def run_apart(
+    n: int, latency: float, tmp: str, tuned: bool, inference_apart: bool = False
+) -> tuple[Run, float, int]:
     with FakesProcess(n) as fakes:
         server = DevServer(Path(tmp) / "temporal.db", tuned=tuned).start()
+        inference = None
         try:
             settings = bench_settings(fakes.env, tmp, n)
-            run = await durable(settings, server, fakes.set_latency, n, latency, fakes.pid)
+            if inference_apart:
+                env = {**os.environ, **fakes.env, "DEEPRESEARCH_DATA_DIR": tmp,
+                       "TEMPORAL_ADDRESS": server.address}  # fmt: skip
+                endpoint = fakes.env["OPENAI_BASE_URL"]
+                inference = InferenceProcess(env, endpoint, "local", max(8, n)).start()
+            run = await durable(
+                settings, server, fakes.set_latency, n, latency, fakes.pid, inference
+            )
         finally:
+            if inference is not None:
+                inference.stop()
             server.stop()
         floor, calls = await baseline(fakes.model_url, requests_by_session(fakes.records(), n))
     return run, floor, calls
@@ -293,6 +323,12 @@ async def main() -> None:
     parser.add_argument("--fakes-in-process", action="store_true")
     parser.add_argument("--json", action="store_true", help="one JSON object (for curve.py)")
     parser.add_argument(
+        "--inference-apart",
+        action="store_true",
+        help="the model calls on a `deepresearch inference-worker` process of their own (as "
+        "in production), not on the research worker",
+    )
+    parser.add_argument(
         "--stock-server",
         action="store_true",
         help="a dev server without devserver.tuning_args (for an old-vs-new comparison)",
@@ -300,8 +336,13 @@ async def main() -> None:
     args = parser.parse_args()
     n = args.sessions
     with tempfile.TemporaryDirectory() as tmp:
-        go = run_in_process if args.fakes_in_process else run_apart
-        run, floor, calls = await go(n, args.model_latency, tmp, not args.stock_server)
+        tuned = not args.stock_server
+        if args.fakes_in_process:
+            run, floor, calls = await run_in_process(n, args.model_latency, tmp, tuned)
+        else:
+            run, floor, calls = await run_apart(
+                n, args.model_latency, tmp, tuned, args.inference_apart
+            )
     took, times = run.elapsed, run.times
     durable_rate, floor_rate = 60 * n / took, 60 * n / floor
     if args.json:
@@ -317,11 +358,13 @@ async def main() -> None:
         for name in sorted(times)
         if name not in (THINK, GAP, RETRIED)
     )
+    lag = run.lag or [0.0]
     where = "in the worker's process" if args.fakes_in_process else "in a process of their own"
     cpu = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in run.cpu.items())
     print(
         f"sessions={n} model_latency={args.model_latency}s "
-        f"(search, visit, answer: {calls // n} model calls per session), one research worker, "
+        f"(search, visit, answer: {calls // n} model calls per session), one research worker"
+        f"{', inference worker apart' if args.inference_apart else ''}, "
         f"fakes {where}\n"
         f"model calls straight to the fake (baseline): {floor:7.1f} s  "
         f"{floor_rate:7.1f} sessions/min\n"
@@ -334,6 +377,8 @@ async def main() -> None:
         f"{spread(GAP)}\n"
         f"  activities between steps, scheduled -> completed: {others}\n"
         f"activities retried (attempt > 1): {len(times[RETRIED])}\n"
+        f"worker event-loop lag (a 0.1 s sleep woke late by): p50 {percentile(lag, 50):.3f} s, "
+        f"p95 {percentile(lag, 95):.3f} s, max {max(run.lag, default=0.0):.2f} s\n"
         f"CPU while the sessions ran: {cpu}\n"
         f"peak RSS of the worker process (with the client"
         f"{', fakes' if args.fakes_in_process else ''}): {run.rss_peak:.0f} MiB "
@@ -364,6 +409,7 @@ def summary(n: int, run: Run, floor: float, calls: int) -> dict[str, Any]:
         "step_s": spread(THINK),
         "between_steps_s": spread(GAP),
         "retried": len(run.times[RETRIED]),
+        "loop_lag_s": [percentile(run.lag or [0.0], 50), percentile(run.lag or [0.0], 95)],
         "cpu_s": run.cpu,
         "peak_rss_mib": run.peaks,
     }

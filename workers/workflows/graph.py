@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from langgraph.graph import StateGraph
+from langgraph.graph.state import CompiledStateGraph
 
 from activities import files, python_exec, read, scholar, search
 from graphs.react import NodeSpec, make_react_graph
@@ -22,6 +23,19 @@ from workers.workflows.summaries import (
 )
 
 GRAPH_NAME = "research"
+
+# id(builder) -> (builder, its compiled graph); the builder is kept so its id is never reused
+_compiled: dict[int, tuple[StateGraph, CompiledStateGraph]] = {}
+
+
+def compiled(builder: StateGraph) -> CompiledStateGraph:
+    """`builder` compiled once per worker process, not once per session: compiling walks every
+    node's code (~4 % of a busy worker's CPU), and a compiled graph without a checkpointer holds
+    no state of a run (each `astream` builds its own), so sessions can share it."""
+    entry = _compiled.get(id(builder))
+    if entry is None:
+        entry = _compiled[id(builder)] = (builder, builder.compile())
+    return entry[1]
 
 
 def _options(settings: Settings, timeout_seconds: float, attempts: int) -> dict[str, Any]:

@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from graphs.state import Control, ResearchState, to_message, to_messages
     from graphs.strategies import strategy_of
     from workers.workflows import search_attributes as attrs
-    from workers.workflows.graph import GRAPH_NAME
+    from workers.workflows.graph import GRAPH_NAME, compiled
     from workers.workflows.models import (
         HistoryBudget,
         Progress,
@@ -166,7 +166,7 @@ class ResearchWorkflow:
         if not request.continued:
             attrs.upsert_session(self._indexed, request.model, request.protocol, request.question)
         final: dict[str, Any] = dict(state)
-        app = graph(GRAPH_NAME).compile()
+        app = compiled(graph(GRAPH_NAME))  # graph() also scopes the plugin's task cache
         async for mode, chunk in app.astream(
             state,
             config={"recursion_limit": RECURSION_LIMIT},
