@@ -6,6 +6,7 @@ instead of the call's full timeout, and a healthy call that waits long for its f
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio import activity
@@ -30,10 +31,20 @@ def beat(*details: object) -> None:
         activity.heartbeat(*details)
 
 
-async def _beat_forever(every: float) -> None:
+def late_by() -> float:
+    """Seconds since the server started this attempt (its heartbeat clock started then): a
+    busy worker hands a task to its activity seconds after the server gave it out."""
+    started = activity.info().started_time
+    return max(0.0, (datetime.now(UTC) - started).total_seconds())
+
+
+async def _beat_forever(every: float, late: float) -> None:
+    """Beat every `every` seconds on the server's clock: the first beat `every` after the
+    attempt started there, at once when the task reached us later than that."""
+    await asyncio.sleep(max(0.0, every - late))
     while True:
-        await asyncio.sleep(every)
         activity.heartbeat()
+        await asyncio.sleep(every)
 
 
 class KeepAlive(Interceptor):
@@ -51,7 +62,8 @@ class _KeepAliveInbound(ActivityInboundInterceptor):
         timeout = activity.info().heartbeat_timeout
         if not timeout:
             return await self.next.execute_activity(input)
-        beats = asyncio.create_task(_beat_forever(interval(timeout.total_seconds())))
+        every = interval(timeout.total_seconds())
+        beats = asyncio.create_task(_beat_forever(every, late_by()))
         try:
             return await self.next.execute_activity(input)
         finally:

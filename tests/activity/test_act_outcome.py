@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -165,6 +165,38 @@ async def test_keepalive_heartbeats_while_a_tool_waits(tools: ToolContext, jina:
     inbound = KeepAlive().intercept_activity(_Activity(read))  # type: ignore[arg-type]
     assert "slow" in await env.run(inbound.execute_activity, None)
     assert len(beats) >= 2
+
+
+def _started(env: ActivityEnvironment, seconds_ago: float) -> ActivityEnvironment:
+    env.info = replace(env.info, started_time=datetime.now(UTC) - timedelta(seconds=seconds_ago))
+    return env
+
+
+async def _nap() -> str:
+    await asyncio.sleep(0.3)
+    return "done"
+
+
+async def test_keepalive_beats_at_once_for_a_task_that_reached_the_worker_late() -> None:
+    """The server's heartbeat clock runs from when it gave the task out; a busy worker can hand
+    it to the activity seconds later. 2.5 s late under a 3 s timeout: beat now, not in 1 s."""
+    beats: list[tuple[object, ...]] = []
+    env = _started(_env(1, 3, heartbeat=3), seconds_ago=2.5)
+    env.on_heartbeat = lambda *details: beats.append(details)
+    inbound = KeepAlive().intercept_activity(_Activity(_nap))  # type: ignore[arg-type]
+    assert await env.run(inbound.execute_activity, None) == "done"
+    assert len(beats) == 1
+
+
+async def test_keepalive_beats_on_the_servers_schedule_for_a_punctual_task() -> None:
+    """A task that arrived at once beats a third of the timeout after the server started it:
+    a short activity sends no heartbeat at all."""
+    beats: list[tuple[object, ...]] = []
+    env = _started(_env(1, 3, heartbeat=3), seconds_ago=0)
+    env.on_heartbeat = lambda *details: beats.append(details)
+    inbound = KeepAlive().intercept_activity(_Activity(_nap))  # type: ignore[arg-type]
+    assert await env.run(inbound.execute_activity, None) == "done"
+    assert beats == []
 
 
 async def test_keepalive_leaves_an_activity_without_heartbeat_timeout_alone() -> None:

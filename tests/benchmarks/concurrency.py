@@ -56,6 +56,7 @@ WARM_UP = "concurrency warm-up"
 THINK = "llm.think"
 GAP = "between steps"
 RETRIED = "retried"  # activities whose completing attempt was not the first
+CAUSE = "retried after: "  # + the failure of the attempt before
 
 
 def question(i: int) -> str:
@@ -114,8 +115,13 @@ async def step_times(client: Client, session_id: str) -> dict[str, list[float]]:
     last_think: float | None = None
     for event in history.events:
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-            if event.activity_task_started_event_attributes.attempt > 1:
+            started = event.activity_task_started_event_attributes
+            if started.attempt > 1:
                 times[RETRIED].append(1.0)
+                failure = started.last_failure
+                cause = failure.message or failure.cause.message or "unknown"
+                name = scheduled[started.scheduled_event_id][0]
+                times[f"{CAUSE}{cause[:80]} ({name})"].append(1.0)
         at = event.event_time.ToDatetime().timestamp()
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             name = event.activity_task_scheduled_event_attributes.activity_type.name
@@ -356,7 +362,12 @@ async def main() -> None:
     others = "; ".join(
         f"{name.rsplit('.', 1)[-1]} {spread(name)}"
         for name in sorted(times)
-        if name not in (THINK, GAP, RETRIED)
+        if name not in (THINK, GAP, RETRIED) and not name.startswith(CAUSE)
+    )
+    causes = "; ".join(
+        f"{name.removeprefix(CAUSE)} ({len(times[name])})"
+        for name in times
+        if name.startswith(CAUSE)
     )
     lag = run.lag or [0.0]
     where = "in the worker's process" if args.fakes_in_process else "in a process of their own"
@@ -376,7 +387,7 @@ async def main() -> None:
         f"between steps = think completed -> next think scheduled ({len(times[GAP])}): "
         f"{spread(GAP)}\n"
         f"  activities between steps, scheduled -> completed: {others}\n"
-        f"activities retried (attempt > 1): {len(times[RETRIED])}\n"
+        f"activities retried (attempt > 1): {len(times[RETRIED])} {causes}\n"
         f"worker event-loop lag (a 0.1 s sleep woke late by): p50 {percentile(lag, 50):.3f} s, "
         f"p95 {percentile(lag, 95):.3f} s, max {max(run.lag, default=0.0):.2f} s\n"
         f"CPU while the sessions ran: {cpu}\n"
