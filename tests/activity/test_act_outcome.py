@@ -188,11 +188,14 @@ async def test_keepalive_beats_at_once_for_a_task_that_reached_the_worker_late()
     assert len(beats) == 1
 
 
-async def test_keepalive_beats_on_the_servers_schedule_for_a_punctual_task() -> None:
-    """A task that arrived at once beats a third of the timeout after the server started it:
-    a short activity sends no heartbeat at all."""
+@pytest.mark.parametrize("late", [0.0, 1.5])
+async def test_keepalive_spares_a_short_activity_that_is_not_late_enough_to_risk_it(
+    late: float,
+) -> None:
+    """On time, the first beat comes a third of the timeout on; 1.5 s late under a 3 s timeout,
+    0.5 s on (2 s after the server's start): a 0.3 s activity sends no heartbeat either way."""
     beats: list[tuple[object, ...]] = []
-    env = _started(_env(1, 3, heartbeat=3), seconds_ago=0)
+    env = _started(_env(1, 3, heartbeat=3), seconds_ago=late)
     env.on_heartbeat = lambda *details: beats.append(details)
     inbound = KeepAlive().intercept_activity(_Activity(_nap))  # type: ignore[arg-type]
     assert await env.run(inbound.execute_activity, None) == "done"
