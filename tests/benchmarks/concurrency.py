@@ -28,10 +28,11 @@ import asyncio
 import json
 import os
 import resource
+import sys
 import tempfile
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,6 +232,14 @@ async def durable(
         for session_id, report in zip(ids, reports, strict=True)
         if isinstance(report, BaseException) or report.termination != "answer"
     ]
+    why = Counter(
+        (str(getattr(report, "cause", None) or report) if isinstance(report, BaseException)
+         else f"ended: {report.termination}")[:120]
+        for report in reports
+        if isinstance(report, BaseException) or report.termination != "answer"
+    )  # fmt: skip
+    for reason, count in why.most_common(5):
+        print(f"failed ({count}): {reason}", file=sys.stderr)
     times = await all_step_times(client, ids)
     return Run(elapsed, times, rss_before, rss_peak, cpu, peaks, failed, lag)
 
