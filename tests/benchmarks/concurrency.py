@@ -227,16 +227,16 @@ async def durable(
         cpu = {name: cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
         rss_peak = peak_rss_mib()
         peaks = {name: process_peak_mib(pid) for name, pid in pids.items()}
-    failed = [
-        session_id
+    bad = [
+        (session_id, report)
         for session_id, report in zip(ids, reports, strict=True)
         if isinstance(report, BaseException) or report.termination != "answer"
     ]
+    failed = [session_id for session_id, _ in bad]
     why = Counter(
         (str(getattr(report, "cause", None) or report) if isinstance(report, BaseException)
          else f"ended: {report.termination}")[:120]
-        for report in reports
-        if isinstance(report, BaseException) or report.termination != "answer"
+        for _, report in bad
     )  # fmt: skip
     for reason, count in why.most_common(5):
         print(f"failed ({count}): {reason}", file=sys.stderr)
@@ -414,6 +414,8 @@ async def main() -> None:
 def summary(n: int, run: Run, floor: float, calls: int) -> dict[str, Any]:
     """The run's numbers, for `tests.benchmarks.curve`."""
 
+    lag = run.lag or [0.0]
+
     def spread(name: str) -> list[float]:
         values = run.times[name] or [0.0]
         return [percentile(values, 50), percentile(values, 95)]
@@ -429,7 +431,7 @@ def summary(n: int, run: Run, floor: float, calls: int) -> dict[str, Any]:
         "step_s": spread(THINK),
         "between_steps_s": spread(GAP),
         "retried": len(run.times[RETRIED]),
-        "loop_lag_s": [percentile(run.lag or [0.0], 50), percentile(run.lag or [0.0], 95)],
+        "loop_lag_s": [percentile(lag, 50), percentile(lag, 95)],
         "cpu_s": run.cpu,
         "peak_rss_mib": run.peaks,
     }
