@@ -16,6 +16,7 @@ from temporalio.worker import Worker
 from activities.context import ModelReplica, Slots, install_replica
 from activities.heartbeat import KeepAlive
 from activities.llm import healthy, think_activity
+from workers.hosting.intake import DEFAULT_INTAKE, POLLS, Intake
 from workers.workflows.llm_routing import replica_queue
 
 log = logging.getLogger(__name__)
@@ -30,18 +31,23 @@ class InferencePool:
     replica: ModelReplica
     max_concurrent: int
     queue: str = "llm"
+    intake: Intake | None = None  # the process's, when it runs other workers too
     check_seconds: float = 2.0
 
     def _workers(self) -> list[Worker]:
         """One worker per queue, each taking at most `max_concurrent` tasks: the rest waits in
         Temporal. The replica's semaphore then caps generations across both queues."""
+        if self.intake is None:
+            self.intake = Intake(DEFAULT_INTAKE)
+        intake = self.intake
         return [
             Worker(
                 self.client,
                 task_queue=queue,
                 activities=[think_activity],
-                max_concurrent_activities=self.max_concurrent,
-                interceptors=[KeepAlive()],
+                tuner=intake.tuner(self.max_concurrent),
+                max_concurrent_activity_task_polls=POLLS,
+                interceptors=[KeepAlive(), intake],
                 graceful_shutdown_timeout=_GRACE,
             )
             for queue in (self.queue, replica_queue(self.queue, self.replica.name))

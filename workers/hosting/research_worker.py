@@ -44,6 +44,7 @@ from workers.config import Settings
 from workers.hosting.blobs import blob_store
 from workers.hosting.failures import BoundedFailureConverter
 from workers.hosting.inference_worker import InferencePool
+from workers.hosting.intake import POLLS, Intake
 from workers.workflows.evaluation import EvalWorkflow
 from workers.workflows.graph import GRAPH_NAME, make_research_graph
 from workers.workflows.heavy import HeavyWorkflow
@@ -235,13 +236,14 @@ async def research_worker(
     ) as http:
         context.install(build_tool_context(settings, http))
         install_judge(judge_endpoint(settings))
+        intake = Intake(settings.activity_intake)
         worker = Worker(
             client,
             task_queue=settings.task_queue,
             workflows=[ResearchWorkflow, EvalWorkflow, HeavyWorkflow],
             activities=[judge_activity, branch_report, integrate, write_report],
             plugins=[plugin(settings)],
-            interceptors=[KeepAlive()],  # every activity heartbeats while it runs
+            interceptors=[KeepAlive(), intake],  # every activity heartbeats while it runs
             # The sandbox re-imports workflow modules per run and guards every activation:
             # ~25 % of the worker's CPU (docs/benchmarks.md). The replay tests run sandboxed.
             workflow_runner=(
@@ -249,7 +251,8 @@ async def research_worker(
                 if settings.workflow_sandbox
                 else UnsandboxedWorkflowRunner()
             ),
-            max_concurrent_activities=settings.max_concurrent_activities,
+            tuner=intake.tuner(settings.max_concurrent_activities),
+            max_concurrent_activity_task_polls=POLLS,
             graceful_shutdown_timeout=timedelta(seconds=10),
             # A dead worker's cached session moves to another worker after this long.
             sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_seconds),
@@ -262,6 +265,7 @@ async def research_worker(
                     ModelReplica(research_endpoint(settings), "local"),
                     max_concurrent=settings.local_max_concurrent,
                     queue=settings.llm_queue,
+                    intake=intake,
                 ).run(stop)
             )
             if inference
@@ -295,6 +299,7 @@ async def run_inference_worker(
     settings: Settings, client: Client, replica: ModelReplica, max_concurrent: int
 ) -> None:
     """`deepresearch inference-worker`: one replica's pool until SIGTERM/SIGINT."""
-    await InferencePool(client, replica, max_concurrent, queue=settings.llm_queue).run(
-        stop_on_signals()
+    pool = InferencePool(
+        client, replica, max_concurrent, settings.llm_queue, Intake(settings.activity_intake)
     )
+    await pool.run(stop_on_signals())
