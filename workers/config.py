@@ -141,7 +141,7 @@ class Settings(BaseSettings):
     )
     # Activity tasks a worker process takes before its event loop has started them: the rest
     # wait on the server, where their heartbeat clock has not started (workers/hosting/intake.py).
-    activity_intake: int = Field(32, ge=1, validation_alias=_env("DEEPRESEARCH_ACTIVITY_INTAKE"))
+    activity_intake: int = Field(16, ge=1, validation_alias=_env("DEEPRESEARCH_ACTIVITY_INTAKE"))
     model_wait_seconds: float = Field(
         1800, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_MODEL_WAIT_SECONDS")
     )

@@ -39,7 +39,7 @@ from temporalio.worker import (
     WorkerTuner,
 )
 
-DEFAULT_INTAKE = 32  # the setting's default (DEEPRESEARCH_ACTIVITY_INTAKE)
+DEFAULT_INTAKE = 16  # the setting's default (DEEPRESEARCH_ACTIVITY_INTAKE)
 POLLS = 5  # activity polls in flight per worker: the SDK's default, passed to every worker
 SDK_DEFAULT_SLOTS = 100  # the SDK's slots for workflow tasks, local activities, Nexus tasks
 
