@@ -15,6 +15,12 @@ from workers.hosting.intake import DEFAULT_INTAKE, POLLS, Intake, _Slots
 CTX = SimpleNamespace()
 
 
+def worker(intake: Intake, maximum: int) -> _Slots:
+    slots = intake.slots(maximum)
+    assert isinstance(slots, _Slots)
+    return slots
+
+
 def lend(slots: _Slots) -> object | None:
     return slots.try_reserve_slot(CTX)  # type: ignore[arg-type]
 
@@ -37,8 +43,7 @@ def polls(slots: _Slots) -> list[object]:
 
 def test_lends_until_that_many_tasks_wait_then_a_start_makes_room() -> None:
     intake = Intake(waiting=2)
-    slots = _Slots(intake, maximum=100)
-    intake._workers.add(slots)
+    slots = worker(intake, 100)
     first, second, *_ = polls(slots)
     assert lend(slots) is not None and lend(slots) is not None  # beyond the polls: tasks
     assert intake.unstarted == 2 and lend(slots) is None
@@ -52,9 +57,7 @@ def test_lends_until_that_many_tasks_wait_then_a_start_makes_room() -> None:
 
 def test_polls_waiting_on_a_quiet_queue_do_not_starve_a_busy_one() -> None:
     intake = Intake(waiting=1)
-    quiet, busy = _Slots(intake, maximum=100), _Slots(intake, maximum=100)
-    intake._workers.add(quiet)
-    intake._workers.add(busy)
+    quiet, busy = worker(intake, 100), worker(intake, 100)
     polls(quiet)
     polls(busy)
     assert lend(busy) is not None and intake.unstarted == 1
@@ -62,7 +65,7 @@ def test_polls_waiting_on_a_quiet_queue_do_not_starve_a_busy_one() -> None:
 
 def test_a_worker_keeps_its_own_maximum() -> None:
     intake = Intake(waiting=10)
-    small, other = _Slots(intake, maximum=1), _Slots(intake, maximum=5)
+    small, other = worker(intake, 1), worker(intake, 5)
     permit = lend(small)
     assert permit is not None and lend(small) is None
     assert lend(other) is not None  # the process still has room for another worker
@@ -72,8 +75,7 @@ def test_a_worker_keeps_its_own_maximum() -> None:
 
 def test_a_returned_permit_makes_room() -> None:
     intake = Intake(waiting=1)
-    slots = _Slots(intake, maximum=100)
-    intake._workers.add(slots)
+    slots = worker(intake, 100)
     polls(slots)
     permit = lend(slots)
     hand_over(slots, permit)
@@ -82,16 +84,21 @@ def test_a_returned_permit_makes_room() -> None:
     assert intake.unstarted == 0 and lend(slots) is not None
 
 
-async def test_a_waiting_poll_gets_the_room_a_start_makes() -> None:
-    intake = Intake(waiting=1)
-    slots = _Slots(intake, maximum=100)
-    intake._workers.add(slots)
+async def full(intake: Intake) -> tuple[_Slots, object, asyncio.Task[object]]:
+    """A worker whose one task was handed over, not started, and a poll that waits for room."""
+    slots = worker(intake, 100)
     polls(slots)
     held = await slots.reserve_slot(CTX)  # type: ignore[arg-type]
     hand_over(slots, held)
     waiting = asyncio.create_task(slots.reserve_slot(CTX))  # type: ignore[arg-type]
     await asyncio.sleep(0.05)
     assert not waiting.done()
+    return slots, held, waiting
+
+
+async def test_a_waiting_poll_gets_the_room_a_start_makes() -> None:
+    intake = Intake(waiting=1)
+    slots, held, waiting = await full(intake)
     intake._started()
     permit = await asyncio.wait_for(waiting, 2)
     assert permit is not held
@@ -99,12 +106,7 @@ async def test_a_waiting_poll_gets_the_room_a_start_makes() -> None:
 
 async def test_a_cancelled_poll_gives_its_permit_back() -> None:
     intake = Intake(waiting=1)
-    slots = _Slots(intake, maximum=100)
-    intake._workers.add(slots)
-    polls(slots)
-    held = await slots.reserve_slot(CTX)  # type: ignore[arg-type]
-    waiting = asyncio.create_task(slots.reserve_slot(CTX))  # type: ignore[arg-type]
-    await asyncio.sleep(0.05)
+    slots, held, waiting = await full(intake)
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting

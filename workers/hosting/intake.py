@@ -72,16 +72,20 @@ class Intake(Interceptor):
     def tuner(self, max_concurrent_activities: int) -> WorkerTuner:
         """A worker's slots: at most `max_concurrent_activities` activities, lent through this
         intake; the SDK's defaults for the rest. Give the worker `POLLS` activity polls."""
-        slots = _Slots(self, max_concurrent_activities)
-        with self._lock:
-            self._workers.add(slots)
         fixed = FixedSizeSlotSupplier(SDK_DEFAULT_SLOTS)
         return WorkerTuner.create_composite(
             workflow_supplier=fixed,
-            activity_supplier=slots,
+            activity_supplier=self.slots(max_concurrent_activities),
             local_activity_supplier=fixed,
             nexus_supplier=fixed,
         )
+
+    def slots(self, maximum: int) -> CustomSlotSupplier:
+        """One worker's activity slots, at most `maximum` of them."""
+        slots = _Slots(self, maximum)
+        with self._lock:
+            self._workers.add(slots)
+        return slots
 
     @property
     def unstarted(self) -> int:
