@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable
 from typing import Any
@@ -12,6 +13,14 @@ from temporalio.exceptions import ApplicationError
 from activities.errors import ToolError, is_content_error
 from activities.metrics import count
 
+# An attempt answers a tenth of its start-to-close timeout (5 s at the most) before it ends: a
+# tool that hangs on its last attempt then answers with its fallback, instead of the timeout
+# failing the whole session. Counted on this worker's clock from when the tool began, not from
+# the server's start time, so that a skewed clock cannot cut every call short; the margin also
+# covers the moments the task took to reach the activity.
+DEADLINE_SHARE = 0.1
+DEADLINE_MARGIN_MAX = 5.0
+
 
 def _last_attempt() -> bool:
     if not activity.in_activity():
@@ -21,13 +30,39 @@ def _last_attempt() -> bool:
     return bool(maximum) and info.attempt >= maximum
 
 
+def _deadline() -> float | None:
+    """Loop time by which this attempt answers, short of its start-to-close timeout; None
+    without one (outside an activity)."""
+    if not activity.in_activity():
+        return None
+    timeout = activity.info().start_to_close_timeout
+    if not timeout:
+        return None
+    seconds = timeout.total_seconds()
+    margin = min(DEADLINE_MARGIN_MAX, seconds * DEADLINE_SHARE)
+    return asyncio.get_running_loop().time() + seconds - margin
+
+
+async def _within_deadline(work: Awaitable[str]) -> str:
+    """`work`, cut off by the attempt's deadline as a retryable failure."""
+    deadline = _deadline()
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await work
+    except TimeoutError:
+        if deadline is None or asyncio.get_running_loop().time() < deadline:
+            raise  # a TimeoutError of the tool's own
+        raise ApplicationError("no answer before the attempt's timeout", type="Deadline") from None
+
+
 async def tool_outcome(work: Awaitable[str], *, fallback: str, label: str) -> str:
     """Await a tool's text. A non-retryable failure, and one that what a page or URL holds
-    raises in a codec or URL parser, answers at once with the error; a retryable one raises
-    (Temporal retries) until the last attempt, which answers with `fallback`."""
+    raises in a codec or URL parser, answers at once with the error; a retryable one, and a
+    tool still busy shortly before the attempt's timeout, raises (Temporal retries) until the
+    last attempt, which answers with `fallback`."""
     tool = label.split(" ", 1)[0]
     try:
-        text = await work
+        text = await _within_deadline(work)
     except ToolError as error:
         count("tool_calls", tool=tool, outcome="refused")
         return f"[{label}] {error}"

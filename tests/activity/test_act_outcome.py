@@ -125,6 +125,37 @@ async def test_retryable_on_last_attempt_is_fallback(attempt: int, maximum: int)
     assert await _env(attempt, maximum).run(body) == FALLBACK
 
 
+def _timed(attempt: int, maximum: int, timeout: float) -> ActivityEnvironment:
+    env = _env(attempt, maximum)
+    env.info = replace(env.info, start_to_close_timeout=timedelta(seconds=timeout))
+    return env
+
+
+async def _hanging_tool() -> str:
+    return await tool_outcome(asyncio.sleep(30, "late"), fallback=FALLBACK, label="t")
+
+
+async def test_a_tool_busy_at_its_last_attempts_deadline_answers_the_fallback() -> None:
+    """Before, the server's start-to-close timeout ended such an attempt, and the session."""
+    started = asyncio.get_running_loop().time()
+    assert await _timed(3, 3, timeout=0.5).run(_hanging_tool) == FALLBACK
+    assert asyncio.get_running_loop().time() - started < 0.5  # before the server's timeout
+
+
+async def test_a_tool_busy_at_an_earlier_attempts_deadline_is_retried() -> None:
+    with pytest.raises(ApplicationError, match="before the attempt's timeout") as raised:
+        await _timed(1, 3, timeout=0.5).run(_hanging_tool)
+    assert not raised.value.non_retryable
+
+
+async def test_a_timeout_error_of_the_tool_itself_is_not_the_deadline() -> None:
+    async def body() -> str:
+        return await tool_outcome(_raise(TimeoutError("own")), fallback=FALLBACK, label="t")
+
+    with pytest.raises(TimeoutError, match="own"):
+        await _timed(3, 3, timeout=30).run(body)
+
+
 async def test_search_node_in_activity(
     tools: ToolContext, serper: FakeSerper, install: Callable[[ToolContext], ToolContext]
 ) -> None:

@@ -114,6 +114,18 @@ def test_tool_that_keeps_failing_becomes_an_observation(stack: Stack) -> None:
     assert seen == f"<tool_response>\n{prompts.SEARCH_TIMEOUT}\n</tool_response>"
 
 
+def test_tool_that_hangs_past_its_timeout_becomes_an_observation(stack: Stack) -> None:
+    """Each attempt answers shortly before its start-to-close timeout; before, the server's
+    timeout of the last attempt failed the whole session."""
+    stack.script(QUESTION, [call("search", {"query": ["anything"]}), answer()])
+    stack.serper.hang_next(2)
+    report = ask_json(stack, DEEPRESEARCH_TOOL_ATTEMPTS="2", DEEPRESEARCH_TOOL_TIMEOUT_SECONDS="2")
+    assert report["answer"] == ANSWER
+    assert [r.status for r in stack.serper.records()] == [0, 0]  # both attempts hung
+    seen = stack.model.research_requests()[1].body["messages"][-1]["content"]
+    assert seen == f"<tool_response>\n{prompts.SEARCH_TIMEOUT}\n</tool_response>"
+
+
 def test_malformed_model_output_is_an_observation(stack: Stack) -> None:
     stack.script(
         QUESTION,
