@@ -136,10 +136,9 @@ async def _hanging_tool() -> str:
 
 
 async def test_a_tool_busy_at_its_last_attempts_deadline_answers_the_fallback() -> None:
-    """Before, the server's start-to-close timeout ended such an attempt, and the session."""
-    started = asyncio.get_running_loop().time()
+    """Before, the server's start-to-close timeout ended such an attempt, and the session (here,
+    without a server, the tool would have answered "late" after 30 s)."""
     assert await _timed(3, 3, timeout=0.5).run(_hanging_tool) == FALLBACK
-    assert asyncio.get_running_loop().time() - started < 0.5  # before the server's timeout
 
 
 async def test_a_tool_busy_at_an_earlier_attempts_deadline_is_retried() -> None:
