@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from temporalio.client import Client
@@ -31,23 +31,21 @@ class InferencePool:
     replica: ModelReplica
     max_concurrent: int
     queue: str = "llm"
-    intake: Intake | None = None  # the process's, when it runs other workers too
+    # the process's, when it runs other workers too
+    intake: Intake = field(default_factory=lambda: Intake(DEFAULT_INTAKE))
     check_seconds: float = 2.0
 
     def _workers(self) -> list[Worker]:
         """One worker per queue, each taking at most `max_concurrent` tasks: the rest waits in
         Temporal. The replica's semaphore then caps generations across both queues."""
-        if self.intake is None:
-            self.intake = Intake(DEFAULT_INTAKE)
-        intake = self.intake
         return [
             Worker(
                 self.client,
                 task_queue=queue,
                 activities=[think_activity],
-                tuner=intake.tuner(self.max_concurrent),
+                tuner=self.intake.tuner(self.max_concurrent),
                 max_concurrent_activity_task_polls=POLLS,
-                interceptors=[KeepAlive(), intake],
+                interceptors=[KeepAlive(), self.intake],
                 graceful_shutdown_timeout=_GRACE,
             )
             for queue in (self.queue, replica_queue(self.queue, self.replica.name))
