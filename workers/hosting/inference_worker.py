@@ -17,6 +17,7 @@ from activities.context import ModelReplica, Slots, install_replica
 from activities.heartbeat import KeepAlive
 from activities.llm import healthy, think_activity
 from workers.hosting.intake import DEFAULT_INTAKE, POLLS, Intake
+from workers.hosting.sticky import ReleaseSticky
 from workers.workflows.llm_routing import replica_queue
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class InferencePool:
                 activities=[think_activity],
                 tuner=self.intake.tuner(self.max_concurrent),
                 max_concurrent_activity_task_polls=POLLS,
-                interceptors=[KeepAlive(), self.intake],
+                interceptors=[KeepAlive(), ReleaseSticky(), self.intake],
                 graceful_shutdown_timeout=_GRACE,
             )
             for queue in (self.queue, replica_queue(self.queue, self.replica.name))

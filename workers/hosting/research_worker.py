@@ -45,6 +45,7 @@ from workers.hosting.blobs import blob_store
 from workers.hosting.failures import BoundedFailureConverter
 from workers.hosting.inference_worker import InferencePool
 from workers.hosting.intake import POLLS, Intake
+from workers.hosting.sticky import ReleaseSticky
 from workers.workflows.evaluation import EvalWorkflow
 from workers.workflows.graph import GRAPH_NAME, make_research_graph
 from workers.workflows.heavy import HeavyWorkflow
@@ -243,7 +244,8 @@ async def research_worker(
             workflows=[ResearchWorkflow, EvalWorkflow, HeavyWorkflow],
             activities=[judge_activity, branch_report, integrate, write_report],
             plugins=[plugin(settings)],
-            interceptors=[KeepAlive(), intake],  # every activity heartbeats while it runs
+            # every activity heartbeats while it runs; a retry after a lost worker frees its session
+            interceptors=[KeepAlive(), ReleaseSticky(), intake],
             # The sandbox re-imports workflow modules per run and guards every activation:
             # ~25 % of the worker's CPU (docs/benchmarks.md). The replay tests run sandboxed.
             workflow_runner=(
