@@ -9,9 +9,11 @@ model holds the session's second model call, and a new worker is started at once
 `--kill inference`: a separate `deepresearch inference-worker` (replica r0) is SIGKILLed mid
 model call and restarted at once; the research worker (`--no-inference`) lives on.
 `--kill search`: the worker is killed while the fake Serper holds the first search. The held
-call takes `--latency` seconds each attempt. Measured from the kill (event times in history,
-the fakes' request times): the new process polling, the killed call's next attempt reaching
-the fake, that step completing, the session's following step completing, the session's end.
+call takes `--latency` seconds each attempt (a model call: before its first token, so that the
+new process's health check of the model is answered at once). Measured from the kill (event
+times in history, the fakes' request times): the new process polling, the killed call's next
+attempt started (its ActivityTaskStarted event) and reaching the fake, that step completing,
+the session's following step completing, the session's end.
 `--heartbeats` (DEEPRESEARCH_HEARTBEAT_SECONDS) and `--sticky` default to the settings'
 defaults. Baseline in the same run: the same session uninterrupted (the held step's scheduled
 -> completed). Prints min / median of the repeats.
@@ -63,9 +65,10 @@ def script() -> list[str]:
 @dataclass
 class Steps:
     """Completed activities of one session in order: (type, scheduled, completed epoch
-    seconds, attempt), and the session's end."""
+    seconds, attempt), when each completed one's last attempt started, and the session's end."""
 
     done: list[tuple[str, float, float, int]]
+    started: list[float]
     ended: float
 
     def held(self, kind: str) -> int:
@@ -79,8 +82,9 @@ class Steps:
 async def read_steps(client: Client, session_id: str) -> Steps:
     history = await client.get_workflow_handle(session_id).fetch_history()
     scheduled: dict[int, tuple[str, float]] = {}
-    attempts: dict[int, int] = {}
+    attempts: dict[int, tuple[int, float]] = {}
     done: list[tuple[str, float, float, int]] = []
+    started: list[float] = []
     ended = 0.0
     for event in history.events:
         at = event.event_time.ToDatetime().timestamp()
@@ -89,15 +93,17 @@ async def read_steps(client: Client, session_id: str) -> Steps:
             scheduled[event.event_id] = (name, at)
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             attrs = event.activity_task_started_event_attributes
-            attempts[attrs.scheduled_event_id] = attrs.attempt
+            attempts[attrs.scheduled_event_id] = (attrs.attempt, at)
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             key = event.activity_task_completed_event_attributes.scheduled_event_id
             name, begun = scheduled[key]
-            done.append((name, begun, at, attempts.get(key, 1)))
+            attempt, began = attempts.get(key, (1, begun))
+            done.append((name, begun, at, attempt))
+            started.append(began)
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
             ended = at
     assert ended, f"{session_id} did not complete"
-    return Steps(done, ended)
+    return Steps(done, started, ended)
 
 
 class Process:
@@ -165,6 +171,7 @@ class Recovery:
     """Seconds from the kill."""
 
     polling: float  # the new process is polling
+    started: float  # the server started the killed call's next attempt
     attempt: float  # the killed call's next attempt reached the fake
     step: float  # that step completed
     following: float  # the session's next step completed
@@ -178,7 +185,9 @@ async def interrupted(
     """One session whose `victim` is killed while `held` answers the held call."""
     before = len(held.records(lambda r: r.method == "POST"))
     handle = await start(client, queue, "killed")
-    answered = 1 if kind != "search" else 0  # the fake's answers before the held call
+    # The fake's records before the held call is in flight: a model call is recorded when its
+    # headers go out (it is held before its first token), a search when it is answered.
+    answered = 2 if kind != "search" else 0
     deadline = time.monotonic() + 60
     while len(held.records(lambda r: r.method == "POST")) < before + answered or not held.in_flight:
         if time.monotonic() > deadline:
@@ -198,6 +207,7 @@ async def interrupted(
     retried = held.records(lambda r: r.method == "POST" and r.at > killed_mono)
     return Recovery(
         polling=ready - killed,
+        started=steps.started[index] - killed,
         attempt=min(r.at for r in retried) - killed_mono,
         step=completed - killed,
         following=steps.done[index + 1][2] - killed,
@@ -228,7 +238,10 @@ async def main() -> None:
     ):
         model.scripts[QUESTION] = script()
         held: FakeServer = serper if args.kill == "search" else model
-        held.latency = args.latency
+        if args.kill == "search":
+            serper.latency = args.latency
+        else:  # the call is held, not the replica's health check (`/v1/models`)
+            model.first_token_delay = args.latency
         server = DevServer(Path(tmp) / "temporal.db").start()
         queue = f"recovery-{uuid.uuid4().hex[:6]}"
         settings = Settings(DEEPRESEARCH_DATA_DIR=tmp)
@@ -293,7 +306,8 @@ async def main() -> None:
         factor = statistics.median(r.step for r in runs) / statistics.median(step)
         lines.append(
             f"heartbeat {heartbeat:4.1f}s: kill -> new process polling "
-            f"{spread([r.polling for r in runs])}; -> next attempt at the fake "
+            f"{spread([r.polling for r in runs])}; -> next attempt started "
+            f"{spread([r.started for r in runs])}; -> at the fake "
             f"{spread([r.attempt for r in runs])}; -> step completed "
             f"{spread([r.step for r in runs])} (attempt {max(r.attempts for r in runs)}; "
             f"{factor:.1f}x the step); -> next step completed "
