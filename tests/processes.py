@@ -12,6 +12,8 @@ import httpx
 
 from workers.hosting import devserver
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float) -> bool:
     """Whether `url` answered 200 within `timeout` seconds (False at once if `process` exits)."""
@@ -103,12 +105,12 @@ class LlamaServer(Managed):
 
     def start(self, timeout: float = 180) -> LlamaServer:
         """Start and wait until `/v1/models` answers (the model is loaded)."""
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model),
+        command = [sys.executable, "-m", "tests.realmodel.serve", "--model", str(self.model),
                    "--model_alias", self.alias, "--n_ctx", str(self.n_ctx),
                    "--host", "127.0.0.1", "--port", str(self.port), "--n_threads", "2",
                    "--seed", "7", "--logits_all", "False"]  # fmt: skip
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
         if not wait_http(f"{self.url}/v1/models", self.process, timeout):
             self.stop()
             raise RuntimeError(f"llama server not ready after {timeout:g} s: see {self.log}")

@@ -41,6 +41,16 @@ def ask_json(stack: Stack, *args: str, timeout: str = "120", **env: str) -> dict
     return json.loads(result.stdout)
 
 
+def finish_on_a_new_worker(stack: Stack, session_id: str) -> dict[str, object]:
+    """Start a fresh worker, attach to the session until its report, then stop the worker."""
+    worker = stack.spawn_worker("worker-2.log")
+    try:
+        return ask_json(stack, "--id", session_id, "--no-worker")
+    finally:
+        worker.terminate()
+        worker.wait(20)
+
+
 def test_ask_json_then_show(stack: Stack) -> None:
     stack.script(QUESTION, four_call_script(stack))
     started = time.monotonic()
@@ -424,12 +434,7 @@ def test_sigterm_lets_in_flight_calls_finish(stack: Stack) -> None:
     assert first.wait(30) == 0
     assert [r.status for r in stack.serper.requests] == [200, 200]  # they finished
     stack.serper.latency = 0
-    second = stack.spawn_worker("worker-2.log")
-    try:
-        report = ask_json(stack, "--id", "s-sigterm", "--no-worker")
-    finally:
-        second.terminate()
-        second.wait(20)
+    report = finish_on_a_new_worker(stack, "s-sigterm")
     assert report["answer"] == ANSWER
     assert len(stack.serper.requests) == 2  # not sent again
 

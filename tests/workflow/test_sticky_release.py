@@ -9,7 +9,12 @@ from temporalio.api.enums.v1 import EventType, TaskQueueKind
 from temporalio.client import Client
 
 from tests.conftest import Stack
-from tests.workflow.test_session import ANSWER, QUESTION, ask_json, four_call_script
+from tests.workflow.test_session import (
+    ANSWER,
+    QUESTION,
+    finish_on_a_new_worker,
+    four_call_script,
+)
 
 THINK = "llm.think"
 
@@ -37,12 +42,7 @@ async def test_retried_call_after_a_dead_worker_skips_its_sticky_queue(
         if first.poll() is None:
             first.kill()
     stack.model.first_token_delay = 0
-    second = stack.spawn_worker("worker-2.log")
-    try:
-        report = ask_json(stack, "--id", "s-sticky", "--no-worker")
-    finally:
-        second.terminate()
-        second.wait(20)
+    report = finish_on_a_new_worker(stack, "s-sticky")
     assert report["answer"] == ANSWER
 
     client = await Client.connect(temporal_address)
