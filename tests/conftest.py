@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import FakeJina, FakeModel, FakeSerper, fake_env
-from tests.processes import DevServer
+from tests.processes import REPO, DevServer
 
-REPO = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "workers.cli"]
 
 

@@ -33,19 +33,17 @@ def after_lost_worker(activity_id: str, pending: list[PendingActivityInfo]) -> b
     """Whether this attempt follows one that ended on its heartbeat timeout: the signature of a
     dead (or frozen) worker. Other failures (a 429, a server error) leave the sticky worker
     alone, since a reset costs the session one full replay."""
-    for item in pending:
-        if item.activity_id == activity_id:
-            failure = item.last_failure
-            return (
-                failure.HasField("timeout_failure_info")
-                and failure.timeout_failure_info.timeout_type == TimeoutType.TIMEOUT_TYPE_HEARTBEAT
-            )
-    return False
+    heartbeat = TimeoutType.TIMEOUT_TYPE_HEARTBEAT  # unset failure fields read as unspecified
+    return any(
+        item.activity_id == activity_id
+        and item.last_failure.timeout_failure_info.timeout_type == heartbeat
+        for item in pending
+    )
 
 
-async def release(client: Client, info: activity.Info) -> bool:
-    """Clear the session's sticky queue when this attempt follows a lost worker; True if it
-    did. A failed RPC is logged, never raised: the sticky timeout still moves the session."""
+async def release(client: Client, info: activity.Info) -> None:
+    """Clear the session's sticky queue when this attempt follows a lost worker. A failed RPC
+    is logged, never raised: the sticky timeout still moves the session."""
     execution = WorkflowExecution(workflow_id=info.workflow_id, run_id=info.workflow_run_id or "")
     service = client.workflow_service
     try:
@@ -53,20 +51,19 @@ async def release(client: Client, info: activity.Info) -> bool:
             DescribeWorkflowExecutionRequest(namespace=info.workflow_namespace, execution=execution)
         )
         if not after_lost_worker(info.activity_id, list(described.pending_activities)):
-            return False
+            return
         await service.reset_sticky_task_queue(
             ResetStickyTaskQueueRequest(namespace=info.workflow_namespace, execution=execution)
         )
     except RPCError as exc:
         log.warning("session %s: could not clear its sticky queue: %s", info.workflow_id, exc)
-        return False
+        return
     log.info(
         "session %s: %s attempt %d follows a heartbeat timeout; its next task goes to any worker",
         info.workflow_id,
         info.activity_type,
         info.attempt,
     )
-    return True
 
 
 class ReleaseSticky(Interceptor):
