@@ -66,6 +66,46 @@ class _CutOff(Exception):
 _Calls = dict[int, dict[str, str]]
 
 
+# The request fields in the order `chat.completions.create` writes them, so that a request
+# goes out byte for byte as the SDK's typed call (and the reference) sends it.
+_FIELD_ORDER = {
+    name: rank
+    for rank, name in enumerate(
+        ("model", "stream", "messages", "frequency_penalty", "max_tokens", "presence_penalty",
+         "seed", "stop", "stream_options", "temperature", "tool_choice", "tools", "top_p")
+    )
+}  # fmt: skip
+
+
+def request_body(
+    model: str, messages: list[dict[str, Any]], params: Mapping[str, Any], *, stream: bool = False
+) -> dict[str, Any]:
+    """The JSON body of a chat completion request: model, messages and exactly `params`."""
+    fields: dict[str, Any] = {"model": model, "messages": messages, **params}
+    if stream:
+        fields["stream"] = True
+    return dict(
+        sorted(fields.items(), key=lambda item: _FIELD_ORDER.get(item[0], len(_FIELD_ORDER)))
+    )
+
+
+async def _post(endpoint: ModelEndpoint, body: dict[str, Any], *, stream: bool = False) -> Any:
+    """POST /chat/completions through the SDK's client (its auth, timeouts, error types and SSE
+    decoding) with the body as built and the answer as parsed JSON. The typed
+    `chat.completions.create` walks every message through its param transform and builds a
+    model per chunk: ~10 ms of CPU a call on a 20-message conversation, against ~1 ms here
+    (docs/benchmarks.md, "Model client")."""
+    if stream:
+        return await endpoint.client.post(
+            "/chat/completions",
+            body=body,
+            cast_to=object,
+            stream=True,
+            stream_cls=openai.AsyncStream[object],
+        )
+    return await endpoint.client.post("/chat/completions", body=body, cast_to=object)
+
+
 async def _streamed(
     endpoint: ModelEndpoint, messages: list[dict[str, Any]], params: Mapping[str, Any]
 ) -> tuple[str, str, _Calls, Any]:
@@ -80,19 +120,24 @@ async def _streamed(
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(stall) as silence:
-            stream = await endpoint.client.chat.completions.create(
-                model=endpoint.model,
-                messages=messages,  # type: ignore[arg-type]
+            stream = await _post(
+                endpoint,
+                request_body(
+                    endpoint.model,
+                    messages,
+                    {**params, "stream_options": {"include_usage": True}},
+                    stream=True,
+                ),
                 stream=True,
-                stream_options={"include_usage": True},
-                **params,
             )
             async with stream:  # closed (its connection freed) also when it stalls
                 async for chunk in stream:
                     if stall is not None:
                         silence.reschedule(loop.time() + stall)
+                    if not isinstance(chunk, dict):
+                        continue  # not a chunk: nothing to fold in
                     finished = _add_chunk(chunk, parts, thinking, calls) or finished
-                    usage = chunk.usage if chunk.usage is not None else usage
+                    usage = chunk.get("usage") or usage
     except TimeoutError:
         raise ApplicationError(
             f"model endpoint sent nothing for {stall:g} s (DEEPRESEARCH_MODEL_STALL_SECONDS)",
@@ -103,49 +148,67 @@ async def _streamed(
     return "".join(parts), "".join(thinking), calls, usage
 
 
-def _add_chunk(chunk: Any, parts: list[str], thinking: list[str], calls: _Calls) -> bool:
-    """Fold one streamed chunk into the text, reasoning and tool-call parts; whether it
-    carries the finish reason."""
-    if not chunk.choices:
+def _add_chunk(chunk: dict[str, Any], parts: list[str], thinking: list[str], calls: _Calls) -> bool:
+    """Fold one streamed chunk (its JSON, as the server sent it) into the text, reasoning and
+    tool-call parts; whether it carries the finish reason. Fields of the wrong type count as
+    absent: a malformed chunk adds nothing rather than failing the call."""
+    choices = chunk.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         return False
-    delta = chunk.choices[0].delta
-    if delta.content:
-        parts.append(delta.content)
-    extra = getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None)
+    delta = _dict(choices[0].get("delta"))
+    content = delta.get("content")
+    if isinstance(content, str):
+        parts.append(content)
+    extra = delta.get("reasoning_content") or delta.get("reasoning")
     if isinstance(extra, str):
         thinking.append(extra)
-    for part in delta.tool_calls or []:
-        call = calls.setdefault(part.index, {"id": "", "name": "", "arguments": ""})
-        call["id"] = part.id or call["id"]
-        if part.function is not None:
-            call["name"] += part.function.name or ""
-            call["arguments"] += part.function.arguments or ""
-    return chunk.choices[0].finish_reason is not None
+    tool_calls = delta.get("tool_calls")
+    for part in tool_calls if isinstance(tool_calls, list) else []:
+        if not isinstance(part, dict) or not isinstance(part.get("index", 0), int):
+            continue
+        call = calls.setdefault(part.get("index", 0), {"id": "", "name": "", "arguments": ""})
+        call["id"] = _text(part.get("id")) or call["id"]
+        function = _dict(part.get("function"))
+        call["name"] += _text(function.get("name"))
+        call["arguments"] += _text(function.get("arguments"))
+    return choices[0].get("finish_reason") is not None
 
 
 async def _single(
     endpoint: ModelEndpoint, messages: list[dict[str, Any]], params: Mapping[str, Any]
 ) -> tuple[str, str, _Calls, Any]:
     """(text, reasoning, tool calls, usage) of one unstreamed completion."""
-    response = await endpoint.client.chat.completions.create(
-        model=endpoint.model,
-        messages=messages,  # type: ignore[arg-type]
-        **params,
-    )
-    if not response.choices:
-        return "", "", {}, response.usage
-    message = response.choices[0].message
-    extra = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None)
+    response = _dict(await _post(endpoint, request_body(endpoint.model, messages, params)))
+    choices = response.get("choices")
+    usage = response.get("usage")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return "", "", {}, usage
+    message = _dict(choices[0].get("message"))
+    extra = message.get("reasoning_content") or message.get("reasoning")
     calls: _Calls = {}
-    for index, call in enumerate(message.tool_calls or []):
-        function = getattr(call, "function", None)
+    tool_calls = message.get("tool_calls")
+    for index, call in enumerate(tool_calls if isinstance(tool_calls, list) else []):
+        function = _dict(_dict(call).get("function"))
         calls[index] = {
-            "id": call.id or "",
-            "name": getattr(function, "name", "") or "",
-            "arguments": getattr(function, "arguments", "") or "",
+            "id": _text(_dict(call).get("id")),
+            "name": _text(function.get("name")),
+            "arguments": _text(function.get("arguments")),
         }
     reasoning = extra if isinstance(extra, str) else ""
-    return message.content or "", reasoning, calls, response.usage
+    return _text(message.get("content")), reasoning, calls, usage
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _tokens(usage: Any, key: str) -> int | None:
+    value = _dict(usage).get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 async def complete(
@@ -178,14 +241,12 @@ async def complete(
             "model endpoint returned an empty completion", type="EmptyCompletion"
         )
     count("model_calls", model=endpoint.model)
-    prompt_tokens = (
-        usage.prompt_tokens
-        if usage
-        else sum(estimate_tokens(str(m.get("content") or "")) for m in messages)
-    )
-    completion_tokens = (
-        usage.completion_tokens if usage else estimate_tokens(text + reasoning + str(calls))
-    )
+    prompt_tokens = _tokens(usage, "prompt_tokens")
+    if prompt_tokens is None:
+        prompt_tokens = sum(estimate_tokens(str(m.get("content") or "")) for m in messages)
+    completion_tokens = _tokens(usage, "completion_tokens")
+    if completion_tokens is None:
+        completion_tokens = estimate_tokens(text + reasoning + str(calls))
     count("tokens", prompt_tokens, model=endpoint.model, kind="prompt")
     count("tokens", completion_tokens, model=endpoint.model, kind="completion")
     return ChatResult(

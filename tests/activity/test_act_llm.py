@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
@@ -64,6 +66,46 @@ async def test_request_parameters(tools: ToolContext, scripted: FakeModel) -> No
     assert (body["temperature"], body["top_p"], body["presence_penalty"]) == (0.6, 0.95, 1.1)
     assert body["max_tokens"] == 10_000
     assert body["stop"] == ["</answer>"]
+
+
+async def _typed_call(endpoint: ModelEndpoint, body: dict[str, Any]) -> None:
+    """The same request through the SDK's typed `chat.completions.create`."""
+    fields = {k: v for k, v in body.items() if k != "model"}
+    reply = await endpoint.client.chat.completions.create(model=endpoint.model, **fields)
+    if fields.get("stream"):
+        async with reply:  # type: ignore[union-attr]
+            async for _ in reply:  # type: ignore[union-attr]
+                pass
+
+
+@pytest.mark.parametrize(
+    ("stream", "sampling", "stop", "schema"),
+    [
+        (True, Sampling(), None, None),
+        (True, Sampling(seed=7, max_tokens=123), ["\n<tool_response>", "<tool_response>"], None),
+        (True, Sampling(), None, [{"type": "function", "function": {"name": "search"}}]),
+        (False, Sampling(), ["</answer>"], None),
+    ],
+)
+async def test_request_bytes_match_the_sdks_typed_call(
+    tools: ToolContext,
+    scripted: FakeModel,
+    stream: bool,
+    sampling: Sampling,
+    stop: list[str] | None,
+    schema: list[dict[str, Any]] | None,
+) -> None:
+    """The request goes out byte for byte as `chat.completions.create` writes it (field order,
+    nulls, nested messages), although it skips the SDK's param transform."""
+    endpoint = replace(tools.research_model, stream=stream)
+    messages = _user() + [{"role": "assistant", "content": "turn \u00e9"}]
+    await chat(endpoint, messages, sampling, stop=stop, tools=schema)
+    ours = scripted.research_requests()[-1]
+    await _typed_call(endpoint, ours.body)
+    typed = scripted.research_requests()[-1]
+    assert ours is not typed
+    assert ours.raw == typed.raw
+    assert ("stream" in ours.body) is stream
 
 
 async def test_stop_sequence_and_temperature_override(
@@ -167,6 +209,29 @@ async def test_reasoning_is_rewrapped_in_think(endpoint_for: Endpoints, field: s
     wrapped = _wrap_reasoning(result.reasoning, result.text)
     assert wrapped == "<think>\nSeventy-nine protons means gold.\n</think><answer>Gold</answer>"
     assert (result.prompt_tokens, result.completion_tokens) == (123, 45)
+
+
+async def test_malformed_chunks_add_nothing(endpoint_for: Endpoints) -> None:
+    """Chunks of the wrong shape (as a broken server sends them) are skipped field by field:
+    the good parts still make the completion, bad usage counts falls back to estimates."""
+    events = [
+        b"data: [1, 2]\n\n",
+        b'data: {"choices": "none"}\n\n',
+        sse_event(["not a choice"]),
+        delta_event({"role": "assistant", "content": 7, "reasoning_content": ["x"]}),
+        delta_event({"content": "<answer>Gold"}),
+        delta_event({"tool_calls": ["x", {"index": "0"}, {"index": 0, "function": "f"}]}),
+        delta_event({"content": "</answer>"}, "stop"),
+        sse_event([], usage={"prompt_tokens": "12", "completion_tokens": True}),
+        b"data: [DONE]\n\n",
+    ]
+    messages = _user()
+    with StaticServer(lambda *_: sse_response(events)) as server:
+        result = await chat(endpoint_for(server), messages, Sampling())
+    assert (result.text, result.reasoning) == ("<answer>Gold</answer>", "")
+    assert result.tool_calls == [{"id": "", "name": "", "arguments": ""}]
+    assert result.prompt_tokens == sum(estimate_tokens(m["content"]) for m in messages)
+    assert result.completion_tokens > 0
 
 
 async def test_reasoning_not_wrapped_when_content_has_think(endpoint_for: Endpoints) -> None:
