@@ -3,9 +3,11 @@ llama.cpp model server."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -48,6 +50,9 @@ class Managed:
                 self.kill()
 
 
+REQUEST_METRICS = {"service_requests": "frontend", "persistence_requests": "persistence"}
+
+
 class DevServer(Managed):
     """`temporal server start-dev` on a free port and a database file that outlives it."""
 
@@ -55,15 +60,32 @@ class DevServer(Managed):
         self.db = db
         self.tuned = tuned  # the embedded server's dispatch and SQLite settings; else stock
         self.port = devserver.free_port()
+        self.metrics_port = devserver.free_port()  # the server always serves metrics
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    def requests(self) -> Counter[str]:
+        """The server's request counts so far, by service and operation, from its Prometheus
+        metrics: `frontend Name` for API calls, `persistence Name` for database operations."""
+        text = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10).text
+        counts: Counter[str] = Counter()
+        for line in text.splitlines():
+            kind = next((k for k in REQUEST_METRICS if line.startswith(k + "{")), None)
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', line)) if kind else {}
+            if kind and (
+                kind == "persistence_requests" or labels.get("service_name") == "frontend"
+            ):
+                name = f"{REQUEST_METRICS[kind]} {labels.get('operation', '?')}"
+                counts[name] += int(float(line.rsplit(" ", 1)[1]))
+        return counts
+
     def start(self) -> DevServer:
         command = [devserver.temporal_binary(), "server", "start-dev", "--headless",
                    "--ip", "127.0.0.1", "--port", str(self.port),
                    "--db-filename", str(self.db), "--log-level", "error",
+                   "--metrics-port", str(self.metrics_port),
                    *(devserver.tuning_args() if self.tuned else [])]  # fmt: skip
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
         self.process = subprocess.Popen(command, **quiet)

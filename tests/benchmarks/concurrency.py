@@ -163,6 +163,7 @@ class Run:
     peaks: dict[str, float]  # peak RSS (MiB) by process, the worker's included
     failed: list[str]  # sessions that failed, timed out or ended without an answer
     lag: list[float]  # the worker's event loop: how late each 0.1 s sleep woke up (seconds)
+    requests: Counter[str]  # the dev server's API and database requests while they ran
 
 
 async def loop_lag(samples: list[float], every: float = 0.1) -> None:
@@ -205,6 +206,7 @@ async def durable(
         tag = uuid.uuid4().hex[:6]
         ids = [f"conc-{tag}-{i}" for i in range(sessions)]
         cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        requests = server.requests()
         lag: list[float] = []
         probe = asyncio.create_task(loop_lag(lag))
         started = time.perf_counter()
@@ -225,6 +227,7 @@ async def durable(
         elapsed = time.perf_counter() - started
         probe.cancel()
         cpu = {name: cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
+        requests = server.requests() - requests
         rss_peak = peak_rss_mib()
         peaks = {name: process_peak_mib(pid) for name, pid in pids.items()}
     bad = [
@@ -241,7 +244,7 @@ async def durable(
     for reason, count in why.most_common(5):
         print(f"failed ({count}): {reason}", file=sys.stderr)
     times = await all_step_times(client, ids)
-    return Run(elapsed, times, rss_before, rss_peak, cpu, peaks, failed, lag)
+    return Run(elapsed, times, rss_before, rss_peak, cpu, peaks, failed, lag, requests)
 
 
 def requests_by_session(records: list[dict[str, Any]], sessions: int) -> list[list[dict[str, Any]]]:
@@ -400,6 +403,7 @@ async def main() -> None:
         f"worker event-loop lag (a 0.1 s sleep woke late by): p50 {percentile(lag, 50):.3f} s, "
         f"p95 {percentile(lag, 95):.3f} s, max {max(run.lag, default=0.0):.2f} s\n"
         f"CPU while the sessions ran: {cpu}\n"
+        f"dev server requests per session: {per_session(run.requests, n)}\n"
         f"peak RSS of the worker process (with the client"
         f"{', fakes' if args.fakes_in_process else ''}): {run.rss_peak:.0f} MiB "
         f"({run.rss_before:.0f} MiB before the worker started, "
@@ -409,6 +413,16 @@ async def main() -> None:
     )
     if run.failed:
         raise SystemExit(1)
+
+
+def per_session(requests: Counter[str], n: int, top: int = 8) -> str:
+    """The dev server's busiest request kinds, per session, and the totals of each kind."""
+    totals = Counter({kind: 0.0 for kind in ("frontend", "persistence")})
+    for name, count in requests.items():
+        totals[name.split(" ", 1)[0]] += count / n
+    busiest = ", ".join(f"{name} {count / n:.1f}" for name, count in requests.most_common(top))
+    calls, operations = totals["frontend"], totals["persistence"]
+    return f"{calls:.1f} API calls, {operations:.1f} database operations ({busiest})"
 
 
 def summary(n: int, run: Run, floor: float, calls: int) -> dict[str, Any]:
@@ -434,6 +448,7 @@ def summary(n: int, run: Run, floor: float, calls: int) -> dict[str, Any]:
         "loop_lag_s": [percentile(lag, 50), percentile(lag, 95)],
         "cpu_s": run.cpu,
         "peak_rss_mib": run.peaks,
+        "server_requests_per_session": {k: v / n for k, v in run.requests.most_common()},
     }
 
 

@@ -17,6 +17,7 @@ from tests.workflow.test_heavy import route
 from tests.workflow.test_session import QUESTION, answer, ask_json, call, four_call_script
 from workers.config import Settings
 from workers.hosting.research_worker import data_converter, plugin
+from workers.hosting.sandbox import CompiledSandboxedWorkflowRunner
 from workers.workflows.heavy import HeavyWorkflow
 from workers.workflows.research import ResearchWorkflow
 
@@ -29,6 +30,7 @@ def replayer(blob_dir: Path) -> Replayer:
         workflows=[ResearchWorkflow, HeavyWorkflow],
         plugins=[plugin(settings)],
         data_converter=data_converter(blob_dir),
+        workflow_runner=CompiledSandboxedWorkflowRunner(),  # the worker's runner
     )
 
 

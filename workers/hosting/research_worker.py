@@ -29,7 +29,6 @@ from temporalio.runtime import (
 )
 from temporalio.service import TLSConfig
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities import context
 from activities.blobstore import BlobStore, open_blob_store
@@ -45,6 +44,7 @@ from workers.hosting.blobs import blob_store
 from workers.hosting.failures import BoundedFailureConverter
 from workers.hosting.inference_worker import InferencePool
 from workers.hosting.intake import POLLS, Intake
+from workers.hosting.sandbox import CompiledSandboxedWorkflowRunner
 from workers.hosting.sticky import ReleaseSticky
 from workers.workflows.evaluation import EvalWorkflow
 from workers.workflows.graph import GRAPH_NAME, make_research_graph
@@ -247,9 +247,10 @@ async def research_worker(
             # every activity heartbeats while it runs; a retry after a lost worker frees its session
             interceptors=[KeepAlive(), ReleaseSticky(), intake],
             # The sandbox re-imports workflow modules per run and guards every activation:
-            # ~25 % of the worker's CPU (docs/benchmarks.md). The replay tests run sandboxed.
+            # ~25 % of the worker's CPU (docs/benchmarks.md), less with its glue code compiled
+            # once (workers/hosting/sandbox.py). The replay tests run in the same runner.
             workflow_runner=(
-                SandboxedWorkflowRunner()
+                CompiledSandboxedWorkflowRunner()
                 if settings.workflow_sandbox
                 else UnsandboxedWorkflowRunner()
             ),
