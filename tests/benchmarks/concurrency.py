@@ -18,7 +18,8 @@ that the model latency alone sets. The fakes run in a process of their own
 (tests/benchmarks/fakes_process.py), as the model server and the tools are other machines in
 production; `--fakes-in-process` runs them in the worker's process, sharing its interpreter (how
 this benchmark ran first). Also prints the CPU seconds of the worker process, the dev server and
-the fakes, and calls that needed a retry.
+the fakes, calls that needed a retry, and the dev server's API calls and database operations per
+session (from its Prometheus metrics), the busiest first.
 """
 
 from __future__ import annotations
