@@ -152,10 +152,10 @@ def _add_chunk(chunk: dict[str, Any], parts: list[str], thinking: list[str], cal
     """Fold one streamed chunk (its JSON, as the server sent it) into the text, reasoning and
     tool-call parts; whether it carries the finish reason. Fields of the wrong type count as
     absent: a malformed chunk adds nothing rather than failing the call."""
-    choices = chunk.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+    choice = _first_choice(chunk)
+    if not choice:
         return False
-    delta = _dict(choices[0].get("delta"))
+    delta = _dict(choice.get("delta"))
     content = delta.get("content")
     if isinstance(content, str):
         parts.append(content)
@@ -171,7 +171,7 @@ def _add_chunk(chunk: dict[str, Any], parts: list[str], thinking: list[str], cal
         function = _dict(part.get("function"))
         call["name"] += _text(function.get("name"))
         call["arguments"] += _text(function.get("arguments"))
-    return choices[0].get("finish_reason") is not None
+    return choice.get("finish_reason") is not None
 
 
 async def _single(
@@ -179,23 +179,30 @@ async def _single(
 ) -> tuple[str, str, _Calls, Any]:
     """(text, reasoning, tool calls, usage) of one unstreamed completion."""
     response = _dict(await _post(endpoint, request_body(endpoint.model, messages, params)))
-    choices = response.get("choices")
     usage = response.get("usage")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+    choice = _first_choice(response)
+    if not choice:
         return "", "", {}, usage
-    message = _dict(choices[0].get("message"))
+    message = _dict(choice.get("message"))
     extra = message.get("reasoning_content") or message.get("reasoning")
     calls: _Calls = {}
     tool_calls = message.get("tool_calls")
-    for index, call in enumerate(tool_calls if isinstance(tool_calls, list) else []):
-        function = _dict(_dict(call).get("function"))
+    for index, entry in enumerate(tool_calls if isinstance(tool_calls, list) else []):
+        call = _dict(entry)
+        function = _dict(call.get("function"))
         calls[index] = {
-            "id": _text(_dict(call).get("id")),
+            "id": _text(call.get("id")),
             "name": _text(function.get("name")),
             "arguments": _text(function.get("arguments")),
         }
     reasoning = extra if isinstance(extra, str) else ""
     return _text(message.get("content")), reasoning, calls, usage
+
+
+def _first_choice(answer: dict[str, Any]) -> dict[str, Any]:
+    """The first of an answer's (or chunk's) `choices`, or {} where there is none."""
+    choices = answer.get("choices")
+    return _dict(choices[0]) if isinstance(choices, list) and choices else {}
 
 
 def _dict(value: Any) -> dict[str, Any]:
