@@ -255,6 +255,12 @@ def test_temporal_is_server_plus_setup_jobs(services: dict[str, dict[str, Any]])
         "service_completed_successfully"
     )
     assert "namespace create" in " ".join(command(namespace))
+    # and registers the search attributes the embedded dev server registers, with their types
+    script = " ".join(command(namespace))
+    loop = re.search(r"for spec in (.*?); do", script)
+    assert loop is not None and "search-attribute create" in script
+    args = devserver.search_attribute_args()
+    assert loop.group(1).split() == args[1::2]
 
 
 def test_temporal_dispatch_settings_match_the_embedded_server() -> None:
