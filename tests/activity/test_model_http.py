@@ -38,6 +38,10 @@ async def test_concurrent_calls_take_the_pools_in_turn(monkeypatch: pytest.Monke
         assert isinstance(transport, model_http.PooledTransport)
         # httpx's transport keeps its httpcore pool private; two connections in each
         assert [len(pool._pool.connections) for pool in transport._pools] == [2, 2, 2, 2]
+        # one TLS context for every pool and client (each costs a CA bundle load)
+        other = model_client(f"{model.url}/v1", "x", 10)._client._transport
+        contexts = {id(pool._pool._ssl_context) for t in (transport, other) for pool in t._pools}
+        assert contexts == {id(model_http.tls_context())}
         await client.close()
     assert [result.text for result in results] == [ANSWER] * 8
     assert len(model.research_requests()) == 8
