@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from openai import AsyncOpenAI
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
@@ -49,7 +50,7 @@ from tests.benchmarks.fakes_process import FakesProcess
 from tests.fakes import FakeJina, FakeModel, FakeSerper, fake_env
 from tests.processes import DevServer, InferenceProcess
 from workers.config import Settings
-from workers.hosting.research_worker import connect, model_client, research_worker
+from workers.hosting.research_worker import connect, research_worker
 from workers.workflows.models import ResearchInput
 from workers.workflows.research import ResearchWorkflow
 
@@ -267,7 +268,7 @@ def model_records(model: FakeModel) -> list[dict[str, Any]]:
 
 async def baseline(model_url: str, chains: list[list[dict[str, Any]]]) -> tuple[float, int]:
     """(wall seconds, calls): the same requests straight to the fake, sessions concurrently."""
-    client = model_client(f"{model_url}/v1", "x", 120)  # the worker's own model client
+    client = AsyncOpenAI(base_url=f"{model_url}/v1", api_key="x", max_retries=0, timeout=120)
     endpoint = ModelEndpoint(client, "fake-model")
 
     async def session(chain: list[dict[str, Any]]) -> None:

@@ -3,7 +3,6 @@ SDK's typed `chat.completions.create` (baseline) and through `activities.llm.cha
 same run, by conversation length.
 
     .venv/bin/python -m tests.benchmarks.model_client [--calls 200] [--turns 1,10,40]
-    .venv/bin/python -m tests.benchmarks.model_client --concurrency 200 [--latency 0.3]
 
 A conversation of `turns` research turns: each an assistant message (~600 bytes) and a tool
 response (~8 KB, a visited page's evidence), so 40 turns is ~100K tokens, a long session's
@@ -11,11 +10,6 @@ prompt. Both clients send the same bytes (tests/activity/test_act_llm.py checks 
 fake model, which answers in its own threads; only the calling thread's CPU is counted
 (`time.thread_time`), so the fake's work is not in the numbers. Prints milliseconds per call and
 the ratio typed/ours.
-
-With `--concurrency N`: N callers at once, each making short calls in a row to a fake that
-answers after `--latency` seconds, through the SDK's default HTTP client (one connection pool)
-and through the workers' `model_client` (`workers/hosting/model_http.py`, several pools), both
-with `activities.llm.chat`, by turns; CPU of the calling thread per call.
 """
 
 from __future__ import annotations
@@ -32,7 +26,6 @@ from activities.context import ModelEndpoint
 from activities.llm import chat, request_body
 from graphs.state import Sampling
 from tests.fakes import FakeModel
-from workers.hosting.research_worker import model_client
 
 QUESTION = "model client benchmark question"
 REPLY = "<think>enough</think>\n<answer>done</answer>"
@@ -62,53 +55,11 @@ async def cpu_per_call(call: Callable[[], Awaitable[None]], calls: int) -> float
     return (time.thread_time() - started) / calls * 1000
 
 
-async def concurrent_cpu(client: AsyncOpenAI, callers: int, calls: int) -> float:
-    """Milliseconds of this thread's CPU per call, `callers` calling at once, after a round
-    that opens the connections."""
-    endpoint = ModelEndpoint(client, "fake-model")
-    messages = conversation(1)
-
-    async def caller() -> None:
-        for _ in range(calls):
-            await chat(endpoint, messages, Sampling())
-
-    await asyncio.gather(*(caller() for _ in range(callers)))
-    started = time.thread_time()
-    await asyncio.gather(*(caller() for _ in range(callers)))
-    return (time.thread_time() - started) / (callers * calls) * 1000
-
-
-async def concurrency(callers: int, latency: float) -> None:
-    with FakeModel(scripts={QUESTION: [REPLY] * 100_000}) as model:
-        model.latency = latency
-        url = f"{model.url}/v1"
-        print(f"{callers} callers at once, 5 calls each, the fake answering after {latency} s")
-        ms: dict[str, list[float]] = {"one pool (SDK default)": [], "model_client": []}
-        for _ in range(2):
-            for name, build in (
-                (
-                    "one pool (SDK default)",
-                    lambda: AsyncOpenAI(base_url=url, api_key="x", max_retries=0),
-                ),
-                ("model_client", lambda: model_client(url, "x", 60)),
-            ):
-                client = build()
-                ms[name].append(await concurrent_cpu(client, callers, 5))
-                await client.close()
-        for name, rounds in ms.items():
-            print(f"{name:24s} " + " / ".join(f"{m:5.2f}" for m in rounds) + " ms CPU per call")
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--turns", default="1,10,40")
-    parser.add_argument("--concurrency", type=int, default=0, help="callers at once (0: off)")
-    parser.add_argument("--latency", type=float, default=0.3)
     args = parser.parse_args()
-    if args.concurrency:
-        await concurrency(args.concurrency, args.latency)
-        return
     sampling = Sampling()
     with FakeModel(scripts={QUESTION: [REPLY]}) as model:
         client = AsyncOpenAI(base_url=f"{model.url}/v1", api_key="x", max_retries=0)

@@ -44,7 +44,6 @@ from workers.hosting.blobs import blob_store
 from workers.hosting.failures import BoundedFailureConverter
 from workers.hosting.inference_worker import InferencePool
 from workers.hosting.intake import POLLS, Intake
-from workers.hosting.model_http import model_http_client
 from workers.hosting.sandbox import CompiledSandboxedWorkflowRunner
 from workers.hosting.sticky import ReleaseSticky
 from workers.workflows.evaluation import EvalWorkflow
@@ -146,21 +145,9 @@ async def connect(settings: Settings, address: str, metrics_port: int | None = N
     )
 
 
-def model_client(base_url: str, key: str, timeout: float) -> AsyncOpenAI:
-    """The OpenAI client of a model endpoint: no retries of its own (Temporal retries), its
-    connections spread over several pools (`model_http`)."""
-    return AsyncOpenAI(
-        base_url=base_url,
-        api_key=key,
-        max_retries=0,
-        timeout=timeout,
-        http_client=model_http_client(),
-    )
-
-
 def _endpoint(base_url: str, key: str, model: str, settings: Settings) -> ModelEndpoint:
     timeout = settings.model_timeout_seconds
-    client = model_client(base_url, key, timeout)
+    client = AsyncOpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=timeout)
     return ModelEndpoint(
         client=client,
         model=model,
