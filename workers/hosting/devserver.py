@@ -76,7 +76,7 @@ SQLITE_PRAGMAS = {"journal_mode": "wal", "synchronous": "normal"}
 
 
 # The temporal CLI turns on a test-only setting that makes every read of the search attributes
-# reload them from the database (~14 reads a session, a fifth of the server's database work):
+# reload them from the database (~14 reads a session, a fifth of its database operations):
 # attributes added at runtime then work at once. Off (the server's own default), the server
 # sees them ~10 s after they are added, so the dev server registers ours when it creates its
 # database (`--search-attribute`); an older database already has them from `ensure_registered`.
