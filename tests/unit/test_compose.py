@@ -254,9 +254,9 @@ def test_temporal_is_server_plus_setup_jobs(services: dict[str, dict[str, Any]])
     assert services["temporal"]["depends_on"]["temporal-schema"]["condition"] == (
         "service_completed_successfully"
     )
-    assert "namespace create" in " ".join(command(namespace))
-    # and registers the search attributes the embedded dev server registers, with their types
     script = " ".join(command(namespace))
+    assert "namespace create" in script
+    # and registers the search attributes the embedded dev server registers, with their types
     loop = re.search(r"for spec in (.*?); do", script)
     assert loop is not None and "search-attribute create" in script
     args = devserver.search_attribute_args()
