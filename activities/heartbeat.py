@@ -6,6 +6,7 @@ instead of the call's full timeout, and a healthy call that waits long for its f
 from __future__ import annotations
 
 import asyncio
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,9 @@ from temporalio.worker import (
 
 MIN_INTERVAL = 0.2  # seconds between two heartbeats at the most
 
+# The details the running activity's background beats carry (see `remember`).
+_details: ContextVar[list[Any] | None] = ContextVar("heartbeat_details", default=None)
+
 
 def interval(heartbeat_timeout: float) -> float:
     """Beat at a third of the timeout: two beats may be lost or late before the server gives
@@ -29,6 +33,15 @@ def beat(*details: object) -> None:
     """Heartbeat when running inside an activity (activity code is also called from tests)."""
     if activity.in_activity():
         activity.heartbeat(*details)
+
+
+def remember(*details: object) -> None:
+    """Progress for the background beats to carry from now on, so that the next attempt after
+    a failure or a dead worker starts from it (`activity.info().heartbeat_details`). It costs no
+    heartbeat of its own: the next beat sends it (a beat replaces the details of the last)."""
+    holder = _details.get()
+    if holder is not None:
+        holder[:] = details
 
 
 def late_by() -> float:
@@ -46,10 +59,10 @@ def first_beat(every: float, timeout: float, late: float) -> float:
     return max(0.0, min(every, timeout - every - late))
 
 
-async def _beat_forever(every: float, first: float) -> None:
+async def _beat_forever(every: float, first: float, details: list[Any]) -> None:
     await asyncio.sleep(first)
     while True:
-        activity.heartbeat()
+        activity.heartbeat(*details)
         await asyncio.sleep(every)
 
 
@@ -70,8 +83,12 @@ class _KeepAliveInbound(ActivityInboundInterceptor):
             return await self.next.execute_activity(input)
         seconds = timeout.total_seconds()
         every = interval(seconds)
-        beats = asyncio.create_task(_beat_forever(every, first_beat(every, seconds, late_by())))
+        details: list[Any] = []
+        token = _details.set(details)
+        first = first_beat(every, seconds, late_by())
+        beats = asyncio.create_task(_beat_forever(every, first, details))
         try:
             return await self.next.execute_activity(input)
         finally:
             beats.cancel()
+            _details.reset(token)

@@ -30,9 +30,10 @@ def _last_attempt() -> bool:
     return bool(maximum) and info.attempt >= maximum
 
 
-def _deadline() -> float | None:
+def attempt_deadline() -> float | None:
     """Loop time by which this attempt answers, short of its start-to-close timeout; None
-    without one (outside an activity)."""
+    without one (outside an activity). An activity made of several tools takes it once, at its
+    start, and hands it to each (`tool_outcome(..., deadline=...)`)."""
     if not activity.in_activity():
         return None
     timeout = activity.info().start_to_close_timeout
@@ -43,9 +44,8 @@ def _deadline() -> float | None:
     return asyncio.get_running_loop().time() + seconds - margin
 
 
-async def _within_deadline(work: Awaitable[str]) -> str:
+async def _within_deadline(work: Awaitable[str], deadline: float | None) -> str:
     """`work`, cut off by the attempt's deadline as a retryable failure."""
-    deadline = _deadline()
     try:
         async with asyncio.timeout_at(deadline):
             return await work
@@ -55,14 +55,17 @@ async def _within_deadline(work: Awaitable[str]) -> str:
         raise ApplicationError("no answer before the attempt's timeout", type="Deadline") from None
 
 
-async def tool_outcome(work: Awaitable[str], *, fallback: str, label: str) -> str:
+async def tool_outcome(
+    work: Awaitable[str], *, fallback: str, label: str, deadline: float | None = None
+) -> str:
     """Await a tool's text. A non-retryable failure, and one that what a page or URL holds
     raises in a codec or URL parser, answers at once with the error; a retryable one, and a
     tool still busy shortly before the attempt's timeout, raises (Temporal retries) until the
-    last attempt, which answers with `fallback`."""
+    last attempt, which answers with `fallback`. `deadline` (loop time): the attempt's, taken
+    when the activity began; by default from now."""
     tool = label.split(" ", 1)[0]
     try:
-        text = await _within_deadline(work)
+        text = await _within_deadline(work, attempt_deadline() if deadline is None else deadline)
     except ToolError as error:
         count("tool_calls", tool=tool, outcome="refused")
         return f"[{label}] {error}"

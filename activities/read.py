@@ -1,5 +1,6 @@
-"""Page reading (the reference's `visit`), two durable steps per URL: fetch the page into the blob
-store (Jina Reader, or a direct fetch + trafilatura), then goal-directed extraction by the model."""
+"""Page reading (the reference's `visit`): fetch the page into the blob store (Jina Reader, or a
+direct fetch + trafilatura), then goal-directed extraction by the model; one activity per URL
+(`read`), or two (`fetch`, `extract`) in sessions started before `read` existed."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 import httpx
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.charset import decode, response_text
@@ -17,10 +19,11 @@ from activities.context import ToolContext, current
 from activities.corpus import DOC_PREFIX, read_document
 from activities.errors import ToolError, from_transport, raise_for_http, status_error
 from activities.files import parse_bytes
+from activities.heartbeat import beat, remember
 from activities.html_text import html_to_text
 from activities.llm import complete
 from activities.netguard import check_reader_url, check_url, pinned
-from activities.outcome import tool_outcome
+from activities.outcome import attempt_deadline, tool_outcome
 from graphs import prompts
 from graphs.tokens import truncate_tokens
 
@@ -115,23 +118,35 @@ async def read_page(ctx: ToolContext, url: str) -> str:
     return await _direct(ctx, url)
 
 
+async def _fetched(
+    ctx: ToolContext, task: dict[str, Any], deadline: float | None = None
+) -> str | None:
+    """The page's text, or None when it cannot be read (the reader's error, a blank page)."""
+    content = await tool_outcome(
+        read_page(ctx, task["url"]),
+        fallback=prompts.VISIT_READ_FAILED,
+        label="visit",
+        deadline=deadline,
+    )
+    return None if content.startswith("[visit") or not content.strip() else content
+
+
+def _unread(task: dict[str, Any]) -> dict[str, Any]:
+    """The update for a page that could not be read: the reference's failure text."""
+    text = visit_failure(task["url"], task["goal"])
+    observation = {"call_id": task["call_id"], "index": task["index"], "text": text}
+    return {"observations": [observation], "clock": time.time()}
+
+
 async def fetch(task: dict[str, Any]) -> dict[str, Any]:
     """Graph node: read one URL of a `visit` call into the blob store; the page's digest goes on
     to `extract`, a failure becomes the reference's failure text."""
     ctx = current()
-    url, goal = task["url"], task["goal"]
-    sentinel = prompts.VISIT_READ_FAILED
-    content = await tool_outcome(read_page(ctx, url), fallback=sentinel, label="visit")
-    failed = content.startswith("[visit") or not content.strip()
-    if failed:
-        observation = {
-            "call_id": task["call_id"],
-            "index": task["index"],
-            "text": visit_failure(url, goal),
-        }
-        return {"observations": [observation], "clock": time.time()}
+    content = await _fetched(ctx, task)
+    if content is None:
+        return _unread(task)
     blob = await ctx.blobs.put_async(content.encode("utf-8"))
-    return {"pages": [{**task, "blob": blob}], "sources": [url], "clock": time.time()}
+    return {"pages": [{**task, "blob": blob}], "sources": [task["url"]], "clock": time.time()}
 
 
 def _json_object(raw: str) -> dict[str, Any] | None:
@@ -184,18 +199,64 @@ async def extract_evidence(ctx: ToolContext, content: str, url: str, goal: str) 
     )
 
 
-async def extract(task: dict[str, Any]) -> dict[str, Any]:
-    """Graph node: goal-directed extraction of one fetched page."""
-    ctx = current()
+async def _extracted(
+    ctx: ToolContext, task: dict[str, Any], content: str, deadline: float | None = None
+) -> dict[str, Any]:
+    """The update for a read page: its evidence as the observation, and in the ledger."""
     url, goal = task["url"], task["goal"]
-    content = (await ctx.blobs.get_async(task["blob"])).decode("utf-8")
     text = await tool_outcome(
         extract_evidence(ctx, content, url, goal),
         fallback=visit_failure(url, goal),
         label="visit",
+        deadline=deadline,
     )
     observation = {"call_id": task["call_id"], "index": task["index"], "text": text, "source": url}
     update: dict[str, Any] = {"observations": [observation], "clock": time.time()}
     if text != visit_failure(url, goal):  # what was read, for grounded reports
         update["ledger"] = [{"url": url, "evidence": text[:LEDGER_EXCERPT]}]
     return update
+
+
+async def extract(task: dict[str, Any]) -> dict[str, Any]:
+    """Graph node: goal-directed extraction of one fetched page."""
+    ctx = current()
+    content = (await ctx.blobs.get_async(task["blob"])).decode("utf-8")
+    return await _extracted(ctx, task, content)
+
+
+async def _read_before(ctx: ToolContext) -> tuple[str, str] | None:
+    """The page an earlier attempt of this activity read (its digest in the heartbeat details)
+    and its text; None on a first attempt, or when the blob is gone."""
+    details = activity.info().heartbeat_details if activity.in_activity() else []
+    blob = details[0] if details else None
+    if not isinstance(blob, str):
+        return None
+    try:
+        return blob, (await ctx.blobs.get_async(blob)).decode("utf-8")
+    except KeyError:
+        return None
+
+
+async def read(task: dict[str, Any]) -> dict[str, Any]:
+    """Graph node: one URL of a `visit` call, fetched and extracted in one activity (a round
+    trip to the server and a workflow task fewer per page than `fetch` then `extract`). The
+    page goes to the blob store first and its digest into the heartbeat details, so an attempt
+    that follows a failed extraction, or a dead worker, extracts it without reading it again."""
+    ctx = current()
+    deadline = attempt_deadline()  # one deadline for both halves of the attempt
+    earlier = await _read_before(ctx)
+    if earlier is None:
+        content = await _fetched(ctx, task, deadline)
+        if content is None:
+            return _unread(task)
+        blob = await ctx.blobs.put_async(content.encode("utf-8"))
+        remember(blob)
+    else:
+        blob, content = earlier
+    try:
+        update = await _extracted(ctx, task, content, deadline)
+    except Exception:
+        beat(blob)  # the details, before the failure: the next attempt starts from them
+        raise
+    update["observations"][0]["blob"] = blob  # the page as read: `show --blob`
+    return {**update, "sources": [task["url"]]}

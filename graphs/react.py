@@ -1,7 +1,7 @@
 """The ReAct research graph: START -> think -> (act -> tools -> refine -> think)* -> synthesize.
 
-Pure and deterministic: the I/O nodes (think, search, scholar, fetch, extract) are handed in by
-the composition root with their Temporal activity options as node metadata.
+Pure and deterministic: the I/O nodes (think, search, scholar, fetch, extract, read) are handed
+in by the composition root with their Temporal activity options as node metadata.
 """
 
 from __future__ import annotations
@@ -132,14 +132,18 @@ def plan_tool_tasks(
 # --- workflow-side nodes (pure) ----------------------------------------------------------------
 
 
-def make_act(available: set[str]) -> Callable[[ResearchState], dict[str, Any]]:
-    """`act` plans the fan-out; the set of tool nodes present is fixed when the graph is built."""
+def make_act(available: set[str], reads: bool = False) -> Callable[[ResearchState], dict[str, Any]]:
+    """`act` plans the fan-out; the set of tool nodes present is fixed when the graph is built.
+    With a `read` node (`reads`), a session whose state says `read_in_one` sends each page of a
+    visit there instead of to `fetch` then `extract`."""
 
     async def act(state: ResearchState) -> dict[str, Any]:
         message = last_ai(state)
         assert message is not None
         limits = ResearchLimits(**state.get("limits", {}))
         tasks, observations = plan_tool_tasks(message, available, limits, state.get("files"))
+        if reads and state.get("read_in_one"):
+            tasks = [{**t, "tool": "read"} if t["tool"] == "fetch" else t for t in tasks]
         return {
             "pending": tasks,
             "observations": observations,
@@ -312,28 +316,37 @@ async def route_after_refine(state: ResearchState) -> str:
 
 
 def make_react_graph(
-    *, think: NodeSpec, extract: NodeSpec, tools: dict[str, NodeSpec]
+    *,
+    think: NodeSpec,
+    extract: NodeSpec,
+    tools: dict[str, NodeSpec],
+    read: NodeSpec | None = None,
 ) -> StateGraph:
     """Build (not compile) the research graph; `tools` maps node names (search, scholar, fetch,
     python, parse_file) to their I/O nodes. Tools left out answer the model with a 'not
-    available' observation."""
+    available' observation. `read` (with `fetch`): a page fetched and extracted in one node,
+    for the sessions whose state says `read_in_one`."""
     unknown = set(tools) - TOOL_NODES
     if unknown:
         raise ValueError(f"Unknown tool nodes {sorted(unknown)}; valid: {sorted(TOOL_NODES)}")
     workflow_node = {"execute_in": "workflow"}
     graph = StateGraph(ResearchState)
     graph.add_node("think", think.func, metadata=think.metadata)
-    graph.add_node("act", make_act(set(tools)), metadata=workflow_node)
+    reads = read is not None and "fetch" in tools
+    graph.add_node("act", make_act(set(tools), reads), metadata=workflow_node)
     graph.add_node("collect", collect, metadata=workflow_node)
     graph.add_node("extract", extract.func, metadata=extract.metadata)
     graph.add_node("refine", refine, metadata=workflow_node)
     graph.add_node("synthesize", synthesize, metadata=workflow_node)
-    for name, spec in tools.items():
+    nodes = dict(tools)
+    if read is not None and reads:
+        nodes["read"] = read
+    for name, spec in nodes.items():
         graph.add_node(name, spec.func, metadata=spec.metadata)
         graph.add_edge(name, "collect")
     graph.add_edge(START, "think")
     graph.add_conditional_edges("think", route_after_think, ["act", "refine", "synthesize"])
-    graph.add_conditional_edges("act", route_after_act, [*tools, "refine"])
+    graph.add_conditional_edges("act", route_after_act, [*nodes, "refine"])
     graph.add_conditional_edges("collect", route_after_collect, ["extract", "refine"])
     graph.add_edge("extract", "refine")
     graph.add_conditional_edges("refine", route_after_refine, ["think", "synthesize", END])

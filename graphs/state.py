@@ -66,6 +66,7 @@ class Observation(TypedDict, total=False):
     index: int
     text: str
     source: str
+    blob: str  # the page a `read` extracted this from
 
 
 _MESSAGE_TYPES: dict[str, type[BaseMessage]] = {
@@ -148,6 +149,7 @@ class ResearchState(TypedDict, total=False):
     strategy: str  # react (the whole conversation each turn) | iterative (a rebuilt workspace)
     workspace_report: str  # the iterative strategy's evolving report, carried between rounds
     files: dict[str, str]  # uploaded file name -> blob digest
+    read_in_one: bool  # a visit's page is fetched and extracted in one activity (`read`)
     started: float
     today: str
     deadline: float

@@ -1,4 +1,5 @@
-"""Page reading: Jina Reader, direct fetch + trafilatura, the `fetch` node and the SSRF guard."""
+"""Page reading: Jina Reader, direct fetch + trafilatura, the `fetch` and `read` nodes and the SSRF
+guard."""
 
 from __future__ import annotations
 
@@ -7,15 +8,16 @@ from dataclasses import replace
 
 import pytest
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
 from activities.context import ToolContext
 from activities.errors import ToolError
 from activities.netguard import check_url, check_url_shape
-from activities.read import MAX_REDIRECTS, fetch, read_page, visit_failure
+from activities.read import MAX_REDIRECTS, fetch, read, read_page, visit_failure
 from graphs import prompts
 from tests.activity.helpers import StaticServer
 from tests.activity.test_act_files import text_pdf
-from tests.fakes import FakeJina, Response
+from tests.fakes import FakeJina, FakeModel, Response
 from tests.fakes.jina import default_paragraphs
 
 GOAL = "find the key facts"
@@ -208,6 +210,64 @@ async def test_fetch_node_refused_url_is_failure_text(
     result = await fetch(_task("http://169.254.169.254/latest/meta-data/"))
     assert "pages" not in result
     assert result["observations"][0]["text"] == _failure("http://169.254.169.254/latest/meta-data/")
+
+
+# -- the read node (fetch and extract in one activity) ---------------------------------------
+
+
+async def test_read_node_stores_the_page_and_extracts_it(
+    tools: ToolContext, model: FakeModel, install: Callable[[ToolContext], ToolContext]
+) -> None:
+    install(tools)
+    url = "https://site.example/page/stored"
+    result = await read(_task(url))
+    assert set(result) == {"observations", "sources", "ledger", "clock"}
+    assert result["sources"] == [url]
+    (observation,) = result["observations"]
+    stored = tools.blobs.get(observation["blob"]).decode("utf-8")
+    assert stored == await read_page(tools, url)
+    (request,) = model.extraction_requests()
+    assert request.meta["webpage"] == stored
+    assert observation["text"].startswith(f"The useful information in {url} for user goal")
+    assert observation["text"] != _failure(url) and observation["source"] == url
+    assert result["ledger"] == [{"url": url, "evidence": observation["text"]}]
+
+
+async def test_read_node_unreadable_page_is_failure_text_without_extraction(
+    tools: ToolContext, model: FakeModel, install: Callable[[ToolContext], ToolContext]
+) -> None:
+    install(tools)
+    url = "https://site.example/missing/gone"
+    result = await read(_task(url))
+    assert result["observations"] == [{"call_id": "call-2", "index": 0, "text": _failure(url)}]
+    assert "sources" not in result and model.extraction_requests() == []
+
+
+async def test_read_node_retry_extracts_the_page_its_heartbeat_named(
+    tools: ToolContext,
+    model: FakeModel,
+    jina: FakeJina,
+    install: Callable[[ToolContext], ToolContext],
+) -> None:
+    """A first attempt reads the page and fails extracting it: it heartbeats the page's digest
+    before the failure. The next attempt, given those details, extracts the stored page."""
+    install(tools)
+    url = "https://site.example/page/retried"
+    beats: list[tuple[object, ...]] = []
+    first = ActivityEnvironment()
+    first.on_heartbeat = lambda *details: beats.append(details)
+    model.fail_next(1, 503)
+    with pytest.raises(ApplicationError):  # retryable, and not the last attempt
+        await first.run(read, _task(url))
+    (blob,) = beats[-1]
+    assert isinstance(blob, str) and len(jina.read_targets()) == 1
+    second = ActivityEnvironment()
+    second.info = replace(second.info, attempt=2, heartbeat_details=[blob])
+    result = await second.run(read, _task(url))
+    assert len(jina.read_targets()) == 1  # not read again
+    assert result["observations"][0]["blob"] == blob and result["sources"] == [url]
+    assert model.extraction_requests()[-1].meta["webpage"] == tools.blobs.get(blob).decode()
+    assert result["observations"][0]["text"] != _failure(url)
 
 
 # -- direct fetch --------------------------------------------------------------------------

@@ -66,6 +66,7 @@ def initial_state(limits: ResearchLimits) -> dict[str, object]:
         "messages": [HumanMessage(content=QUESTION, id="question")],
         "llm_calls": 0,
         "tool_calls": 0,
+        "read_in_one": True,  # as a new session: a page fetched and extracted in one node
     }
 
 
@@ -75,6 +76,7 @@ def plain_graph() -> StateGraph:
         think=NodeSpec(llm.think),
         extract=NodeSpec(read.extract),
         tools={"search": NodeSpec(search.search), "fetch": NodeSpec(read.fetch)},
+        read=NodeSpec(read.read),
     )
 
 

@@ -212,7 +212,8 @@ async def _tool_attempts(
     for session_id in session_ids:
         timeline = await read_timeline(client, await session_histories(client, session_id))
         for step in timeline["steps"]:
-            key = step.get("query") or (step.get("url") if step["node"] == "fetch" else None)
+            reads = step["node"] in ("fetch", "read")
+            key = step.get("query") or (step.get("url") if reads else None)
             if key:
                 found.setdefault(key, []).append(step.get("attempts", 1))
     return found

@@ -109,7 +109,7 @@ def test_two_workers_one_bucket_no_local_blobs(
     timeline = json.loads(shown.stdout)
     assert timeline["status"] == "completed" and timeline["report"]["answer"] == ANSWER
     nodes = [step["node"] for step in timeline["steps"]]
-    assert nodes.count("think") == 3 and nodes.count("extract") == 2
+    assert nodes.count("think") == 3 and nodes.count("read") == 2
     assert all(step.get("observation") for step in timeline["steps"] if step["node"] == "search")
 
     # The codec server from yet another data directory decodes every payload of the history.

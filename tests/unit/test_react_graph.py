@@ -99,6 +99,19 @@ class Ports:
         observation = {"call_id": task["call_id"], "index": task["index"], "text": text}
         return {"observations": [{**observation, "source": url}], "clock": START_TIME + 3}
 
+    async def read(self, task: dict[str, Any]) -> dict[str, Any]:
+        """`fetch` then `extract` in one node, as `activities.read.read` is."""
+        url = task["url"]
+        self.events.append(("read", url))
+        if "broken" in url:
+            text = f"could not read {url}"
+            observation = {"call_id": task["call_id"], "index": task["index"], "text": text}
+            return {"observations": [observation], "clock": START_TIME + 2}
+        text = f"evidence from {url} for {task['goal']}"
+        observation = {"call_id": task["call_id"], "index": task["index"], "text": text}
+        update = {"observations": [{**observation, "source": url}], "clock": START_TIME + 3}
+        return {**update, "sources": [url]}
+
     def calls(self, node: str) -> list[str]:
         return [value for name, value in self.events if name == node]
 
@@ -123,6 +136,7 @@ async def run(
     script: list[Turn | str],
     tools: tuple[str, ...] = ("search", "fetch"),
     ports_class: type[Ports] = Ports,
+    read_in_one: bool = False,
     **limits: Any,
 ) -> tuple[dict[str, Any], Ports]:
     ports = ports_class(script)
@@ -130,9 +144,13 @@ async def run(
         think=NodeSpec(ports.think, {"execute_in": "activity"}),
         extract=NodeSpec(ports.extract),
         tools={name: NodeSpec(getattr(ports, name)) for name in tools},
+        read=NodeSpec(ports.read),
     )
     app = graph.compile()
-    final = await app.ainvoke(initial_state(**limits), {"recursion_limit": 1000})
+    state = initial_state(**limits)
+    if read_in_one:
+        state["read_in_one"] = True
+    final = await app.ainvoke(state, {"recursion_limit": 1000})
     return final, ports
 
 
@@ -277,6 +295,29 @@ async def test_visit_fetches_every_url_then_extracts_every_page() -> None:
     )
     assert ports.prompts_seen[1][-1]["content"] == wrapped(expected)
     assert final["answer"] == "Carol"
+
+
+async def test_visit_in_a_session_that_reads_in_one_sends_each_url_to_read() -> None:
+    urls = ["https://a.example/1", "https://broken.example/", "https://b.example/2"]
+    script = [call("visit", {"url": urls, "goal": "g"}), answer("Carol")]
+    final, ports = await run(script, read_in_one=True)
+    order = [name for name, _ in ports.events]
+    assert order == ["think", "read", "read", "read", "think"]
+    assert sorted(ports.calls("read")) == sorted(urls)
+    assert final["sources"] == ["https://a.example/1", "https://b.example/2"]
+    assert final["tool_calls"] == 3 and final["pages"] == []
+    # the same tool response as fetch-then-extract gives, in call order
+    _, two_steps = await run(script)
+    assert ports.prompts_seen[1][-1] == two_steps.prompts_seen[1][-1]
+    assert ports.prompts_seen[1][-1]["content"] == wrapped(
+        prompts.OBSERVATION_SEPARATOR.join(
+            [
+                "evidence from https://a.example/1 for g",
+                "could not read https://broken.example/",
+                "evidence from https://b.example/2 for g",
+            ]
+        )
+    )
 
 
 async def test_visit_with_a_failed_read_extracts_only_the_pages_read() -> None:

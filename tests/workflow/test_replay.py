@@ -4,6 +4,7 @@ guarded by `workflow.patched`."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -19,9 +20,30 @@ from workers.config import Settings
 from workers.hosting.research_worker import data_converter, plugin
 from workers.hosting.sandbox import CompiledSandboxedWorkflowRunner
 from workers.workflows.heavy import HeavyWorkflow
-from workers.workflows.research import ResearchWorkflow
+from workers.workflows.research import READ_IN_ONE, ResearchWorkflow
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+
+
+def activity_types(history: WorkflowHistory) -> set[str]:
+    return {
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    }
+
+
+def patch_markers(history: WorkflowHistory) -> set[str]:
+    """The ids of the `workflow.patched` markers the history recorded."""
+    ids = set()
+    for event in history.events:
+        if not event.HasField("marker_recorded_event_attributes"):
+            continue
+        marker = event.marker_recorded_event_attributes
+        if marker.marker_name == "core_patch" and "patch-data" in marker.details:
+            data = marker.details["patch-data"].payloads[0].data
+            ids.add(json.loads(data)["id"])
+    return ids
 
 
 def replayer(blob_dir: Path) -> Replayer:
@@ -40,13 +62,14 @@ async def test_fresh_history_replays(stack: Stack, temporal_address: str) -> Non
     client = await Client.connect(temporal_address)
     history = await client.get_workflow_handle("s-replay").fetch_history()
     assert any(e.activity_task_completed_event_attributes.result.payloads for e in history.events)
+    assert activity_types(history) == {"llm.think", "research.search", "research.read"}
+    assert READ_IN_ONE in patch_markers(history), patch_markers(history)
     blob_dir = stack.data_dir / "blobs"
     result = await replayer(blob_dir).replay_workflow(history)
     assert result.replay_failure is None
-    if os.environ.get("RECORD_HISTORIES"):
-        (HISTORIES / "tongyi-four-calls.json").write_text(history.to_json())
-        shutil.rmtree(HISTORIES / "blobs", ignore_errors=True)
-        shutil.copytree(blob_dir, HISTORIES / "blobs")
+    if os.environ.get("RECORD_HISTORIES"):  # tongyi-four-calls.json keeps fetch, then extract
+        (HISTORIES / "tongyi-four-calls-read.json").write_text(history.to_json())
+        shutil.copytree(blob_dir, HISTORIES / "blobs", dirs_exist_ok=True)
 
 
 async def test_continued_as_new_history_replays(stack: Stack, temporal_address: str) -> None:
@@ -103,7 +126,11 @@ async def test_stored_histories_replay(tmp_path: Path) -> None:
     assert stored, "no stored histories: run with RECORD_HISTORIES=1"
     blobs = tmp_path / "blobs"  # replay encodes commands through the codec: keep the repo clean
     shutil.copytree(HISTORIES / "blobs", blobs)
+    types: set[str] = set()
     for path in stored:
         history = WorkflowHistory.from_json(path.stem, path.read_text())
+        types |= activity_types(history)
         result = await replayer(blobs).replay_workflow(history)
         assert result.replay_failure is None, path.name
+    # sessions from before `read` (fetch, then extract) and after it both replay
+    assert {"research.fetch", "research.extract", "research.read"} <= types

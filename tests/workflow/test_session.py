@@ -11,6 +11,8 @@ from temporalio.client import Client
 
 from graphs import prompts
 from tests.conftest import Stack
+from tests.fakes import Response
+from tests.fakes.model import EXTRACTION_PREFIX
 
 QUESTION = "Who won the 2024 Turing Award and for what?"
 ANSWER = "Andrew Barto and Richard Sutton, for reinforcement learning."
@@ -70,7 +72,11 @@ def test_ask_json_then_show(stack: Stack) -> None:
     assert timeline["status"] == "completed"
     nodes = [step["node"] for step in timeline["steps"]]
     assert nodes.count("think") == 3 and nodes.count("search") == 2
-    assert nodes.count("fetch") == 2 and nodes.count("extract") == 2
+    # each page read and extracted in one activity (`read`), not `fetch` then `extract`
+    assert nodes.count("read") == 2 and "fetch" not in nodes and "extract" not in nodes
+    reads = [step for step in timeline["steps"] if step["node"] == "read"]
+    assert all(step["observation"].startswith("The useful information in ") for step in reads)
+    assert all(step["page_blob"].startswith("sha256:") for step in reads)
     summaries = {step["summary"] for step in timeline["steps"]}
     assert 'search: "turing award 2024"' in summaries
     assert f"visit: {stack.jina.url}/page/turing-1" in summaries
@@ -113,6 +119,29 @@ def test_flaky_tools_give_the_same_answer(stack: Stack) -> None:
     visit_turn = stack.model.research_requests()[2].body["messages"][-1]["content"]
     assert "could not be accessed" not in visit_turn
     assert "Evidence in page" in visit_turn
+
+
+def test_a_failed_extraction_is_retried_without_reading_the_page_again(stack: Stack) -> None:
+    """`read` fetches and extracts a page in one activity; the page's digest rides in its
+    heartbeat details, so the attempt after a failed extraction extracts the stored page."""
+    page = f"{stack.jina.url}/page/turing-1"
+    stack.script(QUESTION, [call("visit", {"url": [page], "goal": "who won"}), answer()])
+    failures = iter([503, 503])
+    handle = stack.model.handle
+
+    def flaky(method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
+        if EXTRACTION_PREFIX in body.decode("utf-8", "replace"):
+            status = next(failures, None)
+            if status is not None:  # at once: before any background beat carried the digest
+                return Response(status, {}, [b"overloaded"])
+        return handle(method, path, headers, body)
+
+    stack.model.handle = flaky  # type: ignore[method-assign]
+    report = ask_json(stack)
+    assert report["answer"] == ANSWER and report["sources"] == [page]
+    assert len(stack.jina.read_targets()) == 1  # read once, extracted on the third attempt
+    seen = stack.model.research_requests()[1].body["messages"][-1]["content"]
+    assert "Evidence in page" in seen and "could not be accessed" not in seen
 
 
 def test_tool_that_keeps_failing_becomes_an_observation(stack: Stack) -> None:
@@ -524,7 +553,7 @@ def test_show_prints_a_page_blob_in_full(stack: Stack) -> None:
     stack.script(QUESTION, four_call_script(stack))
     ask_json(stack, "--id", "s-blob")
     timeline = json.loads(stack.cli("show", "s-blob", "--json").stdout)
-    digest = next(step["page_blob"] for step in timeline["steps"] if step["node"] == "fetch")
+    digest = next(step["page_blob"] for step in timeline["steps"] if step["node"] == "read")
     page = stack.cli("show", "s-blob", "--blob", digest)
     assert page.returncode == 0, page.stderr
     assert page.stdout.startswith("Title: turing-")  # the whole page Jina returned

@@ -57,6 +57,8 @@ def _node_details(node: str, args: list[Any], result: dict[str, Any] | None) -> 
     observations = result.get("observations") or []
     if observations:
         details["observation"] = _clip(observations[0].get("text", ""))
+        if observations[0].get("blob"):  # a `read`: the page it extracted from
+            details["page_blob"] = observations[0]["blob"]
     for page in result.get("pages") or []:
         details["page_blob"] = page.get("blob")
     return details

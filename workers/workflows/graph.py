@@ -58,6 +58,15 @@ def make_research_graph(settings: Settings) -> StateGraph:
         **_options(settings, settings.model_timeout_seconds, settings.tool_attempts),
         "summary_fn": summarize_extract,
     }
+    # a page's fetch and its extraction in one attempt: the time of both
+    read_page = {
+        **_options(
+            settings,
+            settings.tool_timeout_seconds + settings.model_timeout_seconds,
+            settings.tool_attempts,
+        ),
+        "summary_fn": summarize_fetch,
+    }
     think = make_think_node(
         ModelCallOptions(
             queue=settings.llm_queue,
@@ -71,6 +80,7 @@ def make_research_graph(settings: Settings) -> StateGraph:
     return make_react_graph(
         think=NodeSpec(think, {"execute_in": "workflow"}),
         extract=NodeSpec(read.extract, extract),
+        read=NodeSpec(read.read, read_page),
         tools={
             "search": NodeSpec(search.search, {**tool, "summary_fn": summarize_query("search")}),
             "scholar": NodeSpec(

@@ -28,6 +28,9 @@ with workflow.unsafe.imports_passed_through():
     from workers.workflows.reports import assemble, write_report
 
 RECURSION_LIMIT = 100_000  # supersteps; the session's own limits end it long before
+# Sessions started since it fetch and extract a page in one activity (`read`); a session
+# started before goes on with `fetch` then `extract`, which its history recorded.
+READ_IN_ONE = "read-in-one-activity"
 
 
 def describe_update(node: str, update: dict[str, Any]) -> str | None:
@@ -48,6 +51,9 @@ def describe_update(node: str, update: dict[str, Any]) -> str | None:
         return "read " + pages[0].get("url", "") if pages else "a page could not be read"
     if node == "extract":
         return "extracted evidence"
+    if node == "read":
+        sources = update.get("sources") or []
+        return "read " + sources[0] if sources else "a page could not be read"
     return None
 
 
@@ -162,6 +168,7 @@ class ResearchWorkflow:
         }
         if request.resume_state is not None:
             state = resumed(request.resume_state, state, fresh_budget=not request.continued)
+        state["read_in_one"] = workflow.patched(READ_IN_ONE)
         self._started = datetime.fromtimestamp(state["started"], tz=UTC)
         if not request.continued:
             attrs.upsert_session(self._indexed, request.model, request.protocol, request.question)
