@@ -89,7 +89,7 @@ class DevServer(Managed):
                    *(devserver.tuning_args() if self.tuned else [])]  # fmt: skip
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
         self.process = subprocess.Popen(command, **quiet)
-        devserver.wait_for_port(self.port, 30, self.process)
+        devserver.wait_until_serving(self.port, 30, self.process)
         return self
 
 

@@ -59,7 +59,7 @@ def test_demo_answers_any_question_from_the_page_it_read(tmp_path: Path) -> None
     assert lines[1] == f"Answer: {PARIS}"  # a sentence of the fake page it read
     session_id = next(line.split()[-1] for line in lines if line.startswith("$ deepresearch show"))
     assert session_id.startswith("demo-")
-    assert f"{session_id} · completed · 6 steps · 3 model calls" in lines
+    assert f"{session_id} · completed · 5 steps · 3 model calls" in lines
     # show, piped: whole lines (the visit call with its goal on one line), whole ids
     visit = [line for line in lines if '"name": "visit"' in line]
     assert len(visit) == 1 and visit[0].endswith(f'"goal": "{FRANCE}"}}}}')

@@ -149,6 +149,37 @@ def wait_for_port(
     )
 
 
+def wait_until_serving(
+    port: int, timeout: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Wait for the port, then for the frontend's health check to say SERVING: a fresh server
+    listens a moment before it answers, and a client connecting then fails with "Frontend is
+    not healthy yet"."""
+    deadline = time.monotonic() + timeout
+    wait_for_port(port, timeout, process)
+    command = [temporal_binary(), "operator", "cluster", "health",
+               "--address", f"127.0.0.1:{port}"]  # fmt: skip
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            checked = subprocess.run(
+                command, capture_output=True, text=True, timeout=max(left, 1), check=False
+            )
+        except subprocess.TimeoutExpired:
+            checked = None
+        if checked is not None and checked.returncode == 0 and "SERVING" in checked.stdout:
+            return
+        if process is not None and process.poll() is not None:
+            raise ConfigurationError(
+                f"the Temporal dev server exited with code {process.returncode}"
+            )
+        if time.monotonic() >= deadline:
+            raise ConfigurationError(
+                f"the Temporal dev server on port {port} was not serving after {timeout:.0f} s"
+            )
+        time.sleep(0.1)
+
+
 def process_args(pid: int) -> list[str] | None:
     """A live process's argv (Linux /proc, else `ps`), or None when there is no such process."""
     try:
@@ -236,7 +267,7 @@ def ensure_dev_server(data_dir: Path, timeout: float = 30.0) -> str:
     codec_port = _pick(DEFAULT_CODEC_PORT, (port, ui_port))
     process = _spawn(server_command(db, port, ui_port, codec_port), home / "devserver.log")
     codec = _spawn(codec_command(data_dir, codec_port, ui_port, process.pid), home / "codec.log")
-    wait_for_port(port, timeout, process)
+    wait_until_serving(port, timeout, process)
     try:
         wait_for_port(codec_port, timeout, codec)
     except ConfigurationError:
