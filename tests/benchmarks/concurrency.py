@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from openai import AsyncOpenAI
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import Client
 
 from activities.context import ModelEndpoint
@@ -59,6 +59,7 @@ THINK = "llm.think"
 GAP = "between steps"
 RETRIED = "retried"  # activities whose completing attempt was not the first
 CAUSE = "retried after: "  # + the failure of the attempt before
+TIMED_OUT = "timed out: "  # + activity type and timeout (a think re-routed from its replica)
 
 
 def question(i: int) -> str:
@@ -130,6 +131,11 @@ async def step_times(client: Client, session_id: str) -> dict[str, list[float]]:
             scheduled[event.event_id] = (name, at)
             if name == THINK and last_think is not None:
                 times[GAP].append(at - last_think)
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+            attrs = event.activity_task_timed_out_event_attributes
+            name = scheduled[attrs.scheduled_event_id][0]
+            kind = TimeoutType.Name(attrs.failure.timeout_failure_info.timeout_type)
+            times[f"{TIMED_OUT}{name}, {kind.removeprefix('TIMEOUT_TYPE_').lower()}"].append(1.0)
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             attrs = event.activity_task_completed_event_attributes
             name, begun = scheduled[attrs.scheduled_event_id]
@@ -375,7 +381,12 @@ async def main() -> None:
     others = "; ".join(
         f"{name.rsplit('.', 1)[-1]} {spread(name)}"
         for name in sorted(times)
-        if name not in (THINK, GAP, RETRIED) and not name.startswith(CAUSE)
+        if name not in (THINK, GAP, RETRIED) and not name.startswith((CAUSE, TIMED_OUT))
+    )
+    timed_out = "; ".join(
+        f"{name.removeprefix(TIMED_OUT)} ({len(times[name])})"
+        for name in times
+        if name.startswith(TIMED_OUT)
     )
     causes = "; ".join(
         f"{name.removeprefix(CAUSE)} ({len(times[name])})"
@@ -401,6 +412,8 @@ async def main() -> None:
         f"{spread(GAP)}\n"
         f"  activities between steps, scheduled -> completed: {others}\n"
         f"activities retried (attempt > 1): {len(times[RETRIED])} {causes}\n"
+        f"activities timed out (a think past its replica's affinity wait is re-scheduled on "
+        f"the shared queue): {timed_out or 'none'}\n"
         f"worker event-loop lag (a 0.1 s sleep woke late by): p50 {percentile(lag, 50):.3f} s, "
         f"p95 {percentile(lag, 95):.3f} s, max {max(run.lag, default=0.0):.2f} s\n"
         f"CPU while the sessions ran: {cpu}\n"
