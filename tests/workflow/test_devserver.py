@@ -11,6 +11,9 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
+from activities.errors import ConfigurationError
 from tests.conftest import CLI, REPO
 from workers.hosting import devserver
 
@@ -26,6 +29,35 @@ def _gone(pid: int, within: float) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def test_a_fresh_server_is_serving_whatever_the_users_temporal_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start waits for the health check to say SERVING (a client that connects as soon
+    as the port listens may hear "Frontend is not healthy yet"); the user's TLS, API key and
+    profile settings, meant for their own server, do not reach that check."""
+    monkeypatch.setenv("TEMPORAL_TLS", "true")
+    monkeypatch.setenv("TEMPORAL_API_KEY", "a-key-for-another-server")
+    monkeypatch.setenv("TEMPORAL_PROFILE", "nonexistent")
+    process = subprocess.Popen(
+        [devserver.temporal_binary(), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
+         "--port", str(port := devserver.free_port()), "--log-level", "error"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        devserver.wait_until_serving(port, 30, process)
+        checked = subprocess.run(
+            [devserver.temporal_binary(), "operator", "cluster", "health",
+             "--address", f"127.0.0.1:{port}", "--disable-config-file"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert "TLS is enabled" in checked.stdout + checked.stderr  # the settings were hostile
+    finally:
+        process.kill()
+        process.wait(10)
+    with pytest.raises(ConfigurationError, match="exited with code"):
+        devserver.wait_until_serving(port, 5, process)
 
 
 def test_dev_server_starts_once_and_is_reused(tmp_path: Path) -> None:

@@ -157,14 +157,19 @@ def wait_until_serving(
     not healthy yet"."""
     deadline = time.monotonic() + timeout
     wait_for_port(port, timeout, process)
+    # The user's own Temporal settings (TEMPORAL_TLS, an API key, a config profile) are for
+    # their server, not for this plain loopback one: the check reads none of them.
     command = [temporal_binary(), "operator", "cluster", "health",
-               "--address", f"127.0.0.1:{port}"]  # fmt: skip
+               "--address", f"127.0.0.1:{port}",
+               "--disable-config-file", "--disable-config-env"]  # fmt: skip
+    plain = {"PATH": os.environ.get("PATH", "")}
     while True:
         left = deadline - time.monotonic()
         try:
             checked = subprocess.run(
-                command, capture_output=True, text=True, timeout=max(left, 1), check=False
-            )
+                command, capture_output=True, text=True, timeout=max(left, 1), check=False,
+                env=plain,
+            )  # fmt: skip
         except subprocess.TimeoutExpired:
             checked = None
         if checked is not None and checked.returncode == 0 and "SERVING" in checked.stdout:
