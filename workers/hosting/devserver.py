@@ -172,7 +172,7 @@ def wait_until_serving(
             )  # fmt: skip
         except subprocess.TimeoutExpired:
             checked = None
-        if checked is not None and checked.returncode == 0 and "SERVING" in checked.stdout:
+        if checked is not None and checked.returncode == 0 and "SERVING" in checked.stdout.split():
             return
         if process is not None and process.poll() is not None:
             raise ConfigurationError(
