@@ -65,13 +65,11 @@ async def bare(server: DevServer, args: argparse.Namespace) -> tuple[float, dict
         await client.execute_workflow(BareSession.run, shape, id=f"warm-{queue}", task_queue=queue)
         cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
         started = time.perf_counter()
-        if args.sequential:
-            done = [
+        if args.sequential:  # a session that fails raises here, as below
+            for i in range(args.sessions):
                 await client.execute_workflow(
                     BareSession.run, shape, id=f"{queue}-{i}", task_queue=queue
                 )
-                for i in range(args.sessions)
-            ]
         else:
             handles = await asyncio.gather(
                 *(
@@ -81,9 +79,8 @@ async def bare(server: DevServer, args: argparse.Namespace) -> tuple[float, dict
                     for i in range(args.sessions)
                 )
             )
-            done = await asyncio.gather(*(handle.result() for handle in handles))
+            await asyncio.gather(*(handle.result() for handle in handles))
         elapsed = time.perf_counter() - started
-        assert done == [5] * args.sessions, "a session did not run its five activities"
         return elapsed, {name: cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
 
 

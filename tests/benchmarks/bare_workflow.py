@@ -41,22 +41,13 @@ async def read(latency: float, payload: int) -> str:
 @workflow.defn(name="BareSession")
 class BareSession:
     @workflow.run
-    async def run(self, shape: Shape) -> int:
+    async def run(self, shape: Shape) -> None:
+        """Think, search, think, read, think, one after another."""
         timeout = timedelta(seconds=120)
-        done = 0
-        for tool in (search, read, None):
-            await workflow.execute_activity(
-                think, args=[shape.latency, shape.payload], task_queue=shape.llm_queue,
-                start_to_close_timeout=timeout,
-            )  # fmt: skip
-            done += 1
-            if tool is search:
-                await workflow.execute_activity(
-                    search, shape.payload, start_to_close_timeout=timeout
-                )
-            elif tool is read:
-                await workflow.execute_activity(
-                    read, args=[shape.latency, shape.payload], start_to_close_timeout=timeout
-                )
-            done += tool is not None
-        return done
+        model_call = {"task_queue": shape.llm_queue, "start_to_close_timeout": timeout}
+        turn = [shape.latency, shape.payload]
+        await workflow.execute_activity(think, args=turn, **model_call)
+        await workflow.execute_activity(search, shape.payload, start_to_close_timeout=timeout)
+        await workflow.execute_activity(think, args=turn, **model_call)
+        await workflow.execute_activity(read, args=turn, start_to_close_timeout=timeout)
+        await workflow.execute_activity(think, args=turn, **model_call)

@@ -132,6 +132,12 @@ def codec_command(data_dir: Path, codec_port: int, ui_port: int, parent_pid: int
     return command
 
 
+def _still_running(process: subprocess.Popen[bytes] | None) -> None:
+    """A one-line error once the server being waited for has exited."""
+    if process is not None and process.poll() is not None:
+        raise ConfigurationError(f"the Temporal dev server exited with code {process.returncode}")
+
+
 def wait_for_port(
     port: int, timeout: float, process: subprocess.Popen[bytes] | None = None
 ) -> None:
@@ -139,10 +145,7 @@ def wait_for_port(
     while time.monotonic() < deadline:
         if port_open(port):
             return
-        if process is not None and process.poll() is not None:
-            raise ConfigurationError(
-                f"the Temporal dev server exited with code {process.returncode}"
-            )
+        _still_running(process)
         time.sleep(0.1)
     raise ConfigurationError(
         f"the Temporal dev server did not listen on port {port} in {timeout:.0f} s"
@@ -174,10 +177,7 @@ def wait_until_serving(
             checked = None
         if checked is not None and checked.returncode == 0 and "SERVING" in checked.stdout.split():
             return
-        if process is not None and process.poll() is not None:
-            raise ConfigurationError(
-                f"the Temporal dev server exited with code {process.returncode}"
-            )
+        _still_running(process)
         if time.monotonic() >= deadline:
             raise ConfigurationError(
                 f"the Temporal dev server on port {port} was not serving after {timeout:.0f} s"
