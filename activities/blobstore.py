@@ -16,11 +16,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from activities.errors import DeepResearchError
 
 HEX = frozenset("0123456789abcdef")
+CHUNK = 1024 * 1024
+UPLOADS = "uploads"  # markers `uploads/<hex>-<size>`: which blobs are uploaded files, how big
 
 
 class BlobStoreError(DeepResearchError):
@@ -46,6 +48,18 @@ class BlobStore(Protocol):
     def put(self, data: bytes) -> str: ...
 
     def get(self, digest: str) -> bytes: ...
+
+    def put_file(self, handle: BinaryIO) -> str:
+        """Store a file read in chunks (an upload): memory stays flat whatever its size."""
+        ...
+
+    def record_upload(self, digest: str, size: int) -> None:
+        """Count a stored blob as an uploaded file (for DEEPRESEARCH_UPLOAD_QUOTA_BYTES)."""
+        ...
+
+    def uploaded_bytes(self) -> int:
+        """The bytes of the uploaded files stored (each digest once)."""
+        ...
 
     async def put_async(self, data: bytes) -> str: ...
 
@@ -75,6 +89,28 @@ def blob_key(digest: str) -> str:
     if algo != "sha256" or len(hexdigest) != 64 or not HEX.issuperset(hexdigest):
         raise ValueError(f"not a blob digest: {digest!r}")
     return f"{algo}/{hexdigest[:2]}/{hexdigest[2:]}"
+
+
+def upload_marker(digest: str, size: int) -> str:
+    """The key that marks `digest` as an uploaded file of `size` bytes."""
+    blob_key(digest)  # ValueError for anything that is not a digest
+    return f"{UPLOADS}/{digest.partition(':')[2]}-{size}"
+
+
+def marker_size(name: str) -> int:
+    """The size a marker's name records (0 for a foreign name)."""
+    _, _, size = name.rpartition("-")
+    return int(size) if size.isdigit() else 0
+
+
+def hash_file(handle: BinaryIO) -> str:
+    """The digest of a file read from its start in chunks; left at its start again."""
+    handle.seek(0)
+    hasher = hashlib.sha256()
+    while chunk := handle.read(CHUNK):
+        hasher.update(chunk)
+    handle.seek(0)
+    return "sha256:" + hasher.hexdigest()
 
 
 def digest_of_key(key: str) -> str | None:
@@ -114,6 +150,34 @@ class LocalBlobStore:
         os.replace(tmp, path)
         return digest
 
+    def put_file(self, handle: BinaryIO) -> str:
+        """Copied to a temporary file while hashed, then renamed to its digest."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
+        hasher = hashlib.sha256()
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := handle.read(CHUNK):
+                    hasher.update(chunk)
+                    out.write(chunk)
+            digest = "sha256:" + hasher.hexdigest()
+            path = self._path(digest)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return digest
+
+    def record_upload(self, digest: str, size: int) -> None:
+        marker = self.root / upload_marker(digest, size)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+
+    def uploaded_bytes(self) -> int:
+        folder = self.root / UPLOADS
+        return sum(marker_size(p.name) for p in folder.iterdir()) if folder.is_dir() else 0
+
     def get(self, digest: str) -> bytes:
         try:
             return self._path(digest).read_bytes()
@@ -152,6 +216,9 @@ class LocalBlobStore:
             path.unlink()
         except FileNotFoundError:
             return False
+        hexdigest = digest.partition(":")[2]
+        for marker in (self.root / UPLOADS).glob(f"{hexdigest}-*"):
+            marker.unlink(missing_ok=True)  # no longer stored: no longer counted
         return True
 
 

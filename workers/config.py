@@ -177,6 +177,33 @@ class Settings(BaseSettings):
     # loopback only. CORS origins (comma-separated) that may call it from a browser.
     api_keys: SecretStr | None = Field(None, validation_alias=_env("DEEPRESEARCH_API_KEYS"))
     api_cors_origins: str = Field("", validation_alias=_env("DEEPRESEARCH_API_CORS_ORIGINS"))
+    # -- the boundary of the API and MCP over HTTP (workers/boundary; operations.md "Threat
+    # model") --
+    allowed_hosts: str = Field("", validation_alias=_env("DEEPRESEARCH_ALLOWED_HOSTS"))
+    """Host names the API and MCP over HTTP answer (comma-separated, `*` any); unset: the
+    loopback names (and the bound address) without keys, any name with keys."""
+    api_max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, validation_alias=_env("DEEPRESEARCH_API_MAX_BODY_BYTES")
+    )
+    """Largest request body that is not a file upload (JSON, forms, MCP messages)."""
+    max_question_bytes: int = Field(
+        32 * 1024, ge=64, validation_alias=_env("DEEPRESEARCH_MAX_QUESTION_BYTES")
+    )
+    """Longest question (UTF-8 bytes) a session accepts, from any interface."""
+    upload_max_request_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1024,
+        validation_alias=_env("DEEPRESEARCH_UPLOAD_MAX_REQUEST_BYTES"),
+    )
+    """Most bytes one multipart request (all its files together) may send."""
+    upload_quota_bytes: int = Field(
+        10 * 1024**3, ge=1024, validation_alias=_env("DEEPRESEARCH_UPLOAD_QUOTA_BYTES")
+    )
+    """Most bytes of uploaded files the blob store holds; an upload past it is refused (413)."""
+    web_session_hours: float = Field(
+        168, gt=0, le=MAX_DURATION / 3600, validation_alias=_env("DEEPRESEARCH_WEB_SESSION_HOURS")
+    )
+    """How long a web page sign-in lasts (sign-out ends it at once)."""
     # -- blob store (activities/blobstore*.py; docs/deployment.md "The blob store") --
     blob_url: str | None = Field(None, validation_alias=_env("DEEPRESEARCH_BLOB_URL"))
     """s3://bucket/prefix (gs://, az:// too): the object store every process shares; unset:

@@ -4,6 +4,7 @@ worker and the loopback fakes: each answers what the session layer (and the CLI)
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -13,6 +14,9 @@ from tests.api.conftest import Api, serve, settings_of
 from tests.conftest import Stack
 from tests.workflow.test_session import ANSWER, QUESTION, answer, call, four_call_script
 from workers.hosting.devserver import free_port
+
+# A multipart form must carry the web page's CSRF header (the guard refuses it otherwise).
+PAGE = {"X-DeepResearch-CSRF": "1"}
 
 
 async def wait_status(
@@ -80,7 +84,7 @@ async def test_running_view_then_steer_and_cancel(stack: Stack, api: Api) -> Non
     view = await wait_status(api, "a-live", "completed")
     assert view["result"]["termination"] == "cancelled"
     assert view["result"]["answer"] == "Best guess: Sutton."
-    late = await api.http.post("/v1/sessions/a-live/cancel")
+    late = await api.http.post("/v1/sessions/a-live/cancel", json={})
     assert late.status_code == 409
     assert late.json() == {"error": "session a-live is not running (it is completed)"}
     seen = "\n".join(str(m["content"]) for r in stack.model.research_requests()
@@ -99,7 +103,7 @@ async def test_errors_are_one_sentence_json(stack: Stack, api: Api) -> None:
 
     assert await error("GET", "/v1/sessions/a-nope", 404) == "no session with id 'a-nope'"
     assert await error("GET", "/v1/sessions/a-nope/timeline", 404)
-    assert await error("POST", "/v1/sessions/a-nope/cancel", 404)
+    assert await error("POST", "/v1/sessions/a-nope/cancel", 404, json={})
     assert await error("GET", "/v1/sessions/a-nope/events", 404)
     assert await error("POST", "/v1/sessions", 422, json={"question": "  "}) == (
         "the question is empty"
@@ -115,8 +119,8 @@ async def test_errors_are_one_sentence_json(stack: Stack, api: Api) -> None:
     assert "id" in await error("POST", "/v1/sessions", 422, json={"question": "Q", "id": "a b/c"})
     assert await error("POST", "/v1/sessions", 422, content=b"{not json",
                        headers={"content-type": "application/json"})  # fmt: skip
-    assert await error(
-        "POST", "/v1/sessions", 422, content=b"q", headers={"content-type": "text/plain"}
+    assert "application/json" in await error(
+        "POST", "/v1/sessions", 415, content=b"q", headers={"content-type": "text/plain"}
     )
     assert await error("GET", "/v1/sessions?status=bogus", 422) == (
         "invalid --status 'bogus': choose from running, completed, failed, cancelled, "
@@ -132,11 +136,11 @@ async def test_errors_are_one_sentence_json(stack: Stack, api: Api) -> None:
     view = await wait_status(api, "a-failed", "failed", timeout=120)
     assert view["error"].startswith("session a-failed failed: ") and view["result"] is None
     assert "has not completed" in await error("GET", "/v1/sessions/a-failed/export", 409)
-    resumed = await api.http.post("/v1/sessions/a-failed/resume")
+    resumed = await api.http.post("/v1/sessions/a-failed/resume", json={})
     assert resumed.status_code == 202
     assert resumed.json() == {"id": "a-failed", "status": "started", "resumed_at": 1}
     await wait_status(api, "a-failed", "failed", timeout=120)
-    assert await error("POST", "/v1/sessions/a-nope/resume", 404)
+    assert await error("POST", "/v1/sessions/a-nope/resume", 404, json={})
 
 
 async def test_list_filters_and_pages(stack: Stack, api: Api) -> None:
@@ -173,7 +177,7 @@ async def test_multipart_upload_reaches_parse_file(stack: Stack, api: Api) -> No
     stack.script(QUESTION, [call("parse_file", {"files": ["notes.txt"]}), answer()])
     files = [("files[]", ("../../etc/notes.txt", b"The 2024 Turing Award went to Barto.\n"))]
     data = {"question": QUESTION, "id": "a-upload", "limits": '{"max_llm_calls": 5}'}
-    response = await api.http.post("/v1/sessions", data=data, files=files)
+    response = await api.http.post("/v1/sessions", data=data, files=files, headers=PAGE)
     assert response.status_code == 202, response.text
     view = await wait_status(api, "a-upload", "completed")
     assert view["result"]["answer"] == ANSWER
@@ -184,14 +188,16 @@ async def test_multipart_upload_reaches_parse_file(stack: Stack, api: Api) -> No
         in (second.body["messages"][-1]["content"])
     )
     twice = [("files[]", ("a.txt", b"1")), ("files[]", ("dir/a.txt", b"2"))]
-    refused = await api.http.post("/v1/sessions", data={"question": QUESTION}, files=twice)
+    refused = await api.http.post(
+        "/v1/sessions", data={"question": QUESTION}, files=twice, headers=PAGE
+    )
     assert refused.status_code == 422
     assert refused.json() == {"error": "two files are named 'a.txt'; rename one"}
     bad_limits = await api.http.post(
-        "/v1/sessions", data={"question": QUESTION, "limits": "{"}, files=twice[:1]
+        "/v1/sessions", data={"question": QUESTION, "limits": "{"}, files=twice[:1], headers=PAGE
     )
     assert bad_limits.status_code == 422 and "limits" in bad_limits.json()["error"]
-    other = await api.http.post("/v1/sessions", data={"question": QUESTION},
+    other = await api.http.post("/v1/sessions", data={"question": QUESTION}, headers=PAGE,
                                 files=[("attachment", ("x.txt", b"1"))])  # fmt: skip
     assert other.status_code == 422 and "files[]" in other.json()["error"]
 
@@ -223,6 +229,11 @@ async def test_openapi_docs_and_health(api: Api) -> None:
             assert op.get("summary") or op.get("description"), path
     docs = await api.http.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    # served from this server, under a policy that runs no other site's script
+    assert "script-src 'self';" in docs.headers["content-security-policy"]
+    assert "//" not in "".join(re.findall(r'(?:src|href)="([^"]*)"', docs.text))
+    for asset in re.findall(r'(?:src|href)="([^"]*)"', docs.text):
+        assert (await api.http.get(asset)).status_code == 200, asset
     health = await api.http.get("/healthz")
     assert health.status_code == 200
     assert health.json() == {"status": "ok", "temporal": "reachable", "worker": True}

@@ -23,6 +23,7 @@ async def test_long_session_continues_as_new(stack: Stack, temporal_address: str
         "--max-llm-calls",
         str(STEPS + 10),
         DEEPRESEARCH_HISTORY_EVENTS="400",
+        DEEPRESEARCH_MAX_LLM_CALLS=str(STEPS + 10),  # a caller's limit only lowers this one
         timeout="300",
     )
     assert report["answer"] == ANSWER and report["termination"] == "answer"

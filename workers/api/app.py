@@ -10,13 +10,16 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from workers.api import errors, routes, web
 from workers.api.auth import Authenticator
 from workers.api.backend import Backend
 from workers.api.events import EventHub
 from workers.api.schemas import SessionRequest
+from workers.boundary import Guard, Policy
 from workers.client.inputs import MAX_UPLOAD_BYTES
 from workers.config import Settings
 
@@ -44,10 +47,23 @@ def upload_schema() -> dict[str, Any]:
             "properties": properties}  # fmt: skip
 
 
+# Swagger UI sets styles inline; its scripts are ours and the wheel's, nothing else runs.
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
 def create_app(
-    settings: Settings, *, worker: bool = False, events_interval: float = 0.5
+    settings: Settings,
+    *,
+    worker: bool = False,
+    events_interval: float = 0.5,
+    host: str = "127.0.0.1",
 ) -> FastAPI:
-    """The API over this deployment's sessions; `worker` hosts a research worker in-process."""
+    """The API over this deployment's sessions, behind the boundary's guard for the address
+    it binds (`host`); `worker` hosts a research worker in-process."""
     backend = Backend(settings, worker=worker)
     hub = EventHub(interval=events_interval)
 
@@ -65,7 +81,7 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,
         redoc_url=None,
     )
     app.state.backend = backend
@@ -76,6 +92,14 @@ def create_app(
     app.include_router(routes.health)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=web.HERE / "static"), name="static")
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        page = (web.HERE / "templates" / "docs.html").read_text()
+        headers = {**web.SECURITY_HEADERS, "Content-Security-Policy": DOCS_POLICY}
+        return HTMLResponse(page, headers=headers)
+
     origins = [origin.strip() for origin in settings.api_cors_origins.split(",") if origin.strip()]
     if origins:
         app.add_middleware(
@@ -111,4 +135,7 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    # Outermost (added last): no route, CORS answer or static file is reached past it.
+    policy = Policy.of(settings, host, uploads=True, form_paths=("/login", "/logout"))
+    app.add_middleware(Guard, policy=policy)
     return app

@@ -1,23 +1,17 @@
-"""Who may call the API: bearer keys from DEEPRESEARCH_API_KEYS, compared in constant time;
-the web page's cookie (a digest of a key, never the key); and the rule that without a key
-the API serves loopback only."""
+"""Who may call the API: a bearer key of DEEPRESEARCH_API_KEYS, or the web page's signed
+sign-in cookie (`workers.boundary.web_session`) with its CSRF header on anything that changes
+state. Failed key checks are throttled per client address."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
-
 from fastapi import Request
 
+from workers.boundary.guard import CSRF_HEADER, SAFE_METHODS
+from workers.boundary.keys import FailedAuth, KeyRing
+from workers.boundary.web_session import COOKIE, WebSessions
 from workers.config import Settings
 
-COOKIE = "deepresearch_session"
-# A cookie-authenticated request that changes something must carry this header: a page on
-# another origin cannot add it without a CORS preflight this API does not grant (CSRF).
-CSRF_HEADER = "x-deepresearch-csrf"
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-_COOKIE_CONTEXT = b"deepresearch web session v1"
+__all__ = ["COOKIE", "CSRF_HEADER", "Authenticator", "FailedAuth", "Forbidden", "Unauthorized"]
 
 
 class Unauthorized(Exception):
@@ -28,58 +22,24 @@ class Forbidden(Exception):
     """403: credentials given, not accepted."""
 
 
-def api_keys(settings: Settings) -> list[str]:
-    """The configured keys (empty: authentication is off, loopback only)."""
-    raw = settings.api_keys.get_secret_value() if settings.api_keys else ""
-    return [key.strip() for key in raw.split(",") if key.strip()]
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def bind_error(settings: Settings, host: str) -> str | None:
-    """Why the API may not listen on `host`, or None: without a key only loopback."""
-    if api_keys(settings) or is_loopback(host):
-        return None
-    return (
-        f"refusing to serve {host} without an API key: set DEEPRESEARCH_API_KEYS "
-        "(comma-separated) or bind 127.0.0.1"
-    )
-
-
-def _matches(candidate: str, keys: list[str]) -> bool:
-    """Constant time in the candidate and the keys: every key is compared, always."""
-    given = candidate.encode()
-    found = False
-    for key in keys:
-        found |= hmac.compare_digest(given, key.encode())
-    return found
-
-
-def cookie_value(key: str) -> str:
-    """What the web page's cookie holds for a key: a digest, so the key stays out of it."""
-    return hmac.new(key.encode(), _COOKIE_CONTEXT, hashlib.sha256).hexdigest()
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 class Authenticator:
     """Checks each request against the keys of one deployment."""
 
     def __init__(self, settings: Settings) -> None:
-        self.keys = api_keys(settings)
-        self._cookies = [cookie_value(key) for key in self.keys]
+        self.ring = KeyRing(settings)
+        self.web = WebSessions(self.ring.keys, settings.data_dir, settings.web_session_hours * 3600)
 
     @property
     def enabled(self) -> bool:
-        return bool(self.keys)
+        return self.ring.enabled
 
-    def valid_key(self, key: str) -> bool:
-        return _matches(key, self.keys)
+    def valid_key(self, key: str, request: Request) -> bool:
+        """FailedAuth once this client has guessed too often."""
+        return self.ring.accepts(key, client_of(request))
 
     def check(self, request: Request) -> None:
         """Raise Unauthorized or Forbidden unless the request carries an accepted key (the
@@ -91,13 +51,13 @@ class Authenticator:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise Unauthorized("use an Authorization: Bearer <API key> header")
-            if not self.valid_key(token.strip()):
+            if not self.valid_key(token.strip(), request):
                 raise Forbidden("this API key is not accepted")
             return
         cookie = request.cookies.get(COOKIE)
         if cookie is None:
             raise Unauthorized("an API key is required (Authorization: Bearer <API key>)")
-        if not _matches(cookie, self._cookies):
+        if not self.web.valid(cookie):
             raise Unauthorized("the web session has expired; sign in again")
         if request.method not in SAFE_METHODS and request.headers.get(CSRF_HEADER) != "1":
             raise Forbidden(f"a request from the web page must carry the {CSRF_HEADER} header")

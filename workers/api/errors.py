@@ -10,9 +10,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from temporalio.service import RPCError
 
-from workers.api.auth import Forbidden, Unauthorized
+from workers.api.auth import FailedAuth, Forbidden, Unauthorized
 from workers.client import SessionError
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,8 @@ REASONS = {
     405: "method not allowed",
     409: "conflict",
     413: "the request is too large",
+    415: "unsupported content type",
+    429: "too many requests",
     422: "invalid request",
     500: "internal error",
     503: "service unavailable",
@@ -58,6 +61,10 @@ def install(app: FastAPI) -> None:
     async def forbidden(_: Request, error: Forbidden) -> JSONResponse:
         return error_response(403, str(error))
 
+    @app.exception_handler(FailedAuth)
+    async def throttled(_: Request, error: FailedAuth) -> JSONResponse:
+        return error_response(429, str(error), {"Retry-After": str(error.retry_after)})
+
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
         return error_response(422, validation_sentence(error))
@@ -75,5 +82,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        if isinstance(error, ClientDisconnect):  # gone, or cut off by the body cap (413 sent)
+            return error_response(400, "the client disconnected")
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return error_response(500, "internal error; the server log has the details")

@@ -5,7 +5,7 @@ result as JSON (the CLI's `ask`, `list`, `show --json`, `export`, `watch`, `canc
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -32,10 +32,11 @@ from workers.client import (
     SessionPage,
     Sessions,
     SessionView,
+    Started,
     list_page,
     session_view,
 )
-from workers.client.inputs import MAX_UPLOAD_BYTES, one_line
+from workers.client.inputs import one_line
 from workers.client.sessions import STATUSES
 
 MAX_FILES = 32
@@ -77,27 +78,29 @@ router = APIRouter(prefix="/v1", dependencies=[Depends(authenticated)], response
 health = APIRouter()
 
 
-async def _multipart(request: Request) -> tuple[SessionRequest, list[tuple[str, bytes]]]:
+async def _multipart(request: Request) -> tuple[SessionRequest, list[tuple[str, BinaryIO]], Any]:
+    """The form's fields as a SessionRequest and its files as spooled temporary files (the
+    server writes each past 1 MiB to disk, so no upload is held in memory); the caller closes
+    the form when done with them."""
     form = await request.form(max_files=MAX_FILES, max_fields=64)
     fields: dict[str, str] = {}
-    uploads: list[tuple[str, bytes]] = []
-    for key, value in form.multi_items():
-        if isinstance(value, UploadFile):
-            if not value.filename and not value.size:
-                continue  # a form's empty file input
-            if key not in ("files[]", "files", "file"):
-                raise InvalidRequest(f"unexpected file field {key!r}: send files as files[]")
-            if value.size is not None and value.size > MAX_UPLOAD_BYTES:
-                raise InvalidRequest(
-                    f"{value.filename} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB"
-                )
-            uploads.append((value.filename or "", await value.read()))
-        elif key in fields:
-            raise InvalidRequest(f"the field {key!r} is given twice")
-        else:
-            fields[key] = value
-    await form.close()
-    return from_form(fields), uploads
+    uploads: list[tuple[str, BinaryIO]] = []
+    try:
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                if not value.filename and not value.size:
+                    continue  # a form's empty file input
+                if key not in ("files[]", "files", "file"):
+                    raise InvalidRequest(f"unexpected file field {key!r}: send files as files[]")
+                uploads.append((value.filename or "", value.file))
+            elif key in fields:
+                raise InvalidRequest(f"the field {key!r} is given twice")
+            else:
+                fields[key] = value
+        return from_form(fields), uploads, form
+    except BaseException:
+        await form.close()
+        raise
 
 
 @router.post(
@@ -125,21 +128,24 @@ async def create_session(request: Request, sessions: SessionsDep) -> JSONRespons
     fields are the JSON body's (`limits` as a JSON string) plus files in `files[]`, for the
     parse_file tool, checked as `ask --file` checks them."""
     content_type = request.headers.get("content-type", "")
-    uploads: list[tuple[str, bytes]] = []
     if content_type.startswith("multipart/form-data"):
-        body, uploads = await _multipart(request)
-    elif content_type.split(";")[0].strip() in ("application/json", ""):
+        body, uploads, form = await _multipart(request)
+        try:
+            started = await sessions.start_with_uploads(body.options(), uploads, body.id)
+        finally:
+            await form.close()
+        return _started(started)
+    if content_type.split(";")[0].strip() in ("application/json", ""):
         try:
             body = SessionRequest.model_validate_json(await request.body())
         except ValidationError as error:
             raise InvalidRequest(one_line(error)) from None
     else:
         raise InvalidRequest("send application/json or multipart/form-data")
-    options = body.options()
-    if uploads:
-        started = await sessions.start_with_uploads(options, uploads, body.id)
-    else:
-        started = await sessions.start(options, body.id)
+    return _started(await sessions.start(body.options(), body.id))
+
+
+def _started(started: Started) -> JSONResponse:
     out = StartedOut(id=started.session_id, status=started.status, heavy=started.heavy)
     return JSONResponse(
         out.model_dump(),

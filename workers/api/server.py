@@ -10,7 +10,7 @@ import uvicorn
 
 from activities.errors import ConfigurationError
 from workers.api.app import create_app
-from workers.api.auth import bind_error
+from workers.boundary import bind_error
 from workers.config import Settings
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ async def serve(settings: Settings, host: str, port: int, worker: bool = False) 
     shown = f"[{host.strip('[]')}]" if ":" in host else host
     log.info("deepresearch API on http://%s:%d (docs at /docs)", shown, port)
     config = uvicorn.Config(
-        create_app(settings, worker=worker),
+        create_app(settings, worker=worker, host=host),
         log_level="info",
         timeout_graceful_shutdown=5,
         proxy_headers=True,

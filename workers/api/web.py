@@ -4,6 +4,7 @@ ask, watch, read the answer and report, browse past sessions, cancel or steer.""
 
 from __future__ import annotations
 
+import hmac
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
@@ -12,9 +13,15 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from workers.api.auth import COOKIE, Authenticator, Forbidden, Unauthorized, cookie_value
+from workers.api.auth import COOKIE, Authenticator, Forbidden, Unauthorized
 from workers.api.markdown import report_html
 from workers.api.routes import sessions as sessions_of
+from workers.boundary.web_session import (
+    CSRF_COOKIE,
+    form_token_matches,
+    new_form_token,
+    sign_out_token,
+)
 from workers.client import SessionError, list_page, session_view
 from workers.client.sessions import STATUSES
 
@@ -35,6 +42,8 @@ SECURITY_HEADERS = {
 
 
 def _page(request: Request, name: str, status: int = 200, **context: object) -> HTMLResponse:
+    cookie = request.cookies.get(COOKIE)
+    context.setdefault("sign_out", sign_out_token(cookie) if cookie else "")
     response = templates.TemplateResponse(request, name, context, status_code=status)
     response.headers.update(SECURITY_HEADERS)
     return response
@@ -111,7 +120,19 @@ async def outcome(request: Request, session_id: str) -> Response:
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, next: str = "/") -> Response:  # noqa: A002
-    return _page(request, "login.html", next=_local(next), error=None)
+    return _login_page(request, next)
+
+
+def _login_page(
+    request: Request, next_: str, status: int = 200, error: str | None = None
+) -> Response:
+    """The sign-in form with a fresh CSRF token, also set as a SameSite=Strict cookie."""
+    token = new_form_token()
+    response = _page(request, "login.html", status=status, next=_local(next_), error=error,
+                     csrf=token)  # fmt: skip
+    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https", max_age=3600)  # fmt: skip
+    return response
 
 
 def _local(target: str) -> str:
@@ -124,28 +145,37 @@ async def login(
     request: Request,
     key: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",  # noqa: A002
+    csrf: Annotated[str, Form()] = "",
 ) -> Response:
     authenticator: Authenticator = request.app.state.auth
+    if not form_token_matches(csrf, request.cookies.get(CSRF_COOKIE)):
+        return _login_page(request, next, 403, "The sign-in form expired; try again.")
     if not authenticator.enabled:
         return RedirectResponse(_local(next), status_code=303)
     key = key.strip()
-    if not authenticator.valid_key(key):
-        return _page(request, "login.html", status=403, next=_local(next),
-                     error="This API key is not accepted.")  # fmt: skip
+    if not authenticator.valid_key(key, request):
+        return _login_page(request, next, 403, "This API key is not accepted.")
     response = RedirectResponse(_local(next), status_code=303)
     response.set_cookie(
         COOKIE,
-        cookie_value(key),
+        authenticator.web.issue(key),
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
-        max_age=7 * 86400,
+        max_age=int(authenticator.web.max_age),
     )
+    response.delete_cookie(CSRF_COOKIE)
     return response
 
 
 @router.post("/logout")
-async def logout() -> Response:
+async def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+    """Sign out: the cookie is revoked server-side (a copy of it no longer works)."""
+    cookie = request.cookies.get(COOKIE)
+    if cookie and not hmac.compare_digest(csrf, sign_out_token(cookie)):
+        raise Forbidden("the sign-out form is not this site's; sign out from the page")
+    if cookie:
+        request.app.state.auth.web.revoke(cookie)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from workers.boundary import bind_error
 from workers.cli.app import CliError, WorkerOption, app, err, run
 from workers.config import Settings, load_settings
 
@@ -21,22 +22,28 @@ def mcp_command(
     port: Annotated[int, typer.Option(help="streamable-http: port to listen on.")] = 8765,
     worker: WorkerOption = True,
 ) -> None:
-    """Serve deep_research, start_research, get_research and the reports over MCP."""
+    """Serve deep_research, start_research, get_research and the reports over MCP. Over HTTP
+    it takes the API's keys (DEEPRESEARCH_API_KEYS, as a bearer token) and, without keys,
+    binds loopback only."""
 
     def settings() -> Settings:
         if transport not in TRANSPORT_NAMES:
             raise CliError(f"--transport is one of {', '.join(TRANSPORT_NAMES)}")
         loaded = load_settings()
+        if transport != "stdio" and (refused := bind_error(loaded, host)) is not None:
+            raise CliError(refused)
         if worker:
             loaded.require_model()  # the in-process worker needs a model endpoint
         return loaded
 
     loaded = run(settings)
-    from workers.mcp import PATH, serve  # the MCP SDK loads only for this command
+    from workers.mcp import PATH, serve_http, serve_stdio  # the MCP SDK loads only here
 
-    if transport != "stdio":
-        err.print(f"MCP server on http://{host}:{port}{PATH} (streamable HTTP)")
     try:
-        serve(loaded, transport, host=host, port=port, worker=worker)  # type: ignore[arg-type]
+        if transport == "stdio":
+            serve_stdio(loaded, worker=worker)
+            return
+        err.print(f"MCP server on http://{host}:{port}{PATH} (streamable HTTP)")
+        run(serve_http(loaded, host=host, port=port, worker=worker))
     except KeyboardInterrupt:
         pass

@@ -62,7 +62,9 @@ class Evaluations:
             raise InvalidRequest(str(error)) from None
         blobs = self.sessions.blobs
         uploaded = [
-            item.model_copy(update={"uploads": inputs.upload_files(blobs, list(item.files))})
+            item.model_copy(
+                update={"uploads": inputs.upload_files(blobs, settings, list(item.files))}
+            )
             for item in items
         ]
         template = inputs.research_input(settings, inputs.AskOptions(question="(template)"), {})

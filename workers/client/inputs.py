@@ -5,8 +5,9 @@ deployment's stamp)."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 from temporalio.api.operatorservice.v1 import (
@@ -28,6 +29,7 @@ from workers.workflows.models import HistoryBudget, ResearchInput
 from workers.workflows.options import ActivityPolicy
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+MAX_LLM_CALLS = 1_000_000  # beyond any deployment's cap: a larger number is a typo or a probe
 Strategy = Literal["react", "iterative"]
 
 
@@ -40,7 +42,7 @@ class AskOptions(BaseModel):
     synthesis: Literal["select", "fuse"] = "select"
     strategies: list[Strategy] = Field(default_factory=lambda: ["react"], min_length=1)
     report: bool = False
-    max_llm_calls: int | None = Field(None, ge=1)
+    max_llm_calls: int | None = Field(None, ge=1, le=MAX_LLM_CALLS)
     files: list[Path] = Field(default_factory=list, description="Files for parse_file.")
 
 
@@ -52,22 +54,55 @@ def one_line(error: ValidationError) -> str:
     return message if first["type"] == "value_error" or not where else f"{where}: {message}"
 
 
-def upload_files(store: BlobStore, paths: list[Path]) -> dict[str, str]:
-    """Files for the parse_file tool go to the blob store; the session gets names and digests.
-    Raises InvalidRequest with a one-line message for a file that cannot be uploaded."""
+class UploadTooLarge(InvalidRequest):
+    """Files past the per-file size or the stored-upload quota (413 over HTTP)."""
+
+    http_status = 413
+
+
+def _check_sizes(store: BlobStore, settings: Settings, sized: list[tuple[str, int]]) -> None:
+    for name, size in sized:
+        if size > MAX_UPLOAD_BYTES:
+            raise UploadTooLarge(f"{name} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB")
+    used, adding = store.uploaded_bytes(), sum(size for _, size in sized)
+    if used + adding > settings.upload_quota_bytes:
+        raise UploadTooLarge(
+            f"these files ({adding} bytes) would pass the stored-upload quota: {used} of "
+            f"{settings.upload_quota_bytes} bytes are used (DEEPRESEARCH_UPLOAD_QUOTA_BYTES; "
+            "`deepresearch blobs gc` frees files no session references)"
+        )
+
+
+def _store_files(store: BlobStore, opened: list[tuple[str, BinaryIO, int]]) -> dict[str, str]:
     files: dict[str, str] = {}
+    for name, handle, size in opened:
+        digest = store.put_file(handle)
+        store.record_upload(digest, size)
+        files[name] = digest
+    return files
+
+
+def upload_files(store: BlobStore, settings: Settings, paths: list[Path]) -> dict[str, str]:
+    """Files for the parse_file tool go to the blob store, streamed; the session gets names
+    and digests. Raises InvalidRequest with a one-line message for a file that cannot be
+    uploaded (missing, a duplicate name, too large, past the quota)."""
+    sized: dict[str, tuple[Path, int]] = {}
     for path in paths:
         if not path.is_file():
             raise InvalidRequest(f"no such file: {path}")
-        if path.name in files:
+        if path.name in sized:
             raise InvalidRequest(f"two files are named {path.name!r}; rename one")
-        if path.stat().st_size > MAX_UPLOAD_BYTES:
-            raise InvalidRequest(f"{path} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB")
+        sized[path.name] = (path, path.stat().st_size)
+    _check_sizes(store, settings, [(str(path), size) for path, size in sized.values()])
+    with ExitStack() as stack:
         try:
-            files[path.name] = store.put(path.read_bytes())
+            opened = [
+                (name, stack.enter_context(path.open("rb")), size)
+                for name, (path, size) in sized.items()
+            ]
         except OSError as error:
-            raise InvalidRequest(f"cannot read {path}: {error.strerror}") from None
-    return files
+            raise InvalidRequest(f"cannot read {error.filename}: {error.strerror}") from None
+        return _store_files(store, opened)
 
 
 def upload_name(name: str) -> str:
@@ -79,24 +114,29 @@ def upload_name(name: str) -> str:
     return base
 
 
-def upload_bytes(store: BlobStore, uploads: list[tuple[str, bytes]]) -> dict[str, str]:
-    """Uploaded files given as (name, content), with the same checks as `upload_files`: unique
-    names, at most MAX_UPLOAD_BYTES each (the HTTP API's multipart uploads)."""
-    files: dict[str, str] = {}
-    for name, data in uploads:
+def upload_streams(
+    store: BlobStore, settings: Settings, uploads: list[tuple[str, BinaryIO]]
+) -> dict[str, str]:
+    """Uploaded files given as (name, open file) (the HTTP API's multipart uploads, spooled
+    to disk by the server), with the same checks as `upload_files`, streamed to the store."""
+    opened: list[tuple[str, BinaryIO, int]] = []
+    for name, handle in uploads:
         base = upload_name(name)
-        if base in files:
+        if base in (seen for seen, _, _ in opened):
             raise InvalidRequest(f"two files are named {base!r}; rename one")
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise InvalidRequest(f"{base} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB")
-        files[base] = store.put(data)
-    return files
+        size = handle.seek(0, 2)
+        handle.seek(0)
+        opened.append((base, handle, size))
+    _check_sizes(store, settings, [(name, size) for name, _, size in opened])
+    return _store_files(store, opened)
 
 
 def limits(settings: Settings, max_llm_calls: int | None = None) -> ResearchLimits:
-    """The session limits of this deployment (DEEPRESEARCH_MAX_*), `max_llm_calls` overriding."""
+    """The session limits of this deployment (DEEPRESEARCH_MAX_*); a caller's `max_llm_calls`
+    can only lower the deployment's cap, never raise it."""
+    cap = settings.max_llm_calls
     return ResearchLimits(
-        max_llm_calls=max_llm_calls or settings.max_llm_calls,
+        max_llm_calls=min(max_llm_calls, cap) if max_llm_calls else cap,
         max_context_tokens=settings.max_context_tokens,
         wall_clock_seconds=settings.wall_clock_minutes * 60,
     )
@@ -155,6 +195,12 @@ def _research_input(**fields: Any) -> ResearchInput:
 
 def research_input(settings: Settings, options: AskOptions, files: dict[str, str]) -> ResearchInput:
     """A single session's input (the template of a Heavy session's branches), before `stamp`."""
+    size = len(options.question.encode("utf-8", "surrogatepass"))
+    if size > settings.max_question_bytes:
+        raise InvalidRequest(
+            f"question: {size} bytes is longer than the {settings.max_question_bytes} allowed "
+            "(DEEPRESEARCH_MAX_QUESTION_BYTES); put long material in a file"
+        )
     return _research_input(
         question=options.question,
         limits=limits(settings, options.max_llm_calls),

@@ -5,12 +5,13 @@ CLI, the HTTP API and the MCP server call it and nothing else talks to Temporal 
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from pydantic import BaseModel, ValidationError
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
@@ -72,15 +73,23 @@ def status_name(status: int | None) -> str:
     return WorkflowExecutionStatus.Name(status).removeprefix("WORKFLOW_EXECUTION_STATUS_").lower()
 
 
+MAX_SINCE_SECONDS = 36500 * 86400  # a century: anything longer means "all"
+WORD = re.compile(r"[^\W_]+")
+MAX_QUERY_WORDS = 16
+
+
 def since_clause(since: str, now: datetime) -> str:
     """'30m', '2h', '7d' -> a StartTime filter."""
     units = {"m": 60, "h": 3600, "d": 86400}
     try:
         seconds = float(since[:-1]) * units[since[-1]]
     except (KeyError, ValueError, IndexError):
+        seconds = math.nan
+    if not 0 <= seconds <= MAX_SINCE_SECONDS:  # also nan and inf
         raise InvalidRequest(
-            f"invalid --since {since!r}: use a number with m, h or d (e.g. 2h)"
-        ) from None
+            f"invalid --since {since[:40]!r}: use a number with m, h or d (e.g. 2h), "
+            f"at most {MAX_SINCE_SECONDS // 86400} days"
+        )
     start = (now - timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return f"StartTime > '{start}'"
 
@@ -95,8 +104,12 @@ def list_query(status: str | None = None, since: str | None = None, text: str | 
     if since:
         clauses.append(since_clause(since, datetime.now(UTC)))
     if text:
-        escaped = text.replace("\\", "\\\\").replace("'", "\\'")
-        clauses.append(f"{search_attributes.QUESTION.name} = '{escaped}'")
+        # Words only, lower case: the visibility store's full-text syntax (quotes, AND, NEAR,
+        # `*`) never sees the caller's text, so no query can fail on it or be steered by it.
+        words = WORD.findall(text.lower())[:MAX_QUERY_WORDS]
+        if not words:
+            raise InvalidRequest("invalid --q: give words to look for in the questions")
+        clauses += [f"{search_attributes.QUESTION.name} = '{word}'" for word in words]
     return " AND ".join(clauses)
 
 
@@ -239,21 +252,21 @@ class Sessions:
         id never starts a second session."""
         validate(self.settings, options)
         session_id = check_session_id(session_id or f"research-{uuid.uuid4().hex[:12]}")
-        files = inputs.upload_files(self.blobs, options.files)
+        files = inputs.upload_files(self.blobs, self.settings, options.files)
         return await self._start(options, files, session_id)
 
     async def start_with_uploads(
         self,
         options: AskOptions,
-        uploads: list[tuple[str, bytes]],
+        uploads: list[tuple[str, BinaryIO]],
         session_id: str | None = None,
     ) -> Started:
-        """`start` with files given as (name, content) instead of paths (the HTTP API's
-        uploads), checked as `ask --file` checks its files."""
+        """`start` with files given as (name, open file) instead of paths (the HTTP API's
+        uploads, streamed to the blob store), checked as `ask --file` checks its files."""
         validate(self.settings, options)
         if options.files:
             raise InvalidRequest("give files as paths or as uploads, not both")
-        files = inputs.upload_bytes(self.blobs, uploads)
+        files = await asyncio.to_thread(inputs.upload_streams, self.blobs, self.settings, uploads)
         return await self._start(options, files, session_id)
 
     async def _start(

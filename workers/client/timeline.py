@@ -222,9 +222,7 @@ async def read_timeline(client: Client, histories: Sequence[WorkflowHistory]) ->
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             attrs = event.activity_task_started_event_attributes
             step = steps[run, attrs.scheduled_event_id]
-            step.update(
-                status="running", started_at=at, attempts=attrs.attempt, worker=attrs.identity
-            )
+            step.update(status="running", started_at=at, attempts=attrs.attempt)
             if attrs.HasField("last_failure"):
                 step["last_failure"] = _failure_message(attrs.last_failure)
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:

@@ -236,6 +236,19 @@ def _read_state(state_file: Path) -> dict[str, Any] | None:
     return state if isinstance(state, dict) else None
 
 
+def private_home(data_dir: Path) -> Path:
+    """The dev server's folder, with the data directory readable by this user only (it holds
+    every question, answer and page read); the server itself runs with umask 077, so the
+    database it creates is 0600 (an empty file made here would skip its schema set-up)."""
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data_dir.chmod(0o700)
+    home = data_dir / "temporal"
+    home.mkdir(exist_ok=True, mode=0o700)
+    for existing in home.glob("temporal.db*"):  # made by an earlier version, 0644
+        existing.chmod(0o600)
+    return home
+
+
 def _spawn(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
     with open(log_path, "ab") as log:
         return subprocess.Popen(
@@ -244,6 +257,7 @@ def _spawn(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            umask=0o077,  # its journal files (-wal, -shm) as private as the database
         )
 
 
@@ -259,8 +273,7 @@ def _ensure_codec(data_dir: Path, state: dict[str, Any]) -> None:
 def ensure_dev_server(data_dir: Path, timeout: float = 30.0) -> str:
     """Address of the embedded server, starting it (detached, logging to the data dir) if needed,
     with the codec server its UI decodes payloads through."""
-    home = data_dir / "temporal"
-    home.mkdir(parents=True, exist_ok=True)
+    home = private_home(data_dir)
     state_file, db = home / "devserver.json", home / "temporal.db"
     state = _read_state(state_file)
     if state is not None and is_our_server(state, db):
@@ -295,8 +308,7 @@ def run_foreground(data_dir: Path, port: int, ui_port: int, codec: CodecHTTPServ
     the codec server its UI is pointed at; returns the dev server's exit code."""
     from workers.hosting.codec_server import serve_in_thread
 
-    home = data_dir / "temporal"
-    home.mkdir(parents=True, exist_ok=True)
+    home = private_home(data_dir)
     state_file, db = home / "devserver.json", home / "temporal.db"
     state = _read_state(state_file)
     if state is not None and is_our_server(state, db):
@@ -306,7 +318,7 @@ def run_foreground(data_dir: Path, port: int, ui_port: int, codec: CodecHTTPServ
         )
     codec_port = int(codec.server_address[1])
     serve_in_thread(codec)
-    process = subprocess.Popen(server_command(db, port, ui_port, codec_port))
+    process = subprocess.Popen(server_command(db, port, ui_port, codec_port), umask=0o077)
     state = {"pid": process.pid, "port": port, "ui_port": ui_port,
              "codec_port": codec_port, "codec_pid": os.getpid(), "db": str(db)}  # fmt: skip
     state_file.write_text(json.dumps(state))

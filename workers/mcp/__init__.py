@@ -4,7 +4,7 @@ that run, start and read research sessions and each session's report as a resour
 from workers.mcp.backend import Backend
 from workers.mcp.results import REPORT_URI, ResearchResult, ResearchStatus
 from workers.mcp.server import build_server
-from workers.mcp.transports import PATH, TRANSPORTS, Transport, serve
+from workers.mcp.transports import PATH, TRANSPORTS, Transport, serve_http, serve_stdio
 
 __all__ = [
     "PATH",
@@ -15,5 +15,6 @@ __all__ = [
     "ResearchStatus",
     "Transport",
     "build_server",
-    "serve",
+    "serve_http",
+    "serve_stdio",
 ]

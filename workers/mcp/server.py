@@ -46,6 +46,13 @@ SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 SessionId = Annotated[str, Field(description="The session id start_research returned.")]
 
 
+# Starting research spends the deployment's model and search credit and records a session:
+# not read-only (a client may ask before calling), though nothing existing is changed.
+STARTS_A_SESSION = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
+
+
 class ResearchServer(MCPServer[Any]):
     """MCPServer whose schema errors are one line, like every other error of ours."""
 
@@ -110,7 +117,7 @@ def build_server(backend: Backend) -> MCPServer[Any]:
 
     server = ResearchServer("deepresearch", instructions=INSTRUCTIONS, lifespan=lifespan)
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=True, open_world_hint=True))
+    @server.tool(annotations=STARTS_A_SESSION)
     async def deep_research(
         question: Question,
         ctx: Context[Any, Any],
@@ -129,7 +136,7 @@ def build_server(backend: Backend) -> MCPServer[Any]:
             await reporter.send(f"{started.session_id}: {started.status}")
             return results.result_content(await reporter.follow(sessions))
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=True, open_world_hint=True))
+    @server.tool(annotations=STARTS_A_SESSION)
     async def start_research(
         question: Question,
         mode: Mode = "react",

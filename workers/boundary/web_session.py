@@ -1,0 +1,96 @@
+"""The web page's sign-in: a cookie that holds when it was issued, a random id and an HMAC of
+both under the key that signed in (never the key itself), so it expires
+(DEEPRESEARCH_WEB_SESSION_HOURS) and sign-out revokes it (the id is recorded under the data
+directory, which every API process of a deployment shares with its blobs); plus the tokens that
+stop another site from forging the sign-in and sign-out forms."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from pathlib import Path
+
+from workers.boundary.keys import matches
+
+COOKIE = "deepresearch_session"
+CSRF_COOKIE = "deepresearch_csrf"
+_CONTEXT = b"deepresearch web session v2|"
+_SKEW_SECONDS = 300  # a cookie issued by a replica whose clock runs a little ahead
+
+
+def _mac(key: str, issued: int, sid: str) -> str:
+    return hmac.new(key.encode(), _CONTEXT + f"{issued}.{sid}".encode(), hashlib.sha256).hexdigest()
+
+
+def _is_hex(value: str, length: int) -> bool:
+    return len(value) == length and all(c in "0123456789abcdef" for c in value)
+
+
+class WebSessions:
+    """Issue, check and revoke sign-in cookies for one deployment's keys."""
+
+    def __init__(self, keys: list[str], data_dir: Path, max_age_seconds: float) -> None:
+        self.keys = keys
+        self.revoked_dir = data_dir / "web" / "revoked"
+        self.max_age = int(max_age_seconds)
+
+    def issue(self, key: str) -> str:
+        issued, sid = int(time.time()), secrets.token_hex(16)
+        return f"v2.{issued}.{sid}.{_mac(key, issued, sid)}"
+
+    @staticmethod
+    def _parts(cookie: str) -> tuple[int, str, str] | None:
+        version, _, rest = cookie.partition(".")
+        issued, _, rest = rest.partition(".")
+        sid, _, mac = rest.partition(".")
+        if version != "v2" or not issued.isdigit() or not _is_hex(sid, 32) or not _is_hex(mac, 64):
+            return None
+        return int(issued), sid, mac
+
+    def valid(self, cookie: str) -> bool:
+        """Signed by one of the keys, not expired, not signed out."""
+        parts = self._parts(cookie)
+        if parts is None:
+            return False
+        issued, sid, mac = parts
+        if not matches(mac, [_mac(key, issued, sid) for key in self.keys]):
+            return False
+        now = time.time()
+        if not -_SKEW_SECONDS <= now - issued <= self.max_age:
+            return False
+        return not (self.revoked_dir / sid).exists()
+
+    def revoke(self, cookie: str) -> None:
+        """Sign-out: this cookie is refused from now on, by every process on this data dir;
+        records older than the cookies' lifetime are dropped (those cookies expired anyway)."""
+        parts = self._parts(cookie)
+        if parts is None or not self.valid(cookie):
+            return
+        self.revoked_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (self.revoked_dir / parts[1]).touch()
+        cutoff = time.time() - self.max_age - _SKEW_SECONDS
+        for record in self.revoked_dir.iterdir():
+            try:
+                if record.stat().st_mtime < cutoff:
+                    record.unlink()
+            except FileNotFoundError:
+                continue
+
+
+def new_form_token() -> str:
+    """The sign-in form's token, also set as the CSRF cookie (double submit)."""
+    return secrets.token_hex(16)
+
+
+def form_token_matches(submitted: str, cookie: str | None) -> bool:
+    """Whether the form's hidden token equals the CSRF cookie: another site can neither read
+    the cookie nor (SameSite=Strict) make the browser send it."""
+    return bool(cookie) and _is_hex(submitted, 32) and hmac.compare_digest(submitted, cookie or "")
+
+
+def sign_out_token(cookie: str) -> str:
+    """The sign-out form's token: derived from the (HttpOnly) sign-in cookie, which another
+    site cannot read."""
+    return hashlib.sha256(b"deepresearch sign-out|" + cookie.encode()).hexdigest()[:32]
