@@ -90,12 +90,13 @@ async def sse_events(
 class ApiProcess:
     """`deepresearch api` as a subprocess (kill -9 it like a crashed machine)."""
 
-    def __init__(self, stack: Stack, *args: str, **env: str) -> None:
+    def __init__(self, stack: Stack, *args: str, host: str = "127.0.0.1", **env: str) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        log = open(stack.data_dir / f"api-{self.port}.log", "ab")  # noqa: SIM115 - the child's
+        self.url = f"http://{host}:{self.port}"
+        self.log = stack.data_dir / f"api-{self.port}.log"
+        log = open(self.log, "ab")  # noqa: SIM115 - the child's
         self.process = subprocess.Popen(
-            [*CLI, "api", "--port", str(self.port), *args],
+            [*CLI, "api", "--host", host, "--port", str(self.port), *args],
             env={**stack.env, **env},
             cwd=REPO,
             stdout=log,

@@ -55,6 +55,7 @@ async def test_session_start_attach_view_timeline_export(stack: Stack, api: Api)
     timeline = (await api.http.get("/v1/sessions/a-basic/timeline")).json()
     assert timeline["session_id"] == "a-basic" and timeline["status"] == "completed"
     assert [step["node"] for step in timeline["steps"]].count("think") == 3
+    assert not [step for step in timeline["steps"] if "worker" in step]  # no pid@host shown
     assert timeline["report"]["answer"] == ANSWER
     record = (await api.http.get("/v1/sessions/a-basic/export")).json()
     assert record["prediction"] == ANSWER and record["termination"] == "answer"
@@ -171,6 +172,18 @@ async def test_list_filters_and_pages(stack: Stack, api: Api) -> None:
     assert row["sessions"][0]["status"] == "completed"
     none = (await api.http.get("/v1/sessions", params={"q": "quokkas", "status": "running"})).json()
     assert none == {"sessions": [], "next_cursor": None}
+    # the words of q, whatever else it holds, never the store's query syntax
+    for q, count in [('"quokkas', 3), ("(Quokkas*, number", 3), ("quokkas NEAR(", 0),
+                     ("quokkas' OR '1'='1", 0)]:  # fmt: skip
+        found = await api.http.get("/v1/sessions", params={"q": q})
+        assert found.status_code == 200, (q, found.text)
+        assert len(found.json()["sessions"]) == count, q
+    words = await api.http.get("/v1/sessions", params={"q": '"" *'})
+    assert words.status_code == 422 and "give words" in words.json()["error"]
+    for since in ("1e20d", "infd", "nanm", "-5h"):
+        bounded = await api.http.get("/v1/sessions", params={"since": since})
+        assert bounded.status_code == 422, (since, bounded.text)
+        assert bounded.json()["error"].startswith(f"invalid --since '{since}'")
 
 
 async def test_multipart_upload_reaches_parse_file(stack: Stack, api: Api) -> None:

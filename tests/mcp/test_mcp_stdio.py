@@ -32,6 +32,13 @@ async def test_tools_resources_and_errors_over_stdio(stack: Stack) -> None:
         tools = {tool.name: tool for tool in (await session.list_tools()).tools}
         assert set(tools) == {"deep_research", "start_research", "get_research"}
         assert tools["deep_research"].input_schema["required"] == ["question"]
+        # starting research spends credit and records a session: a client must not take it
+        # for a read-only call it may make unasked
+        for name in ("deep_research", "start_research"):
+            hints = tools[name].annotations
+            assert hints is not None and hints.read_only_hint is False, name
+            assert hints.destructive_hint is False and hints.open_world_hint is True, name
+        assert tools["get_research"].annotations.read_only_hint is True  # type: ignore[union-attr]
         templates = (await session.list_resource_templates()).resource_templates
         assert [t.uri_template for t in templates] == [
             "deepresearch://sessions/{session_id}/report"

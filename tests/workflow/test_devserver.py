@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -60,6 +61,22 @@ def test_a_fresh_server_is_serving_whatever_the_users_temporal_settings(
         devserver.wait_until_serving(port, 5, process)
 
 
+def test_data_dir_made_private(tmp_path: Path) -> None:
+    """An existing data dir (made 0755 by an earlier version, or by hand) and its database
+    become this user's only."""
+    data = tmp_path / "data"
+    (data / "temporal").mkdir(parents=True, mode=0o755)
+    data.chmod(0o755)
+    (data / "temporal" / "temporal.db").write_bytes(b"")
+    (data / "temporal" / "temporal.db").chmod(0o644)
+    devserver.private_home(data)
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data / "temporal" / "temporal.db").stat().st_mode) == 0o600
+    fresh = tmp_path / "fresh" / "data"
+    devserver.private_home(fresh)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o700
+
+
 def test_dev_server_starts_once_and_is_reused(tmp_path: Path) -> None:
     address = devserver.ensure_dev_server(tmp_path)
     state = json.loads((tmp_path / "temporal" / "devserver.json").read_text())
@@ -69,6 +86,9 @@ def test_dev_server_starts_once_and_is_reused(tmp_path: Path) -> None:
         assert devserver.port_open(state["ui_port"])  # the web UI is served too
         assert devserver.port_open(state["codec_port"])  # and the codec server its UI calls
         assert (tmp_path / "temporal" / "temporal.db").exists()
+        # every question and answer is in there: this user's only
+        for db in (tmp_path / "temporal").glob("temporal.db*"):
+            assert stat.S_IMODE(db.stat().st_mode) == 0o600, db
         args = Path(f"/proc/{state['pid']}/cmdline").read_bytes().split(b"\0")
         endpoint = devserver.codec_endpoint(state["codec_port"]).encode()
         assert args[args.index(b"--ui-codec-endpoint") + 1] == endpoint

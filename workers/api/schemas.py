@@ -9,17 +9,20 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workers.client import AskOptions, InvalidRequest
-from workers.client.inputs import one_line
+from workers.client.inputs import MAX_LLM_CALLS, one_line
 
 SESSION_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
 
 class Limits(BaseModel):
-    """Per-session limits a caller may set (the deployment's DEEPRESEARCH_MAX_* otherwise)."""
+    """Per-session limits a caller may set: they only lower the deployment's
+    DEEPRESEARCH_MAX_* (a larger value gets the deployment's)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    max_llm_calls: int | None = Field(None, ge=1, description="Model-call budget.")
+    max_llm_calls: int | None = Field(
+        None, ge=1, le=MAX_LLM_CALLS, description="Model-call budget (at most the deployment's)."
+    )
 
 
 class SessionRequest(BaseModel):

@@ -127,6 +127,11 @@ def root_cause(error: BaseException) -> str:
 SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 
+def new_session_id(session_id: str | None) -> str:
+    """The caller's id, checked, or a fresh one."""
+    return check_session_id(session_id or f"research-{uuid.uuid4().hex[:12]}")
+
+
 def check_session_id(session_id: str) -> str:
     """Ids name files (reports) and URLs: letters, digits, `.`, `_`, `-`; no path."""
     if not SESSION_ID.fullmatch(session_id) or ".." in session_id:
@@ -251,7 +256,7 @@ class Sessions:
         """Start a session, or attach to the one with this id (running or finished): the same
         id never starts a second session."""
         validate(self.settings, options)
-        session_id = check_session_id(session_id or f"research-{uuid.uuid4().hex[:12]}")
+        session_id = new_session_id(session_id)
         files = inputs.upload_files(self.blobs, self.settings, options.files)
         return await self._start(options, files, session_id)
 
@@ -264,6 +269,7 @@ class Sessions:
         """`start` with files given as (name, open file) instead of paths (the HTTP API's
         uploads, streamed to the blob store), checked as `ask --file` checks its files."""
         validate(self.settings, options)
+        session_id = new_session_id(session_id)  # without one, the server refused the start
         if options.files:
             raise InvalidRequest("give files as paths or as uploads, not both")
         files = await asyncio.to_thread(inputs.upload_streams, self.blobs, self.settings, uploads)
