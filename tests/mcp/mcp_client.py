@@ -15,6 +15,7 @@ from typing import Any
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.types import CallToolResult, TextContent
 
 from tests.conftest import REPO, Stack
@@ -45,13 +46,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-async def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+async def wait_for_port(
+    port: int, process: subprocess.Popen[bytes], timeout: float = 60, host: str = "127.0.0.1"
+) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
         assert process.poll() is None, "the MCP server exited"
         try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            _, writer = await asyncio.open_connection(host, port)
         except OSError:
             await asyncio.sleep(0.2)
             continue
@@ -61,23 +64,43 @@ async def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: fl
 
 
 @asynccontextmanager
-async def http_session(stack: Stack, *args: str) -> AsyncIterator[ClientSession]:
-    """`deepresearch mcp --transport streamable-http` as a server process, and a client."""
+async def http_server(
+    stack: Stack, *args: str, host: str = "127.0.0.1", **extra_env: str
+) -> AsyncIterator[str]:
+    """`deepresearch mcp --transport streamable-http` as a server process; its endpoint URL."""
     port = free_port()
-    command = [*MCP, "--transport", "streamable-http", "--port", str(port), *args]
+    command = [*MCP, "--transport", "streamable-http", "--host", host, "--port", str(port), *args]
     with open(stack.data_dir / "mcp-http.log", "ab") as log:
-        process = subprocess.Popen(command, env=stack.env, cwd=REPO, stdout=log, stderr=log)
+        process = subprocess.Popen(
+            command, env={**stack.env, **extra_env}, cwd=REPO, stdout=log, stderr=log
+        )
     try:
-        await wait_for_port(port, process)
-        async with (
-            streamable_http_client(f"http://127.0.0.1:{port}/mcp") as (read, write),
-            ClientSession(read, write) as session,
-        ):
-            await session.initialize()
-            yield session
+        await wait_for_port(port, process, host=host)
+        yield f"http://{host}:{port}/mcp"
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@asynccontextmanager
+async def client_session(
+    url: str, headers: dict[str, str] | None = None
+) -> AsyncIterator[ClientSession]:
+    """The SDK's client on `url`, initialized, sending `headers` with every request."""
+    async with (
+        create_mcp_http_client(headers=headers) as http,
+        streamable_http_client(url, http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        yield session
+
+
+@asynccontextmanager
+async def http_session(stack: Stack, *args: str) -> AsyncIterator[ClientSession]:
+    """`deepresearch mcp --transport streamable-http` as a server process, and a client."""
+    async with http_server(stack, *args) as url, client_session(url) as session:
+        yield session
 
 
 def text(result: CallToolResult) -> str:

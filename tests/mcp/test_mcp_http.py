@@ -3,11 +3,22 @@ the same tools over HTTP, progress included, with the research worker in a proce
 
 from __future__ import annotations
 
+import json
+
+import httpx
 import pytest
 from mcp.shared.exceptions import MCPError
 
 from tests.conftest import Stack
-from tests.mcp.mcp_client import Progress, http_session, poll, structured, text
+from tests.mcp.mcp_client import (
+    Progress,
+    client_session,
+    http_server,
+    http_session,
+    poll,
+    structured,
+    text,
+)
 from tests.workflow.test_session import ANSWER, QUESTION, answer, four_call_script
 
 WAITING = "What does a session do before any worker polls its queue?"
@@ -47,3 +58,95 @@ async def test_over_streamable_http_with_a_separate_worker(stack: Stack) -> None
         if worker is not None:
             worker.terminate()
             worker.wait(timeout=30)
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "probe", "version": "1"},
+    },
+}
+ACCEPT = {"Accept": "application/json, text/event-stream"}
+
+
+async def test_mcp_over_http_takes_the_api_keys(stack: Stack) -> None:
+    """With DEEPRESEARCH_API_KEYS, nothing of MCP over HTTP answers without one of them (the
+    official client with the bearer header works), and failed keys are throttled."""
+    key = "mcp-key-0123456789abcdef"
+    async with http_server(stack, "--no-worker", DEEPRESEARCH_API_KEYS=key) as url:
+        async with httpx.AsyncClient(timeout=30) as http:
+            missing = await http.post(url, json=INITIALIZE, headers=ACCEPT)
+            assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
+            assert missing.json() == {
+                "error": "an API key is required (Authorization: Bearer <API key>)"
+            }
+            wrong = await http.post(
+                url, json=INITIALIZE, headers={**ACCEPT, "Authorization": f"Bearer {'y' * 24}"}
+            )
+            assert wrong.status_code == 403
+            for _ in range(9):
+                await http.post(
+                    url, json=INITIALIZE, headers={**ACCEPT, "Authorization": "Bearer " + "z" * 24}
+                )
+            throttled = await http.post(
+                url, json=INITIALIZE, headers={**ACCEPT, "Authorization": f"Bearer {key}"}
+            )
+            assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) >= 1
+    async with (
+        http_server(stack, "--no-worker", DEEPRESEARCH_API_KEYS=key) as url,
+        client_session(url, {"Authorization": f"Bearer {key}"}) as session,
+    ):
+        tools = {tool.name for tool in (await session.list_tools()).tools}
+        assert tools == {"deep_research", "start_research", "get_research"}
+
+
+async def test_mcp_over_http_guards_host_and_origin_on_any_loopback(stack: Stack) -> None:
+    """Bound to 127.0.0.2 without keys (the SDK's own check knows only the literal loopback
+    names): a hostile Host or Origin gets nothing, the bound address is served."""
+    async with http_server(stack, "--no-worker", host="127.0.0.2") as url:
+        async with httpx.AsyncClient(timeout=30) as http:
+            rebound = await http.post(
+                url, json=INITIALIZE, headers={**ACCEPT, "Host": "rebind.attacker.example"}
+            )
+            assert rebound.status_code == 421, rebound.text
+            assert "mcp-session-id" not in rebound.headers
+            cross = await http.post(
+                url, json=INITIALIZE, headers={**ACCEPT, "Origin": "http://attacker.example"}
+            )
+            assert cross.status_code == 403 and "mcp-session-id" not in cross.headers
+            form = await http.post(
+                url,
+                content=json.dumps(INITIALIZE),
+                headers={**ACCEPT, "Content-Type": "text/plain"},
+            )
+            assert form.status_code == 415
+            big = await http.post(
+                url, json={**INITIALIZE, "pad": "x" * (2 * 1024 * 1024)}, headers=ACCEPT
+            )
+            assert big.status_code == 413
+        async with client_session(url) as session:
+            assert len((await session.list_tools()).tools) == 3
+
+
+def test_mcp_over_http_refuses_a_public_bind_without_keys(stack: Stack) -> None:
+    for host in ("0.0.0.0", "192.0.2.10"):
+        result = stack.cli(
+            "mcp",
+            "--transport",
+            "streamable-http",
+            "--host",
+            host,
+            "--port",
+            "1",
+            "--no-worker",
+            timeout=60,
+        )
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().splitlines()[-1] == (
+            f"error: refusing to serve {host} without an API key: set DEEPRESEARCH_API_KEYS "
+            "(comma-separated) or bind 127.0.0.1"
+        )
