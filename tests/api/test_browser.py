@@ -7,9 +7,14 @@ DEEPRESEARCH_SCREENSHOT=docs/web-session.png."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.api.conftest import ApiProcess
@@ -130,3 +135,115 @@ async def test_ask_watch_read_cite_and_cancel(
             assert "llamas" in rows and "Turing" not in rows and "cancelled" in rows
         finally:
             await browser.close()
+
+
+ATTACK = """<!doctype html><html><body>
+<iframe name="sink"></iframe>
+<form id="start" method="post" action="{api}/v1/sessions" enctype="multipart/form-data"
+      target="sink"><input name="question" value="Spend their credit (form)"></form>
+<form id="cancel" method="post" action="{api}/v1/sessions/x-running/cancel" enctype="text/plain"
+      target="sink"><input name='{{"reason": "' value='stop"}}'></form>
+<form id="resume" method="post" action="{api}/v1/sessions/x-failed/resume" target="sink"></form>
+<script>
+  const api = "{api}";
+  const blind = (path, init) => fetch(api + path, {{method: "POST", mode: "no-cors", ...init}})
+    .catch(() => null);
+  (async () => {{
+    await blind("/v1/sessions", {{body: '{{"question": "Spend their credit (fetch)"}}',
+                                   headers: {{"Content-Type": "text/plain"}}}});
+    await blind("/v1/sessions/x-running/cancel", {{}});
+    await blind("/v1/sessions/x-failed/resume", {{}});
+    for (const id of ["start", "cancel", "resume"]) {{
+      document.getElementById(id).submit();
+      await new Promise((done) => setTimeout(done, 400));
+    }}
+    document.title = "sent";
+  }})();
+</script></body></html>"""
+
+
+class AttackerSite:
+    """A page on another origin (another loopback port, a real HTTP server) that tries to drive
+    the API of whoever opens it."""
+
+    def __init__(self, api: str) -> None:
+        page = ATTACK.format(api=api).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.end_headers()
+                self.wfile.write(page)
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+async def test_another_site_cannot_drive_the_api(
+    stack: Stack, api_process: list[ApiProcess], tmp_path: Path
+) -> None:
+    """The key-less API on loopback, open in the same browser as a hostile page: its forms and
+    no-cors fetches (start, cancel, resume; same-site and cross-site) reach the API and are
+    refused there; nothing starts, the running session runs on, the failed one stays failed.
+    The web page itself still starts a session (the first test drives it fully)."""
+    stack.script(QUESTION, [call("search", {"query": [f"q{i}"]}) for i in range(40)])
+    stack.serper.latency = 0.5
+    server = ApiProcess(stack, "--worker").wait_ready()
+    api_process.append(server)
+    http = httpx.Client(base_url=server.url, timeout=30)
+    assert (
+        http.post("/v1/sessions", json={"question": QUESTION, "id": "x-running"}).status_code == 202
+    )
+    assert (
+        http.post("/v1/sessions", json={"question": "No script", "id": "x-failed"}).status_code
+        == 202
+    )
+    deadline = time.monotonic() + 120
+    while http.get("/v1/sessions/x-failed").json()["status"] != "failed":
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    before = sorted(
+        row["session_id"] for row in http.get("/v1/sessions?limit=200").json()["sessions"]
+    )
+    sites = [AttackerSite(server.url), AttackerSite(f"http://localhost:{server.port}")]
+    async with playwright.async_playwright() as driver:
+        browser = await driver.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS
+        )
+        try:
+            page = browser.pages[0] if browser.pages else await browser.new_page()
+            await page.goto(server.url + "/")  # the user has the page open, too
+            for site in sites:
+                attack = await browser.new_page()
+                await attack.goto(site.url)
+                await attack.wait_for_function("document.title === 'sent'", timeout=30_000)
+                await attack.wait_for_timeout(1000)
+                await attack.close()
+            await page.fill("#question", SECOND)
+            await page.click("#ask-button")
+            await page.wait_for_url("**/sessions/**", timeout=30_000)
+        finally:
+            await browser.close()
+            for site in sites:
+                site.close()
+    after = sorted(
+        row["session_id"] for row in http.get("/v1/sessions?limit=200").json()["sessions"]
+    )
+    assert len(after) == len(before) + 1  # the page's own session, nothing of the attacker's
+    questions = [row["question"] for row in http.get("/v1/sessions?limit=200").json()["sessions"]]
+    assert not [q for q in questions if q.startswith("Spend their credit")]
+    assert http.get("/v1/sessions/x-running").json()["status"] == "running"
+    assert http.get("/v1/sessions/x-failed").json()["status"] == "failed"
+    # every attempt reached the API and was refused there (not stopped by the browser)
+    log = server.log.read_text()
+    refused = re.findall(r'"POST /v1/sessions[^"]* HTTP/1.1" (\d+)', log)
+    assert refused.count("202") == 3, refused  # the two set-up starts and the page's own
+    assert len([code for code in refused if code in ("403", "415")]) >= 12, refused

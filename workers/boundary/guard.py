@@ -98,7 +98,7 @@ async def refuse(
     send: Send, status: int, message: str, headers: dict[str, str] | None = None
 ) -> None:
     """A one-line JSON error, as every other error of the API's."""
-    body = json.dumps({"error": message}).encode()
+    body = json.dumps({"error": message}, separators=(",", ":")).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -154,8 +154,8 @@ class Guard:
         if media == FORM and scope["path"] in self.policy.form_paths:
             return None  # the route checks the form's CSRF token
         return (
-            "send the body as Content-Type: application/json (the web page adds its "
-            f"{CSRF_HEADER} header to forms)"
+            "send the body as Content-Type: application/json (a form needs the "
+            "X-DeepResearch-CSRF: 1 header)"
         )
 
     def _body_limit(self, headers: dict[str, str]) -> tuple[int, str]:

@@ -24,7 +24,7 @@ class FailedAuth(Exception):
     """429: too many failed key checks from this client; `retry_after` in whole seconds."""
 
     def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many failed sign-in attempts; try again in {retry_after} s")
+        super().__init__(f"too many failed keys from this address; try again in {retry_after} s")
         self.retry_after = retry_after
 
 
