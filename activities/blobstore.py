@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from activities.errors import DeepResearchError
 
 HEX = frozenset("0123456789abcdef")
 CHUNK = 1024 * 1024
-UPLOADS = "uploads"  # markers `uploads/<hex>-<size>`: which blobs are uploaded files, how big
+UPLOADS = "uploads"  # markers `uploads/<hex>/<size>`: which blobs are uploaded files, how big
 
 
 class BlobStoreError(DeepResearchError):
@@ -94,12 +95,12 @@ def blob_key(digest: str) -> str:
 def upload_marker(digest: str, size: int) -> str:
     """The key that marks `digest` as an uploaded file of `size` bytes."""
     blob_key(digest)  # ValueError for anything that is not a digest
-    return f"{UPLOADS}/{digest.partition(':')[2]}-{size}"
+    return f"{UPLOADS}/{digest.partition(':')[2]}/{size}"
 
 
-def marker_size(name: str) -> int:
-    """The size a marker's name records (0 for a foreign name)."""
-    _, _, size = name.rpartition("-")
+def marker_size(key: str) -> int:
+    """The size a marker's key records (0 for a foreign key)."""
+    _, _, size = key.rpartition("/")
     return int(size) if size.isdigit() else 0
 
 
@@ -175,8 +176,7 @@ class LocalBlobStore:
         marker.touch()
 
     def uploaded_bytes(self) -> int:
-        folder = self.root / UPLOADS
-        return sum(marker_size(p.name) for p in folder.iterdir()) if folder.is_dir() else 0
+        return sum(marker_size(p.name) for p in (self.root / UPLOADS).glob("*/*"))
 
     def get(self, digest: str) -> bytes:
         try:
@@ -216,9 +216,8 @@ class LocalBlobStore:
             path.unlink()
         except FileNotFoundError:
             return False
-        hexdigest = digest.partition(":")[2]
-        for marker in (self.root / UPLOADS).glob(f"{hexdigest}-*"):
-            marker.unlink(missing_ok=True)  # no longer stored: no longer counted
+        markers = self.root / UPLOADS / digest.partition(":")[2]
+        shutil.rmtree(markers, ignore_errors=True)  # no longer stored: no longer counted
         return True
 
 

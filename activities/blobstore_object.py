@@ -180,7 +180,7 @@ class ObjectBlobStore:
     def uploaded_bytes(self) -> int:
         try:
             return sum(
-                marker_size(meta["path"].rsplit("/", 1)[-1])
+                marker_size(meta["path"])
                 for batch in obstore.list(self._store, prefix=f"{UPLOADS}/", chunk_size=1000)
                 for meta in batch
             )
@@ -236,7 +236,7 @@ class ObjectBlobStore:
             if meta["last_modified"] > unless_modified_after:
                 return False
             obstore.delete(self._store, key)
-            marker = f"{UPLOADS}/{digest.partition(':')[2]}-"
+            marker = f"{UPLOADS}/{digest.partition(':')[2]}"
             for batch in obstore.list(self._store, prefix=marker, chunk_size=1000):
                 for meta in batch:
                     obstore.delete(self._store, meta["path"])

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tempfile
 import zlib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter
 
-from activities.blobstore import LocalBlobStore
+from activities.blobstore import BlobStore, LocalBlobStore, digest_of
 from activities.claimcheck import DEFAULT_THRESHOLD, ENCODING, ClaimCheckCodec
 
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -123,3 +125,29 @@ async def test_codec_in_data_converter(store: LocalBlobStore) -> None:
     assert payloads[0].metadata["encoding"] == ENCODING
     assert payloads[1].metadata["encoding"] == b"json/plain"
     assert await converter.decode(payloads, [dict, str]) == [value, "tiny"]
+
+
+def check_streamed_uploads(store: BlobStore) -> None:
+    """put_file stores a file read in chunks under the digest `put` would give; uploads are
+    counted once per digest and stop counting when gc deletes the blob."""
+    data = bytes(range(256)) * (3 * 4096 + 7)  # three chunks and a bit
+    with tempfile.TemporaryFile() as handle:
+        handle.write(data)
+        handle.seek(0)
+        digest = store.put_file(handle)  # type: ignore[arg-type]
+    assert digest == digest_of(data) and store.get(digest) == data
+    assert store.uploaded_bytes() == 0
+    store.record_upload(digest, len(data))
+    store.record_upload(digest, len(data))  # the same file uploaded again
+    small = store.put(b"notes")
+    store.record_upload(small, 5)
+    assert store.uploaded_bytes() == len(data) + 5
+    assert {info.digest for info in store.scan()} == {digest, small}  # markers are no blobs
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    assert store.delete(digest, unless_modified_after=later)
+    assert store.uploaded_bytes() == 5
+
+
+def test_streamed_uploads_and_their_quota_count(store: LocalBlobStore) -> None:
+    check_streamed_uploads(store)
+    assert not [p for p in store.root.iterdir() if p.name.startswith(".tmp-")]

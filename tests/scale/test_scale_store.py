@@ -17,6 +17,7 @@ from activities.blobstore import BlobStoreError, LocalBlobStore, digest_of, open
 from activities.blobstore_object import ObjectBlobStore
 from activities.claimcheck import ENCODING, ClaimCheckCodec
 from activities.errors import ConfigurationError
+from tests.activity.test_act_blobs import check_streamed_uploads
 from tests.scale.servers import S3Server, TcpProxy
 
 
@@ -50,6 +51,10 @@ def test_put_get_and_key_layout(s3: S3Server) -> None:
     root = from_url(f"s3://{bucket}", endpoint=s3.url, client_options={"allow_http": True})
     key = f"team/blobs/sha256/{hexdigest[:2]}/{hexdigest[2:]}"
     assert bytes(obstore.get(root, key).bytes()) == data
+
+
+def test_streamed_uploads_and_their_quota_count(s3: S3Server) -> None:
+    check_streamed_uploads(store_for(s3))
 
 
 async def test_async_roundtrip_idempotent_and_listed(s3: S3Server) -> None:
