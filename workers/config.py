@@ -176,6 +176,11 @@ class Settings(BaseSettings):
     # The HTTP API (`deepresearch api`): bearer keys, comma-separated; with none it serves
     # loopback only. CORS origins (comma-separated) that may call it from a browser.
     api_keys: SecretStr | None = Field(None, validation_alias=_env("DEEPRESEARCH_API_KEYS"))
+    """Comma-separated `KEY` (tenant `default`) or `TENANT=KEY` entries."""
+    api_keys_file: Path | None = Field(None, validation_alias=_env("DEEPRESEARCH_API_KEYS_FILE"))
+    """One `TENANT=KEY` a line (`#` comments), read again whenever it changes."""
+    admin_tenants: str = Field("", validation_alias=_env("DEEPRESEARCH_ADMIN_TENANTS"))
+    """Tenants that see every tenant's sessions (comma-separated)."""
     api_cors_origins: str = Field("", validation_alias=_env("DEEPRESEARCH_API_CORS_ORIGINS"))
     # -- the boundary of the API and MCP over HTTP (workers/boundary; operations.md "Threat
     # model") --
@@ -255,6 +260,7 @@ class Settings(BaseSettings):
         "temporal_tls_ca",
         "temporal_api_key",
         "temporal_tls",
+        "api_keys_file",
         mode="before",
     )
     @classmethod

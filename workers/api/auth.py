@@ -7,11 +7,19 @@ from __future__ import annotations
 from fastapi import Request
 
 from workers.boundary.guard import CSRF_HEADER, SAFE_METHODS
-from workers.boundary.keys import FailedAuth, KeyRing
+from workers.boundary.keys import OPERATOR, Caller, FailedAuth, KeyRing
 from workers.boundary.web_session import COOKIE, WebSessions
 from workers.config import Settings
 
-__all__ = ["COOKIE", "CSRF_HEADER", "Authenticator", "FailedAuth", "Forbidden", "Unauthorized"]
+__all__ = [
+    "COOKIE",
+    "CSRF_HEADER",
+    "Authenticator",
+    "Caller",
+    "FailedAuth",
+    "Forbidden",
+    "Unauthorized",
+]
 
 
 class Unauthorized(Exception):
@@ -31,33 +39,37 @@ class Authenticator:
 
     def __init__(self, settings: Settings) -> None:
         self.ring = KeyRing(settings)
-        self.web = WebSessions(self.ring.keys, settings.data_dir, settings.web_session_hours * 3600)
+        self.web = WebSessions(self.ring, settings.data_dir, settings.web_session_hours * 3600)
 
     @property
     def enabled(self) -> bool:
         return self.ring.enabled
 
-    def valid_key(self, key: str, request: Request) -> bool:
+    def valid_key(self, key: str, request: Request) -> Caller | None:
         """FailedAuth once this client has guessed too often."""
         return self.ring.accepts(key, client_of(request))
 
-    def check(self, request: Request) -> None:
-        """Raise Unauthorized or Forbidden unless the request carries an accepted key (the
-        Authorization header) or the web page's cookie (with the CSRF header if unsafe)."""
+    def check(self, request: Request) -> Caller:
+        """The caller, or Unauthorized/Forbidden unless the request carries an accepted key
+        (the Authorization header) or the web page's cookie (with the CSRF header if unsafe).
+        Without keys every caller is the operator (loopback only)."""
         if not self.enabled:
-            return
+            return OPERATOR
         header = request.headers.get("authorization")
         if header is not None:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise Unauthorized("use an Authorization: Bearer <API key> header")
-            if not self.valid_key(token.strip(), request):
+            caller = self.valid_key(token.strip(), request)
+            if caller is None:
                 raise Forbidden("this API key is not accepted")
-            return
+            return caller
         cookie = request.cookies.get(COOKIE)
         if cookie is None:
             raise Unauthorized("an API key is required (Authorization: Bearer <API key>)")
-        if not self.web.valid(cookie):
+        caller = self.web.valid(cookie)
+        if caller is None:
             raise Unauthorized("the web session has expired; sign in again")
         if request.method not in SAFE_METHODS and request.headers.get(CSRF_HEADER) != "1":
             raise Forbidden(f"a request from the web page must carry the {CSRF_HEADER} header")
+        return caller

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from workers.api.auth import Authenticator
+from workers.api.auth import Authenticator, Caller
 from workers.api.backend import Backend
 from workers.api.events import EventHub, last_event_id
 from workers.api.schemas import (
@@ -68,12 +68,23 @@ def sessions(request: Request) -> Sessions:
     return backend(request).sessions
 
 
-def authenticated(request: Request) -> None:
+def authenticated(request: Request) -> Caller:
     authenticator: Authenticator = request.app.state.auth
-    authenticator.check(request)
+    return authenticator.check(request)
+
+
+async def visible(
+    session_id: str, request: Request, caller: Annotated[Caller, Depends(authenticated)]
+) -> str:
+    """The path's session id once the caller may see it: another tenant's session is 404,
+    exactly as an unknown id."""
+    await sessions(request).check_access(caller, session_id)
+    return session_id
 
 
 SessionsDep = Annotated[Sessions, Depends(sessions)]
+CallerDep = Annotated[Caller, Depends(authenticated)]
+Visible = Annotated[str, Depends(visible)]
 router = APIRouter(prefix="/v1", dependencies=[Depends(authenticated)], responses=ERRORS)
 health = APIRouter()
 
@@ -122,7 +133,9 @@ async def _multipart(request: Request) -> tuple[SessionRequest, list[tuple[str, 
         }
     },
 )
-async def create_session(request: Request, sessions: SessionsDep) -> JSONResponse:
+async def create_session(
+    request: Request, sessions: SessionsDep, caller: CallerDep
+) -> JSONResponse:
     """202 with status `started` for a new session; the same `id` again answers 200 with the
     existing session's status (`running` or `completed`) and starts nothing. As multipart, the
     fields are the JSON body's (`limits` as a JSON string) plus files in `files[]`, for the
@@ -131,7 +144,8 @@ async def create_session(request: Request, sessions: SessionsDep) -> JSONRespons
     if content_type.startswith("multipart/form-data"):
         body, uploads, form = await _multipart(request)
         try:
-            started = await sessions.start_with_uploads(body.options(), uploads, body.id)
+            options = body.options(caller.tenant)
+            started = await sessions.start_with_uploads(options, uploads, body.id)
         finally:
             await form.close()
         return _started(started)
@@ -142,7 +156,7 @@ async def create_session(request: Request, sessions: SessionsDep) -> JSONRespons
             raise InvalidRequest(one_line(error)) from None
     else:
         raise InvalidRequest("send application/json or multipart/form-data")
-    return _started(await sessions.start(body.options(), body.id))
+    return _started(await sessions.start(body.options(caller.tenant), body.id))
 
 
 def _started(started: Started) -> JSONResponse:
@@ -157,17 +171,25 @@ def _started(started: Started) -> JSONResponse:
 @router.get("/sessions", response_model=SessionPage, summary="List sessions, newest first")
 async def list_sessions(
     sessions: SessionsDep,
+    caller: CallerDep,
     status: Annotated[str | None, Query(description=f"One of: {', '.join(STATUSES)}.")] = None,
     since: Annotated[str | None, Query(description="Started within, e.g. 30m, 2h, 7d.")] = None,
     q: Annotated[str | None, Query(description="Words in the question.")] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Rows per page.")] = 50,
     cursor: Annotated[str | None, Query(description="The previous page's next_cursor.")] = None,
+    tenant: Annotated[
+        str | None, Query(description="Admin tenants: only this tenant's sessions.")
+    ] = None,
 ) -> SessionPage:
-    return await list_page(sessions, status, since, q, limit, cursor)
+    """The caller's own sessions; an admin tenant's (DEEPRESEARCH_ADMIN_TENANTS) are all, or
+    `tenant`'s."""
+    if not caller.admin:
+        tenant = caller.tenant  # a tenant lists its own, whatever it asks for
+    return await list_page(sessions, status, since, q, limit, cursor, tenant)
 
 
 @router.get("/sessions/{session_id}", response_model=SessionView, summary="One session")
-async def get_session(session_id: str, sessions: SessionsDep) -> SessionView:
+async def get_session(session_id: Visible, sessions: SessionsDep) -> SessionView:
     """Status; while running, live progress; once ended, the answer, sources, termination,
     counts and report (`result`), or why it failed (`error`)."""
     return await session_view(sessions, session_id)
@@ -178,7 +200,7 @@ async def get_session(session_id: str, sessions: SessionsDep) -> SessionView:
     summary="The session's steps and outcome (what `show --json` prints)",
     response_class=JSONText,
 )
-async def get_timeline(session_id: str, sessions: SessionsDep) -> JSONText:
+async def get_timeline(session_id: Visible, sessions: SessionsDep) -> JSONText:
     return JSONText({"session_id": session_id, **await sessions.timeline(session_id)})
 
 
@@ -187,7 +209,7 @@ async def get_timeline(session_id: str, sessions: SessionsDep) -> JSONText:
     summary="The completed session in the reference's record format",
     response_class=JSONText,
 )
-async def get_export(session_id: str, sessions: SessionsDep) -> JSONText:
+async def get_export(session_id: Visible, sessions: SessionsDep) -> JSONText:
     return JSONText(await sessions.export(session_id))
 
 
@@ -202,7 +224,7 @@ async def get_export(session_id: str, sessions: SessionsDep) -> JSONText:
 )
 async def get_events(
     request: Request,
-    session_id: str,
+    session_id: Visible,
     sessions: SessionsDep,
     last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     last_event_id_query: Annotated[
@@ -235,7 +257,7 @@ async def get_events(
     summary="Stop gracefully: no more tool calls, the best answer from what it has",
 )
 async def cancel(
-    session_id: str, sessions: SessionsDep, body: CancelRequest | None = None
+    session_id: Visible, sessions: SessionsDep, body: CancelRequest | None = None
 ) -> Accepted:
     await sessions.cancel(session_id, body.reason if body else "")
     return Accepted(id=session_id, status="cancelling")
@@ -247,7 +269,7 @@ async def cancel(
     response_model=Accepted,
     summary="Send the model an operator's note, seen before its next turn",
 )
-async def steer(session_id: str, body: SteerRequest, sessions: SessionsDep) -> Accepted:
+async def steer(session_id: Visible, body: SteerRequest, sessions: SessionsDep) -> Accepted:
     await sessions.steer(session_id, body.note)
     return Accepted(id=session_id, status="steered")
 
@@ -258,7 +280,7 @@ async def steer(session_id: str, body: SteerRequest, sessions: SessionsDep) -> A
     response_model=ResumedOut,
     summary="Continue a failed or terminated session from its last model call",
 )
-async def resume(session_id: str, sessions: SessionsDep) -> ResumedOut:
+async def resume(session_id: Visible, sessions: SessionsDep) -> ResumedOut:
     started = await sessions.resume(session_id)
     return ResumedOut(id=session_id, resumed_at=started.resumed_at)
 

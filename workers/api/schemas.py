@@ -44,7 +44,7 @@ class SessionRequest(BaseModel):
     report: bool = Field(False, description="Also write a long-form report with citations.")
     limits: Limits = Field(default_factory=Limits)
 
-    def options(self) -> AskOptions:
+    def options(self, tenant: str) -> AskOptions:
         names = self.strategy.split(",") if isinstance(self.strategy, str) else self.strategy
         try:
             return AskOptions(
@@ -55,6 +55,7 @@ class SessionRequest(BaseModel):
                 strategies=[name.strip() for name in names],  # type: ignore[misc]
                 report=self.report,
                 max_llm_calls=self.limits.max_llm_calls,
+                tenant=tenant,
             )
         except ValidationError as error:
             raise InvalidRequest(one_line(error)) from None

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from workers.api.auth import COOKIE, Authenticator, Forbidden, Unauthorized
+from workers.api.auth import COOKIE, Authenticator, Caller, Forbidden, Unauthorized
 from workers.api.markdown import report_html
 from workers.api.routes import sessions as sessions_of
 from workers.boundary.web_session import (
@@ -49,15 +49,14 @@ def _page(request: Request, name: str, status: int = 200, **context: object) -> 
     return response
 
 
-def _signed_in(request: Request) -> Response | None:
-    """None when the request may see the page; else the way to the sign-in form."""
+def _signed_in(request: Request) -> Caller | Response:
+    """Whom the page is for; else the way to the sign-in form."""
     authenticator: Authenticator = request.app.state.auth
     try:
-        authenticator.check(request)
+        return authenticator.check(request)
     except (Unauthorized, Forbidden):
         target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
         return RedirectResponse(f"/login?next={target}", status_code=303)
-    return None
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -68,13 +67,15 @@ async def index(
     since: Annotated[str | None, Query()] = None,
     cursor: Annotated[str | None, Query()] = None,
 ) -> Response:
-    if (redirect := _signed_in(request)) is not None:
-        return redirect
+    caller = _signed_in(request)
+    if isinstance(caller, Response):
+        return caller
     filters = {"status": status or "", "q": q or "", "since": since or ""}
     page, error = None, None
     try:
+        mine = None if caller.admin else caller.tenant
         page = await list_page(sessions_of(request), status or None, since or None, q or None,
-                               25, cursor or None)  # fmt: skip
+                               25, cursor or None, mine)  # fmt: skip
     except SessionError as failure:
         error = str(failure)
     return _page(
@@ -90,9 +91,11 @@ async def index(
 
 @router.get("/sessions/{session_id}", response_class=HTMLResponse)
 async def session_page(request: Request, session_id: str) -> Response:
-    if (redirect := _signed_in(request)) is not None:
-        return redirect
+    caller = _signed_in(request)
+    if isinstance(caller, Response):
+        return caller
     try:
+        await sessions_of(request).check_access(caller, session_id)
         view = await session_view(sessions_of(request), session_id)
     except SessionError as failure:
         return _page(request, "missing.html", status=failure.http_status, error=str(failure))
@@ -113,7 +116,8 @@ def _outcome(result: dict | None) -> dict[str, object]:
 @router.get("/sessions/{session_id}/outcome", response_class=HTMLResponse)
 async def outcome(request: Request, session_id: str) -> Response:
     """The answer, sources and report as an HTML fragment (the page fetches it at the end)."""
-    request.app.state.auth.check(request)
+    caller = request.app.state.auth.check(request)
+    await sessions_of(request).check_access(caller, session_id)
     view = await session_view(sessions_of(request), session_id)
     return _page(request, "outcome.html", view=view, **_outcome(view.result))
 

@@ -34,6 +34,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "x-deepresearch-csrf"
+CALLER = "deepresearch_caller"  # the request state key RequireKey sets
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 FORM = "application/x-www-form-urlencoded"
 
@@ -250,11 +251,12 @@ class RequireKey:
             return
         client = scope["client"][0] if scope.get("client") else "unknown"
         try:
-            accepted = self.ring.accepts(token.strip(), client)
+            caller = self.ring.accepts(token.strip(), client)
         except FailedAuth as error:
             await refuse(send, 429, str(error), {"retry-after": str(error.retry_after)})
             return
-        if not accepted:
+        if caller is None:
             await refuse(send, 403, "this API key is not accepted")
             return
+        scope.setdefault("state", {})[CALLER] = caller  # the tools read whom they act for
         await self.app(scope, receive, send)

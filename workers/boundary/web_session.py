@@ -12,7 +12,7 @@ import secrets
 import time
 from pathlib import Path
 
-from workers.boundary.keys import matches
+from workers.boundary.keys import Caller, KeyRing, find
 
 COOKIE = "deepresearch_session"
 CSRF_COOKIE = "deepresearch_csrf"
@@ -29,10 +29,11 @@ def _is_hex(value: str, length: int) -> bool:
 
 
 class WebSessions:
-    """Issue, check and revoke sign-in cookies for one deployment's keys."""
+    """Issue, check and revoke sign-in cookies for one deployment's keys (a cookie signed by
+    a key that has since been removed is refused)."""
 
-    def __init__(self, keys: list[str], data_dir: Path, max_age_seconds: float) -> None:
-        self.keys = keys
+    def __init__(self, ring: KeyRing, data_dir: Path, max_age_seconds: float) -> None:
+        self.ring = ring
         self.revoked_dir = data_dir / "web" / "revoked"
         self.max_age = int(max_age_seconds)
 
@@ -49,24 +50,25 @@ class WebSessions:
             return None
         return int(issued), sid, mac
 
-    def valid(self, cookie: str) -> bool:
-        """Signed by one of the keys, not expired, not signed out."""
+    def valid(self, cookie: str) -> Caller | None:
+        """The caller of a cookie signed by one of the keys, not expired, not signed out."""
         parts = self._parts(cookie)
         if parts is None:
-            return False
+            return None
         issued, sid, mac = parts
-        if not matches(mac, [_mac(key, issued, sid) for key in self.keys]):
-            return False
-        now = time.time()
-        if not -_SKEW_SECONDS <= now - issued <= self.max_age:
-            return False
-        return not (self.revoked_dir / sid).exists()
+        keys = self.ring.keys
+        index = find(mac, [_mac(key, issued, sid) for key in keys])
+        if index is None or not -_SKEW_SECONDS <= time.time() - issued <= self.max_age:
+            return None
+        if (self.revoked_dir / sid).exists():
+            return None
+        return self.ring.caller_of(keys[index])
 
     def revoke(self, cookie: str) -> None:
         """Sign-out: this cookie is refused from now on, by every process on this data dir;
         records older than the cookies' lifetime are dropped (those cookies expired anyway)."""
         parts = self._parts(cookie)
-        if parts is None or not self.valid(cookie):
+        if parts is None or self.valid(cookie) is None:
             return
         self.revoked_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         (self.revoked_dir / parts[1]).touch()

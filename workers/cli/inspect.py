@@ -73,12 +73,17 @@ def show(
 
 
 async def _list(
-    status: str | None, since: str | None, text: str | None, limit: int, as_json: bool
+    status: str | None,
+    since: str | None,
+    text: str | None,
+    limit: int,
+    as_json: bool,
+    tenant: str | None = None,
 ) -> None:
     from workers.client import Sessions
 
     sessions = await Sessions.connect()
-    rows = await sessions.list(status, since, text, limit)
+    rows = await sessions.list(status, since, text, limit, tenant)
     if as_json:
         out.print_json(json.dumps([row.model_dump() for row in rows]))
     else:
@@ -91,10 +96,11 @@ def list_sessions(
     since: Annotated[str | None, typer.Option(help="Started within, e.g. 30m, 2h, 7d.")] = None,
     query: Annotated[str | None, typer.Option(help="Words in the question.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many rows.")] = 50,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's sessions.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List sessions, newest first."""
-    run(_list(status, since, query, limit, as_json))
+    """List sessions, newest first (every tenant's unless --tenant)."""
+    run(_list(status, since, query, limit, as_json, tenant))
 
 
 async def _export(session_ids: list[str], every: bool, output: Path | None) -> None:

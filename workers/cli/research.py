@@ -195,11 +195,20 @@ def ask(
             "workspace rebuilt each round). Heavy mode: a comma list, cycled over the branches."
         ),
     ] = "react",
+    tenant: Annotated[
+        str, typer.Option(help="Whose session (a tenant of DEEPRESEARCH_API_KEYS).")
+    ] = "default",
 ) -> None:
     """Research a question and print the answer with its sources."""
 
     def options() -> AskOptions:
+        from workers.boundary.keys import TENANT
         from workers.client import AskOptions
+
+        if not TENANT.fullmatch(tenant):
+            raise CliError(
+                f"--tenant {tenant[:40]!r} is not a tenant name (letters, digits, . _ -)"
+            )
 
         if mode not in ("react", "heavy") or synthesis not in ("select", "fuse"):
             raise CliError("--mode is react or heavy; --synthesis is select or fuse")
@@ -220,6 +229,7 @@ def ask(
             report=report,
             max_llm_calls=max_llm_calls,
             files=files or [],
+            tenant=tenant,
         )
 
     flags = {"as_json": as_json, "detach": detach, "worker": worker, "report_out": report_out}

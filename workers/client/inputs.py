@@ -19,6 +19,7 @@ from temporalio.service import RPCError
 
 from activities.blobstore import BlobStore
 from graphs.state import ResearchLimits, Sampling
+from workers.boundary.keys import DEFAULT_TENANT, TENANT
 from workers.client.errors import InvalidRequest
 from workers.config import Settings
 from workers.eval.data import EvalItem
@@ -44,6 +45,7 @@ class AskOptions(BaseModel):
     report: bool = False
     max_llm_calls: int | None = Field(None, ge=1, le=MAX_LLM_CALLS)
     files: list[Path] = Field(default_factory=list, description="Files for parse_file.")
+    tenant: str = Field(DEFAULT_TENANT, pattern=TENANT.pattern, description="Whose session.")
 
 
 def one_line(error: ValidationError) -> str:
@@ -209,6 +211,7 @@ def research_input(settings: Settings, options: AskOptions, files: dict[str, str
         protocol=settings.protocol,
         strategy=options.strategies[0],
         files=files,
+        tenant=options.tenant,
     )
 
 
@@ -222,7 +225,9 @@ def heavy_input(settings: Settings, options: AskOptions, session: ResearchInput)
     )
 
 
-def resume_input(state: dict[str, Any], resumed_from: str | None = None) -> ResearchInput:
+def resume_input(
+    state: dict[str, Any], resumed_from: str | None = None, tenant: str = DEFAULT_TENANT
+) -> ResearchInput:
     """A stopped session's input that continues from the graph state its last model call
     started from, with the limits, dialect and strategy it ran with."""
     return _research_input(
@@ -232,6 +237,7 @@ def resume_input(state: dict[str, Any], resumed_from: str | None = None) -> Rese
         strategy=state.get("strategy", "react"),
         resume_state=state,
         resumed_from=resumed_from,
+        tenant=tenant,
     )
 
 

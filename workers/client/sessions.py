@@ -23,11 +23,16 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowHistory,
 )
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.blobstore import BlobStore
+from workers.boundary.keys import DEFAULT_TENANT, TENANT, Caller
 from workers.client import inputs
 from workers.client.errors import (
     InvalidRequest,
@@ -49,7 +54,7 @@ from workers.hosting.blobs import blob_store
 from workers.hosting.research_worker import connect
 from workers.workflows import search_attributes
 from workers.workflows.heavy import HeavyProgress, HeavyWorkflow
-from workers.workflows.models import Progress, ResearchReport
+from workers.workflows.models import Progress, ResearchInput, ResearchReport
 from workers.workflows.research import ResearchWorkflow
 
 STATUSES = {
@@ -94,9 +99,22 @@ def since_clause(since: str, now: datetime) -> str:
     return f"StartTime > '{start}'"
 
 
-def list_query(status: str | None = None, since: str | None = None, text: str | None = None) -> str:
-    """The visibility query for `list`: sessions (not branches' parents' helpers), filtered."""
+def list_query(
+    status: str | None = None,
+    since: str | None = None,
+    text: str | None = None,
+    tenant: str | None = None,
+) -> str:
+    """The visibility query for `list`: sessions (not branches' parents' helpers), filtered;
+    `tenant` None: every tenant's."""
     clauses = [SESSION_TYPES]
+    if tenant is not None:
+        if not TENANT.fullmatch(tenant):
+            raise InvalidRequest(f"invalid --tenant {tenant[:40]!r}: not a tenant name")
+        mine = f"{search_attributes.TENANT.name} = '{tenant}'"
+        # sessions started before tenants carry no tenant: they are the default tenant's
+        unset = f"{search_attributes.TENANT.name} IS NULL"
+        clauses.append(f"({mine} OR {unset})" if tenant == DEFAULT_TENANT else mine)
     if status:
         if status not in STATUSES:
             raise InvalidRequest(f"invalid --status {status!r}: choose from {', '.join(STATUSES)}")
@@ -125,6 +143,19 @@ def root_cause(error: BaseException) -> str:
 
 
 SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+
+TENANT_MEMO = "tenant"
+
+
+def tenant_options(request: ResearchInput) -> dict[str, Any]:
+    """What records a new run's tenant: its memo (always: ownership is read from it) and the
+    search attribute `list` filters by (where the server indexes ours)."""
+    options: dict[str, Any] = {"memo": {TENANT_MEMO: request.tenant}}
+    if request.indexed:
+        pair = SearchAttributePair(search_attributes.TENANT, request.tenant)
+        options["search_attributes"] = TypedSearchAttributes([pair])
+    return options
 
 
 def new_session_id(session_id: str | None) -> str:
@@ -156,6 +187,7 @@ class SessionRow(BaseModel):
     termination: str | None = None
     model: str | None = None
     question: str = ""
+    tenant: str = DEFAULT_TENANT
 
 
 def session_row(execution: WorkflowExecution) -> SessionRow:
@@ -169,6 +201,7 @@ def session_row(execution: WorkflowExecution) -> SessionRow:
         termination=found.get(search_attributes.TERMINATION),
         model=found.get(search_attributes.MODEL),
         question=found.get(search_attributes.QUESTION) or "",
+        tenant=found.get(search_attributes.TENANT) or DEFAULT_TENANT,
     )
 
 
@@ -246,6 +279,27 @@ class Sessions:
         description = await self.client.get_workflow_handle(session_id).describe()
         return description.workflow_type == HeavyWorkflow.__name__
 
+    async def owner(self, session_id: str) -> str:
+        """The tenant a session (or, for a Heavy branch or an eval's session, its root)
+        belongs to; SessionNotFound if there is none. Sessions from before tenants are
+        `default`'s."""
+        description = await self.describe(session_id)
+        for _ in range(8):  # session -> Heavy parent -> eval run: never deeper
+            if not description.parent_id:
+                break
+            description = await self.describe(description.parent_id)
+        memo = await description.memo()
+        tenant = memo.get(TENANT_MEMO)
+        return tenant if isinstance(tenant, str) else DEFAULT_TENANT
+
+    async def check_access(self, caller: Caller, session_id: str) -> None:
+        """SessionNotFound, exactly as for an unknown id, unless `caller` may see the session
+        (its own tenant's, or any for an admin): another tenant's ids cannot be probed."""
+        if caller.admin:
+            return  # an unknown id is the route's 404, as before tenants
+        if await self.owner(session_id) != caller.tenant:
+            raise SessionNotFound(session_id)
+
     async def _require(self, session_id: str) -> str:
         status = await self.status(session_id)
         if status is None:
@@ -281,11 +335,14 @@ class Sessions:
         request = inputs.research_input(self.settings, options, files)
         status = await self.status(session_id)
         if status is not None and status != "continued_as_new":  # never a second session
+            if await self.owner(session_id) != options.tenant:
+                raise SessionConflict(f"the session id {session_id!r} is taken; choose another")
             heavy = await self.is_heavy(session_id)
             shown = status if status in ("running", "completed") else "stopped"
             return Started(session_id, shown, heavy=heavy)  # type: ignore[arg-type]
         request = await inputs.stamp(self.client, self.settings, request)
         conflict = WorkflowIDConflictPolicy.USE_EXISTING
+        owned = tenant_options(request)
         if options.mode == "heavy":
             await self.client.start_workflow(
                 HeavyWorkflow.run,
@@ -293,6 +350,7 @@ class Sessions:
                 id=session_id,
                 task_queue=self.settings.task_queue,
                 id_conflict_policy=conflict,
+                **owned,
             )
         else:
             await self.client.start_workflow(
@@ -301,6 +359,7 @@ class Sessions:
                 id=session_id,
                 task_queue=self.settings.task_queue,
                 id_conflict_policy=conflict,
+                **owned,
             )
         return Started(session_id, "started", heavy=options.mode == "heavy")
 
@@ -319,10 +378,15 @@ class Sessions:
                 f"session {session_id} stopped before its first model call; ask with a new id"
             )
         stopped = (await self._handle(session_id).describe()).run_id
-        request = inputs.resume_input(state, resumed_from=stopped)
+        tenant = await self.owner(session_id)
+        request = inputs.resume_input(state, resumed_from=stopped, tenant=tenant)
         request = await inputs.stamp(self.client, self.settings, request)
         await self.client.start_workflow(
-            ResearchWorkflow.run, request, id=session_id, task_queue=self.settings.task_queue
+            ResearchWorkflow.run,
+            request,
+            id=session_id,
+            task_queue=self.settings.task_queue,
+            **tenant_options(request),
         )
         return Started(session_id, "started", resumed_at=state.get("llm_calls", 0) + 1)
 
@@ -411,10 +475,11 @@ class Sessions:
         since: str | None = None,
         text: str | None = None,
         limit: int = 50,
+        tenant: str | None = None,
     ) -> list[SessionRow]:
-        """Sessions newest first, by status, age ('2h') and words in the question."""
+        """Sessions newest first, by status, age ('2h'), words in the question and tenant."""
         rows = []
-        query = list_query(status, since, text)
+        query = list_query(status, since, text, tenant)
         async for execution in self.client.list_workflows(query, limit=limit):
             rows.append(session_row(execution))
         return rows

@@ -124,11 +124,12 @@ async def list_page(
     text: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
+    tenant: str | None = None,
 ) -> SessionPage:
-    """One page of sessions, newest first, filtered as `list` filters."""
+    """One page of sessions, newest first, filtered as `list` filters (`tenant` None: all)."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}")
-    query = list_query(status, since, text)
+    query = list_query(status, since, text, tenant)
     listing = sessions.client.list_workflows(query, page_size=limit, next_page_token=_token(cursor))
     try:
         await listing.fetch_next_page()

@@ -13,6 +13,8 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import CallToolResult, InputRequiredResult, ToolAnnotations
 from pydantic import Field
 
+from workers.boundary.guard import CALLER
+from workers.boundary.keys import OPERATOR, Caller
 from workers.client import (
     AskOptions,
     HeavyLive,
@@ -77,8 +79,22 @@ async def live_progress(sessions: Sessions, session_id: str) -> Progress | Heavy
         return None
 
 
-def ask_options(backend: Backend, question: str, mode: str, report: bool) -> AskOptions:
-    options = AskOptions(question=question, mode=mode, report=report)  # type: ignore[arg-type]
+def caller_of(ctx: Context[Any, Any]) -> Caller:
+    """Whom a call acts for: the tenant whose key the HTTP request carried (RequireKey put it
+    in the request's state); over stdio, or HTTP without keys, the operator."""
+    try:
+        request = ctx.request_context.request
+    except (ValueError, AttributeError):
+        return OPERATOR
+    state = getattr(request, "scope", {}).get("state", {}) if request is not None else {}
+    caller = state.get(CALLER, OPERATOR)
+    return caller if isinstance(caller, Caller) else OPERATOR
+
+
+def ask_options(
+    backend: Backend, question: str, mode: str, report: bool, caller: Caller = OPERATOR
+) -> AskOptions:
+    options = AskOptions(question=question, mode=mode, report=report, tenant=caller.tenant)  # type: ignore[arg-type]
     validate(backend.settings, options)  # bad input fails before Temporal is asked
     return options
 
@@ -128,7 +144,7 @@ def build_server(backend: Backend) -> MCPServer[Any]:
         id. Takes minutes; sends progress while it runs (the session survives a dropped
         call: get_research with the id from the first progress message)."""
         with tool_errors():
-            options = ask_options(backend, question, mode, report)
+            options = ask_options(backend, question, mode, report, caller_of(ctx))
             sessions = await backend.sessions()
             await backend.ready_to_start()
             started = await sessions.start(options)
@@ -139,6 +155,7 @@ def build_server(backend: Backend) -> MCPServer[Any]:
     @server.tool(annotations=STARTS_A_SESSION)
     async def start_research(
         question: Question,
+        ctx: Context[Any, Any],
         mode: Mode = "react",
         report: Report = False,
         id: Annotated[
@@ -153,18 +170,21 @@ def build_server(backend: Backend) -> MCPServer[Any]:
         """Start a research session and return its id at once; get_research reads its
         progress and, when done, its answer."""
         with tool_errors():
-            options = ask_options(backend, question, mode, report)
+            options = ask_options(backend, question, mode, report, caller_of(ctx))
             sessions = await backend.sessions()
             await backend.ready_to_start()
             started = await sessions.start(options, id or None)
             return results.Started(session_id=started.session_id, status=started.status)
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True))
-    async def get_research(id: SessionId) -> Annotated[CallToolResult, results.ResearchStatus]:
+    async def get_research(
+        id: SessionId, ctx: Context[Any, Any]
+    ) -> Annotated[CallToolResult, results.ResearchStatus]:
         """A session's status: its live progress while it runs, then its answer and sources
         (or why it stopped)."""
         with tool_errors():
             sessions = await backend.sessions()
+            await sessions.check_access(caller_of(ctx), id)
             status = await sessions.status(id)
             if status is None:
                 raise SessionNotFound(id)
@@ -184,9 +204,10 @@ def build_server(backend: Backend) -> MCPServer[Any]:
         "(report=true), else the answer with its sources.",
         mime_type="text/markdown",
     )
-    async def report(session_id: str) -> str:
+    async def report(session_id: str, ctx: Context[Any, Any]) -> str:
         with resource_errors():
             sessions = await backend.sessions()
+            await sessions.check_access(caller_of(ctx), session_id)
             status = await sessions.status(session_id)
             if status is None:
                 raise SessionNotFound(session_id)

@@ -36,6 +36,7 @@ class ResearchInput(BaseModel):
         "workspace rebuilt each round from the question, its report and the last action.",
     )
     indexed: bool = Field(False, description="Set the custom search attributes (registered).")
+    tenant: str = Field("default", description="Whose session (DEEPRESEARCH_API_KEYS tenants).")
     history: HistoryBudget = Field(default_factory=HistoryBudget)
     activities: ActivityPolicy = Field(
         default_factory=ActivityPolicy, description="For the workflow's own activities."

@@ -14,6 +14,7 @@ DIALECT = SearchAttributeKey.for_keyword("DeepResearchDialect")
 STEPS = SearchAttributeKey.for_int("DeepResearchSteps")
 TERMINATION = SearchAttributeKey.for_keyword("DeepResearchTermination")
 QUESTION = SearchAttributeKey.for_text("DeepResearchQuestion")
+TENANT = SearchAttributeKey.for_keyword("DeepResearchTenant")  # set by the client at start
 
 TYPES = {
     MODEL.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
@@ -21,6 +22,7 @@ TYPES = {
     STEPS.name: IndexedValueType.INDEXED_VALUE_TYPE_INT,
     TERMINATION.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     QUESTION.name: IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
+    TENANT.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
 
