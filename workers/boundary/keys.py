@@ -50,16 +50,16 @@ OPERATOR = Caller(DEFAULT_TENANT, admin=True)  # no keys (loopback), or the CLI 
 
 def parse_entry(entry: str, where: str) -> tuple[str, str]:
     """`TENANT=KEY` or a bare `KEY` (tenant `default`) -> (tenant, key); ConfigurationError in
-    one line naming `where`. A key may itself hold `=` (base64 padding): the part before the
-    first `=` is a tenant only when it is a tenant name and what follows is a whole key."""
+    one line naming `where`. A bare key may end in `=` (base64 padding); any other `=` makes
+    the entry `TENANT=KEY`."""
     name, sep, rest = entry.partition("=")
-    if sep and TENANT.fullmatch(name) and len(rest) >= MIN_KEY_LENGTH:
+    if sep and rest.strip("="):
+        if not TENANT.fullmatch(name):
+            raise ConfigurationError(
+                f"invalid setting {where}: tenant {name[:40]!r} is not a tenant name (letters, "
+                "digits, '.', '_', '-'; at most 64)"
+            )
         tenant, key = name, rest
-    elif sep and len(rest) >= MIN_KEY_LENGTH:
-        raise ConfigurationError(
-            f"invalid setting {where}: tenant {name[:40]!r} is not a tenant name (letters, "
-            "digits, '.', '_', '-'; at most 64)"
-        )
     else:
         tenant, key = DEFAULT_TENANT, entry
     if len(key) < MIN_KEY_LENGTH:
