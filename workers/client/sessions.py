@@ -5,6 +5,7 @@ CLI, the HTTP API and the MCP server call it and nothing else talks to Temporal 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import re
 import uuid
@@ -146,6 +147,7 @@ SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 
 TENANT_MEMO = "tenant"
+log = logging.getLogger(__name__)
 
 
 def tenant_options(request: ResearchInput) -> dict[str, Any]:
@@ -342,26 +344,40 @@ class Sessions:
             return Started(session_id, shown, heavy=heavy)  # type: ignore[arg-type]
         request = await inputs.stamp(self.client, self.settings, request)
         conflict = WorkflowIDConflictPolicy.USE_EXISTING
-        owned = tenant_options(request)
         if options.mode == "heavy":
-            await self.client.start_workflow(
+            await self._start_owned(
                 HeavyWorkflow.run,
                 inputs.heavy_input(self.settings, options, request),
-                id=session_id,
-                task_queue=self.settings.task_queue,
-                id_conflict_policy=conflict,
-                **owned,
-            )
-        else:
-            await self.client.start_workflow(
-                ResearchWorkflow.run,
                 request,
                 id=session_id,
-                task_queue=self.settings.task_queue,
                 id_conflict_policy=conflict,
-                **owned,
+            )
+        else:
+            await self._start_owned(
+                ResearchWorkflow.run, request, request, id=session_id, id_conflict_policy=conflict
             )
         return Started(session_id, "started", heavy=options.mode == "heavy")
+
+    async def _start_owned(
+        self, run: Any, argument: Any, request: ResearchInput, **options: Any
+    ) -> None:
+        """Start a workflow that records `request`'s tenant. A server that registered our
+        search attributes moments ago (a dev server upgraded in place) may not know the new
+        one for a minute: the run then starts with the tenant in its memo only (ownership
+        holds; `list --tenant` misses it)."""
+        owned = tenant_options(request)
+        try:
+            await self.client.start_workflow(
+                run, argument, task_queue=self.settings.task_queue, **options, **owned
+            )
+        except RPCError as error:
+            if "search attribute" not in error.message or "search_attributes" not in owned:
+                raise
+            log.warning("starting %s without its tenant attribute: %s", options["id"], error)
+            del owned["search_attributes"]
+            await self.client.start_workflow(
+                run, argument, task_queue=self.settings.task_queue, **options, **owned
+            )
 
     async def resume(self, session_id: str) -> Started:
         """Continue a failed or terminated session from its last model call."""
@@ -381,13 +397,7 @@ class Sessions:
         tenant = await self.owner(session_id)
         request = inputs.resume_input(state, resumed_from=stopped, tenant=tenant)
         request = await inputs.stamp(self.client, self.settings, request)
-        await self.client.start_workflow(
-            ResearchWorkflow.run,
-            request,
-            id=session_id,
-            task_queue=self.settings.task_queue,
-            **tenant_options(request),
-        )
+        await self._start_owned(ResearchWorkflow.run, request, request, id=session_id)
         return Started(session_id, "started", resumed_at=state.get("llm_calls", 0) + 1)
 
     async def progress(
