@@ -162,8 +162,8 @@ def test_short_keys_refused_at_start(stack: Stack) -> None:
     result = stack.cli("api", "--port", "1", DEEPRESEARCH_API_KEYS="secret", timeout=60)
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
-        "error: invalid setting DEEPRESEARCH_API_KEYS (entry 1): the key has 6 characters; use at least 16 "
-        "(e.g. `openssl rand -hex 24`)"
+        "error: invalid setting DEEPRESEARCH_API_KEYS (entry 1): the key has 6 characters; "
+        "use at least 16 (e.g. `openssl rand -hex 24`)"
     )
 
 

@@ -6,9 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from temporalio.common import Priority
 from temporalio.service import RPCError, RPCStatusCode
 
-from workers.client.sessions import Sessions, tenant_options
+from workers.client.sessions import (
+    BATCH_PRIORITY,
+    INTERACTIVE_PRIORITY,
+    Sessions,
+    tenant_options,
+)
 from workers.config import Settings
 from workers.workflows.models import ResearchInput
 from workers.workflows.research import ResearchWorkflow
@@ -46,6 +52,10 @@ async def test_other_refusals_are_not_retried() -> None:
 
 
 def test_unindexed_servers_get_the_memo_only() -> None:
-    assert tenant_options(ResearchInput(question="q", tenant="beta")) == {
-        "memo": {"tenant": "beta"}
+    interactive = tenant_options(ResearchInput(question="q", tenant="beta"))
+    assert interactive == {
+        "memo": {"tenant": "beta"},
+        "priority": Priority(priority_key=INTERACTIVE_PRIORITY, fairness_key="beta"),
     }
+    batch = tenant_options(ResearchInput(question="q", tenant="beta"), BATCH_PRIORITY)
+    assert batch["priority"].priority_key == BATCH_PRIORITY > INTERACTIVE_PRIORITY

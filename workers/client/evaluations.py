@@ -15,7 +15,7 @@ from temporalio.service import RPCError
 from activities.judge import scheme_for
 from workers.client import inputs
 from workers.client.errors import InvalidRequest
-from workers.client.sessions import Sessions
+from workers.client.sessions import BATCH_PRIORITY, Sessions, tenant_options
 from workers.eval.data import EvalItem
 from workers.eval.metrics import Summary
 from workers.eval.results import previous_results, write_results
@@ -90,6 +90,8 @@ class Evaluations:
             id=run_id,
             task_queue=settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # batch work: its sessions (children, inheriting this) yield to interactive ones
+            **tenant_options(template, BATCH_PRIORITY),
         )
         return run_id
 

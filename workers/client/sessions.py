@@ -25,6 +25,7 @@ from temporalio.client import (
     WorkflowHistory,
 )
 from temporalio.common import (
+    Priority,
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
@@ -147,13 +148,22 @@ SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 
 TENANT_MEMO = "tenant"
+# Temporal task priorities (1 first, 3 the server's default): a person waiting goes before
+# batch work on every queue; activities and child workflows inherit their workflow's.
+INTERACTIVE_PRIORITY = 2
+BATCH_PRIORITY = 4
 log = logging.getLogger(__name__)
 
 
-def tenant_options(request: ResearchInput) -> dict[str, Any]:
-    """What records a new run's tenant: its memo (always: ownership is read from it) and the
-    search attribute `list` filters by (where the server indexes ours)."""
-    options: dict[str, Any] = {"memo": {TENANT_MEMO: request.tenant}}
+def tenant_options(request: ResearchInput, priority: int = INTERACTIVE_PRIORITY) -> dict[str, Any]:
+    """What records a new run's tenant: its memo (always: ownership is read from it), the
+    search attribute `list` filters by (where the server indexes ours), and its priority,
+    with the tenant as fairness key (one tenant's burst does not starve another's where the
+    server has fairness on)."""
+    options: dict[str, Any] = {
+        "memo": {TENANT_MEMO: request.tenant},
+        "priority": Priority(priority_key=priority, fairness_key=request.tenant),
+    }
     if request.indexed:
         pair = SearchAttributePair(search_attributes.TENANT, request.tenant)
         options["search_attributes"] = TypedSearchAttributes([pair])
