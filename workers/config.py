@@ -20,6 +20,30 @@ def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
 
+# The providers DEEPRESEARCH_RATE_LIMITS knows, and the graph's tool nodes that call each.
+RATE_LIMITED = {"serper": ("search", "scholar"), "jina": ("read", "fetch")}
+
+
+def parse_rates(value: str) -> dict[str, float]:
+    """`serper=5,jina=10` -> {"serper": 5.0, "jina": 10.0}; ValueError naming what is wrong."""
+    rates: dict[str, float] = {}
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        name, _, number = entry.partition("=")
+        name = name.strip().lower()
+        if name not in RATE_LIMITED:
+            raise ValueError(f"unknown provider {name!r}: use {', '.join(RATE_LIMITED)}")
+        try:
+            rate = float(number)
+        except ValueError:
+            rate = float("nan")
+        if not 0 < rate <= 10_000:  # also nan, inf
+            raise ValueError(f"{name}: give requests per second, a number above 0 (got {number!r})")
+        rates[name] = rate
+    return rates
+
+
 MAX_DURATION = 7 * 24 * 3600  # a week: any timeout, budget or delay beyond is a typo (or inf)
 
 
@@ -209,6 +233,20 @@ class Settings(BaseSettings):
         168, gt=0, le=MAX_DURATION / 3600, validation_alias=_env("DEEPRESEARCH_WEB_SESSION_HOURS")
     )
     """How long a web page sign-in lasts (sign-out ends it at once)."""
+    rate_limits: str = Field("", validation_alias=_env("DEEPRESEARCH_RATE_LIMITS"))
+    """Requests per second per provider across the whole cluster, e.g. `serper=5,jina=10`
+    (Temporal's task-queue rate limit on a queue of the provider's own)."""
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rates(cls, value: str) -> str:
+        parse_rates(value)  # ValueError, one line, before any worker starts
+        return value
+
+    @property
+    def provider_rates(self) -> dict[str, float]:
+        return parse_rates(self.rate_limits)
+
     # -- blob store (activities/blobstore*.py; docs/deployment.md "The blob store") --
     blob_url: str | None = Field(None, validation_alias=_env("DEEPRESEARCH_BLOB_URL"))
     """s3://bucket/prefix (gs://, az:// too): the object store every process shares; unset:

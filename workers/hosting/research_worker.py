@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import signal
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,7 @@ from workers.hosting.intake import POLLS, Intake
 from workers.hosting.sandbox import CompiledSandboxedWorkflowRunner
 from workers.hosting.sticky import ReleaseSticky
 from workers.workflows.evaluation import EvalWorkflow
-from workers.workflows.graph import GRAPH_NAME, make_research_graph
+from workers.workflows.graph import GRAPH_NAME, make_research_graph, provider_queue
 from workers.workflows.heavy import HeavyWorkflow
 from workers.workflows.research import ResearchWorkflow
 
@@ -260,6 +260,20 @@ async def research_worker(
             # A dead worker's cached session moves to another worker after this long.
             sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_seconds),
         )
+        # one worker per rate-limited provider, on the provider's queue: each sets the
+        # queue's rate, which the server holds across every worker polling it
+        paced = [
+            Worker(
+                client,
+                task_queue=provider_queue(settings, provider),
+                plugins=[plugin(settings)],
+                interceptors=[KeepAlive(), ReleaseSticky()],  # the intake lends the main slots
+                max_task_queue_activities_per_second=rate,
+                max_concurrent_activity_task_polls=POLLS,
+                graceful_shutdown_timeout=timedelta(seconds=10),
+            )
+            for provider, rate in settings.provider_rates.items()
+        ]
         stop = asyncio.Event()
         pool = (
             asyncio.create_task(
@@ -275,8 +289,11 @@ async def research_worker(
             else None
         )
         try:
-            async with worker:
-                yield worker
+            async with AsyncExitStack() as running:
+                for extra in paced:
+                    await running.enter_async_context(extra)
+                async with worker:
+                    yield worker
         finally:
             stop.set()
             if pool is not None:

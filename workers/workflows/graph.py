@@ -11,7 +11,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from activities import files, python_exec, read, scholar, search
 from graphs.react import NodeSpec, make_react_graph
-from workers.config import Settings
+from workers.config import RATE_LIMITED, Settings
 from workers.workflows.llm_routing import ModelCallOptions, make_think_node
 from workers.workflows.options import activity_options, retry_policy
 from workers.workflows.summaries import (
@@ -48,6 +48,21 @@ def _options(settings: Settings, timeout_seconds: float, attempts: int) -> dict[
     )
 
 
+def provider_queue(settings: Settings, provider: str) -> str:
+    return f"{settings.task_queue}-{provider}"
+
+
+def provider_queues(settings: Settings) -> dict[str, dict[str, str]]:
+    """Node -> its options' `task_queue` for the nodes of rate-limited providers: their
+    activities go to a queue of the provider's own, whose rate the server enforces for every
+    worker of the cluster (`max_task_queue_activities_per_second`)."""
+    return {
+        node: {"task_queue": provider_queue(settings, provider)}
+        for provider in settings.provider_rates
+        for node in RATE_LIMITED[provider]
+    }
+
+
 def make_research_graph(settings: Settings) -> StateGraph:
     """A fresh graph each call: the plugin mutates the graph it is given."""
     model = _options(settings, settings.model_timeout_seconds, settings.model_attempts)
@@ -77,16 +92,27 @@ def make_research_graph(settings: Settings) -> StateGraph:
             affinity=timedelta(seconds=settings.affinity_seconds),
         )
     )
+    paced = provider_queues(settings)
     return make_react_graph(
         think=NodeSpec(think, {"execute_in": "workflow"}),
         extract=NodeSpec(read.extract, extract),
-        read=NodeSpec(read.read, read_page),
+        read=NodeSpec(read.read, {**read_page, **paced.get("read", {})}),
         tools={
-            "search": NodeSpec(search.search, {**tool, "summary_fn": summarize_query("search")}),
-            "scholar": NodeSpec(
-                scholar.scholar, {**tool, "summary_fn": summarize_query("google_scholar")}
+            "search": NodeSpec(
+                search.search,
+                {**tool, "summary_fn": summarize_query("search"), **paced.get("search", {})},
             ),
-            "fetch": NodeSpec(read.fetch, {**tool, "summary_fn": summarize_fetch}),
+            "scholar": NodeSpec(
+                scholar.scholar,
+                {
+                    **tool,
+                    "summary_fn": summarize_query("google_scholar"),
+                    **paced.get("scholar", {}),
+                },
+            ),
+            "fetch": NodeSpec(
+                read.fetch, {**tool, "summary_fn": summarize_fetch, **paced.get("fetch", {})}
+            ),
             "parse_file": NodeSpec(files.parse_file, {**model, "summary_fn": summarize_files}),
             "python": NodeSpec(python_exec.python, {**python, "summary_fn": summarize_code}),
         },
