@@ -13,7 +13,8 @@ page or URL holds raises in a codec or URL parser (`is_content_error`) are never
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 import httpx
@@ -49,13 +50,23 @@ def is_retryable_status(status: int) -> bool:
 
 
 def retry_after(headers: httpx.Headers | dict[str, str] | None) -> timedelta | None:
-    """Seconds form of Retry-After (the HTTP-date form is rare from APIs; ignored)."""
+    """How long the server asks us to wait: Retry-After in seconds or as an HTTP date, at
+    most MAX_RETRY_AFTER (a huge or infinite value is the cap, a past date or a negative
+    number no wait); None when absent or unreadable (the retry policy's backoff applies)."""
     value = (headers or {}).get("retry-after") or (headers or {}).get("Retry-After")
-    try:
-        seconds = float(value) if value is not None else None
-    except ValueError:
+    if value is None:
         return None
-    if seconds is None or seconds != seconds:  # absent or NaN
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if seconds != seconds:  # NaN
         return None
     return timedelta(seconds=min(max(0.0, seconds), MAX_RETRY_AFTER))
 

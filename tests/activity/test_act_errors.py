@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import httpx
 import openai
@@ -11,7 +12,12 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.context import ModelEndpoint
-from activities.errors import from_openai, from_transport, raise_for_http
+from activities.errors import (
+    from_openai,
+    from_transport,
+    raise_for_http,
+    retry_after,
+)
 from tests.activity.helpers import closed_port
 from tests.fakes import FakeModel, FakeServer
 
@@ -173,3 +179,42 @@ async def test_from_openai_connection_error_retryable(
 async def test_huge_retry_after_still_classified(server: FakeServer) -> None:
     error = await _classified(server, 503, retry_after=10**15)
     assert not error.non_retryable
+    assert error.next_retry_delay == CAP  # not 10**15 s
+
+
+CAP = timedelta(hours=1)  # written out: the cap a session may be parked for, at most
+
+
+@pytest.mark.parametrize(
+    ("value", "delay"),
+    [
+        ("7", timedelta(seconds=7)),
+        (str(10**15), CAP),  # huge, in seconds: capped at an hour
+        ("1e400", CAP),  # overflows to infinity: the cap
+        ("inf", CAP),
+        ("-30", timedelta(0)),  # negative: no wait
+        ("Fri, 31 Dec 9999 23:59:59 GMT", CAP),  # huge, as an HTTP date
+        ("Thu, 01 Jan 1970 00:00:00 GMT", timedelta(0)),  # a date gone by: no wait
+        ("nan", None),  # unreadable: the retry policy's own backoff
+        ("soon", None),
+        ("Fri, 99 Foo 2026 25:61:61 GMT", None),  # a malformed date
+        ("", None),
+    ],
+)
+def test_retry_after_is_read_and_capped(value: str, delay: timedelta | None) -> None:
+    assert retry_after({"retry-after": value}) == delay
+
+
+def test_retry_after_as_a_near_http_date() -> None:
+    soon = datetime.now(UTC) + timedelta(seconds=120)
+    delay = retry_after({"Retry-After": format_datetime(soon, usegmt=True)})
+    assert delay is not None and timedelta(seconds=110) <= delay <= timedelta(seconds=121)
+
+
+async def test_a_huge_http_date_is_the_cap_on_the_error(server: FakeServer) -> None:
+    server.fail_next(1, 429, retry_after="Fri, 31 Dec 9999 23:59:59 GMT")
+    async with httpx.AsyncClient(timeout=5) as client:
+        response = await client.get(server.url + "/anything")
+    with pytest.raises(ApplicationError) as caught:
+        raise_for_http("svc", response)
+    assert caught.value.next_retry_delay == CAP

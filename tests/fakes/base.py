@@ -75,7 +75,7 @@ class RequestRecord:
 class _Fault:
     kind: str  # "fail" or "hang"
     status: int = 0
-    retry_after: float | None = None
+    retry_after: float | str | None = None
     body: str = ""
     hang_seconds: float = HANG_LIMIT_S
 
@@ -152,7 +152,10 @@ def _parse_json(raw: bytes) -> Any:
         return None
 
 
-def _header_value(seconds: float) -> str:
+def _header_value(seconds: float | str) -> str:
+    """A Retry-After value: seconds, or a text given as is (an HTTP date, a malformed one)."""
+    if isinstance(seconds, str):
+        return seconds
     return str(int(seconds)) if float(seconds).is_integer() else str(seconds)
 
 
@@ -231,7 +234,7 @@ class FakeServer:
     # -- fault knobs -----------------------------------------------------------------------
 
     def fail_next(
-        self, n: int, status: int = 503, retry_after: float | None = None, body: str = ""
+        self, n: int, status: int = 503, retry_after: float | str | None = None, body: str = ""
     ) -> None:
         """Answer the next n requests with `status` (plus Retry-After when given)."""
         self._add_faults(n, _Fault("fail", status, retry_after, body))
