@@ -118,17 +118,16 @@ def docx_lie() -> bytes:
     return lying_zip(members, "word/document.xml", document, GIB)
 
 
-def test_the_lying_zip_fools_zipfile_itself(zip_lie: bytes) -> None:
-    with zipfile.ZipFile(io.BytesIO(zip_lie)) as archive:
-        assert archive.getinfo("zeros.txt").file_size == 1
-        with archive.open("zeros.txt") as member:
-            assert member.read(1 << 20) == b"x"  # stated size and CRC-32 agree
-
-
 @pytest.mark.slow
 def test_a_lying_zip_member_is_refused_within_the_memory_budget(
     tmp_path: Path, zip_lie: bytes
 ) -> None:
+    # the lie is one zipfile itself believes (stated size and CRC-32 agree on one byte), so
+    # only a check of the bytes actually inflated can catch it
+    with zipfile.ZipFile(io.BytesIO(zip_lie)) as archive:
+        assert archive.getinfo("zeros.txt").file_size == 1
+        with archive.open("zeros.txt") as member:
+            assert member.read(1 << 20) == b"x"
     growth, outcome = measure(tmp_path, "bomb.zip", zip_lie)
     assert outcome.startswith("ToolError: refused bomb.zip: zeros.txt inflates past its stated")
     assert outcome.endswith("possibly a zip bomb")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -30,7 +29,9 @@ from activities.judge import (
     parse_verdict,
     scheme_for,
 )
+from graphs import prompts
 from tests.fakes import FakeModel
+from tests.unit.test_prompts import DIGESTS
 
 Endpoints = Callable[..., ModelEndpoint]
 
@@ -109,22 +110,18 @@ def test_xbench_prompt_is_the_reference() -> None:
     assert JUDGE_PROMPT_XBENCH.endswith(XBENCH_PARTS[-1])
 
 
-# sha256 of each value as evaluation/prompt.py at f72f75d8 evaluates it (computed from that file).
-REFERENCE_SHA256 = {
-    "JUDGE_PROMPT_GAIA": "4910e78fbab32c7362c27bb18a3b8477b504c796b809d254e0b54bc14debf367",
-    "JUDGE_PROMPT_BROWSECOMP_OFFICIAL": (
-        "2162e9498f34530c9eafe5d3a51ab12c78d4ec51641eb91bee84984c3e442b40"
-    ),
-    "JUDGE_PROMPT_QA": "a8963e4b05ccc176b24de555a969fb38dc6eb4ceb7c7025f955dc5fb691d510e",
-    "JUDGE_PROMPT_XBENCH": "471dff6cb8986dfe79c5bd3ef4a175ba237e47ff132c243588065814378eb4e9",
-}
+JUDGE_PROMPTS = ("JUDGE_PROMPT_BROWSECOMP_OFFICIAL", "JUDGE_PROMPT_GAIA", "JUDGE_PROMPT_QA",
+                 "JUDGE_PROMPT_XBENCH")  # fmt: skip
 
 
-@pytest.mark.parametrize("name", sorted(REFERENCE_SHA256))
-def test_prompts_are_byte_identical(name: str) -> None:
+@pytest.mark.parametrize("name", JUDGE_PROMPTS)
+def test_the_judge_uses_the_reference_prompts(name: str) -> None:
+    """Byte for byte the reference's (their digests, with the others', are checked once, in
+    tests/unit/test_prompts.py): the judge sends those very constants, stripped as the
+    reference strips them."""
     value: str = getattr(judging, name)
-    assert hashlib.sha256(value.encode()).hexdigest() == REFERENCE_SHA256[name]
-    assert value == value.strip()  # the reference strips each one
+    assert value is getattr(prompts, name) and name in DIGESTS
+    assert value == value.strip()
 
 
 def test_schemes_follow_the_reference() -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
+import socket
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 import pytest
 
 from activities.errors import ToolError
-from activities.netguard import check_reader_url, check_url, pinned
+from activities.netguard import _DEPRECATED, check_reader_url, check_url, pinned
 
 HOSTILE = [
     ("http://127.0.0.1/admin", "loopback"),
@@ -106,8 +110,21 @@ async def test_reader_check_lets_unresolvable_names_through() -> None:
         await check_url("https://no-such-host.invalid/page", allow_loopback=False)
 
 
-def test_the_table_is_large_enough() -> None:
-    assert len(HOSTILE) >= 25
+def test_the_table_covers_every_deprecated_range_netguard_knows() -> None:
+    """The product's own list of ranges, not the table's size: a range added to netguard
+    without a URL here fails."""
+
+    def address(url: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+        try:
+            return ipaddress.ip_address((urlsplit(url).hostname or "").strip("[]"))
+        except ValueError:
+            return None
+
+    for network, reason in _DEPRECATED:
+        hits = [(url, why) for url, why in HOSTILE if (ip := address(url)) is not None
+                and ip.version == network.version and ip in network]  # fmt: skip
+        assert hits, f"no URL in {network} ({reason})"
+        assert all(why in reason for _, why in hits), hits
 
 
 async def test_loopback_only_with_the_explicit_setting() -> None:
@@ -130,3 +147,42 @@ def test_requests_are_pinned_to_the_checked_address() -> None:
 
 async def test_check_url_returns_the_address_it_checked() -> None:
     assert await check_url("http://127.0.0.1:9/", allow_loopback=True) == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [  # the whole sentence a model reads, for each kind of address
+        ("http://0.0.0.0/", "0.0.0.0 resolves to a unspecified address"),
+        ("http://224.0.0.1/", "224.0.0.1 resolves to a multicast address"),
+        ("http://240.0.0.1/", "240.0.0.1 resolves to a reserved address"),
+        ("http://100.100.100.200/", "100.100.100.200 resolves to a non-public address"),
+        ("http://[64:ff9b:1::808:808]/",
+         "64:ff9b:1::808:808 resolves to a non-public address (local-use NAT64)"),
+        ("http://[::808:808]/", "::808:808 resolves to a deprecated IPv4-compatible address"),
+        ("http://[::2]/", "::2 resolves to a IPv4-compatible address embedding a private address"),
+    ],
+)  # fmt: skip
+async def test_refusals_say_exactly_why(url: str, message: str) -> None:
+    with pytest.raises(ToolError) as caught:
+        await check_url(url, allow_loopback=False)
+    assert str(caught.value) == f"refused {url!r}: {message}"
+    assert caught.value.context == {"url": url}  # the failing URL travels with the error
+
+
+async def test_an_unresolvable_host_names_its_url() -> None:
+    url = "https://no-such-host.invalid/page"
+    with pytest.raises(ToolError) as caught:
+        await check_url(url, allow_loopback=False)
+    assert caught.value.context == {"url": url}
+
+
+async def test_a_scoped_link_local_answer_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """getaddrinfo gives IPv6 link-local answers with their zone (`fe80::1%eth0`)."""
+    loop = asyncio.get_running_loop()
+
+    async def getaddrinfo(*_: object, **__: object) -> list[tuple[object, ...]]:
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("fe80::1%lo", 80, 0, 1))]
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+    with pytest.raises(ToolError, match="resolves to a link-local address"):
+        await check_url("http://printer.lan/", allow_loopback=False)

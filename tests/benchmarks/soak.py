@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,8 @@ class SoakResult:
     executed_twice: int
     retried_in_flight: int
     seconds: float
+    # sessions that had not had their last model turn when each kill landed (worker, server)
+    unfinished_at_kills: list[int] = field(default_factory=list)
 
     def line(self) -> str:
         return (
@@ -53,7 +55,7 @@ class SoakResult:
             f"same conversation as fault-free: {self.same_as_baseline}/{self.started}; "
             f"completed tool calls executed twice: {self.executed_twice} "
             f"(calls cut off in flight and retried: {self.retried_in_flight}); "
-            f"wall time {self.seconds:.1f}s"
+            f"wall time {self.seconds:.1f}s; unfinished at each kill: {self.unfinished_at_kills}"
         )
 
 
@@ -157,13 +159,26 @@ async def soak(
             started = time.monotonic()
             results = asyncio.ensure_future(run("soak"))
             turns = 3 * sessions
+            kills: list[int] = []
+
+            def unfinished() -> int:
+                """Sessions whose last (third) model turn has not been answered yet."""
+                answered = {
+                    r.meta["question"]
+                    for r in model.research_requests()
+                    if r.status == 200 and r.meta.get("turn") == 2
+                }
+                return sessions - len(answered)
+
             if kill_worker:
                 await _until(lambda: len(model.research_requests()) >= turns // 4, timeout)
+                kills.append(unfinished())
                 worker.kill()
                 worker.wait(10)
                 worker = spawn()
             if restart_server:
                 await _until(lambda: len(model.research_requests()) >= turns // 2, timeout)
+                kills.append(unfinished())
                 server.kill()
                 server.start()
             reports = await results
@@ -200,6 +215,7 @@ async def soak(
             executed_twice=unexplained,
             retried_in_flight=sum(repeats.values()) - unexplained,
             seconds=seconds,
+            unfinished_at_kills=kills,
         )
 
 

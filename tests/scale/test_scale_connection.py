@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import TLSConfig
 
@@ -138,7 +139,14 @@ async def test_mtls_through_a_tls_frontend(pki: Path, temporal_address: str) -> 
             temporal_tls_server_name="temporal.test",
         )
         client = await Client.connect(address, **connection_options(good))
-        assert (await client.count_workflows()).count >= 0  # a real RPC over mTLS
+        # a real RPC over mTLS, answered by the server behind the frontend: the namespace it
+        # describes is the one a direct connection sees (same id)
+        request = DescribeNamespaceRequest(namespace=client.namespace)
+        over_tls = await client.workflow_service.describe_namespace(request)
+        direct = await Client.connect(temporal_address)
+        plain = await direct.workflow_service.describe_namespace(request)
+        assert over_tls.namespace_info.name == "default"
+        assert over_tls.namespace_info.id == plain.namespace_info.id != ""
         no_cert = settings(temporal_tls_ca=pki / "ca.pem", temporal_tls_server_name="temporal.test")
         with pytest.raises(RuntimeError):
             await asyncio.wait_for(Client.connect(address, **connection_options(no_cert)), 30)

@@ -43,6 +43,8 @@ DIGESTS: dict[str, str] = {
     "ITERATIVE_FIRST_ROUND": "28d952f0bb2fce820fb3fb3153720804a23281e7d0dd7d69413190a047ae9250",
     "ITERATIVE_FUSION_NOTE": "ec145d8a0d00b0fab93bdac191cc07a380aa6401ae34cd17b361293aa03f7ea5",
     "ITERATIVE_ROUND_PROMPT": "d7fd13c541465d96ef2439c44aba2ebe2fb1c874a807b0eef5e7a9f845764e2c",
+    # the four judge prompts: as evaluation/prompt.py of the reference at f72f75d8 evaluates
+    # them (computed from that file)
     "JUDGE_PROMPT_BROWSECOMP_OFFICIAL": "2162e9498f34530c9eafe5d3a51ab12c78d4ec51641eb91bee84984c3e442b40",  # noqa: E501
     "JUDGE_PROMPT_GAIA": "4910e78fbab32c7362c27bb18a3b8477b504c796b809d254e0b54bc14debf367",
     "JUDGE_PROMPT_QA": "a8963e4b05ccc176b24de555a969fb38dc6eb4ceb7c7025f955dc5fb691d510e",

@@ -12,3 +12,6 @@ async def test_small_soak() -> None:
     assert result.completed == result.started == 5
     assert result.same_as_baseline == 5
     assert result.executed_twice == 0
+    # both kills (the worker's, then the server's) landed while sessions were still running
+    assert len(result.unfinished_at_kills) == 2, result.unfinished_at_kills
+    assert all(count > 0 for count in result.unfinished_at_kills), result.unfinished_at_kills
