@@ -20,6 +20,7 @@ from activities.errors import (
 )
 from tests.activity.helpers import closed_port
 from tests.fakes import FakeModel, FakeServer
+from workers.workflows.options import MAX_RETRY_INTERVAL
 
 
 @pytest.fixture
@@ -218,3 +219,34 @@ async def test_a_huge_http_date_is_the_cap_on_the_error(server: FakeServer) -> N
     with pytest.raises(ApplicationError) as caught:
         raise_for_http("svc", response)
     assert caught.value.next_retry_delay == CAP
+
+
+HUGE_OR_MALFORMED = [
+    (str(10**15), CAP),  # huge, in seconds
+    ("Fri, 31 Dec 9999 23:59:59 GMT", CAP),  # huge, as an HTTP date
+    ("soon", None),  # malformed, in seconds: no delay of the server's, so the policy's backoff
+    ("Fri, 99 Foo 2026 25:61:61 GMT", None),  # malformed, as an HTTP date: the same
+]
+
+
+@pytest.mark.parametrize(("value", "delay"), HUGE_OR_MALFORMED)
+async def test_the_error_carries_the_capped_delay(
+    server: FakeServer,
+    sdk_model: tuple[FakeModel, ModelEndpoint],
+    value: str,
+    delay: timedelta | None,
+) -> None:
+    """On both paths that classify a status (raw HTTP, the model's SDK), as a real header: the
+    delay is the cap or none at all, and the error stays retryable. None is bounded too: the
+    policy's backoff never waits longer than MAX_RETRY_INTERVAL, which is below the cap."""
+    server.fail_next(1, 503, retry_after=value)
+    async with httpx.AsyncClient(timeout=5) as client:
+        response = await client.get(server.url + "/anything")
+    with pytest.raises(ApplicationError) as caught:
+        raise_for_http("svc", response)
+    fake, endpoint = sdk_model
+    fake.fail_next(1, 429, retry_after=value)
+    for error in (caught.value, from_openai("model", await _sdk_error(endpoint))):
+        assert not error.non_retryable
+        assert error.next_retry_delay == delay
+    assert MAX_RETRY_INTERVAL < CAP
