@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo run test lint format clean
+.PHONY: demo run test lint format clean mutants
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/python -m pytest -q
+
+# Mutation testing of the guard modules ([tool.mutmut] in pyproject.toml; docs/testing.md).
+# A benchmark, not a gate: it is not part of `make test` or CI. Survivors: mutmut results.
+mutants: $(STAMP)
+	rm -rf mutants
+	$(VENV)/bin/mutmut run --max-children 2 > mutants.log 2>&1 || { tail -20 mutants.log; exit 1; }
+	$(VENV)/bin/python -m tests.benchmarks.mutants
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -60,7 +60,9 @@ class Policy:
     ) -> Policy:
         return cls(
             hosts=allowed_hosts(settings, bind_host),
-            origins=frozenset(o.strip() for o in settings.api_cors_origins.split(",") if o.strip()),
+            origins=frozenset(  # an Origin never ends in "/"; a setting may
+                o.strip().rstrip("/") for o in settings.api_cors_origins.split(",") if o.strip()
+            ),
             max_body=settings.api_max_body_bytes,
             max_upload=settings.upload_max_request_bytes if uploads else None,
             form_paths=frozenset(form_paths),

@@ -1,0 +1,39 @@
+"""The mutation score per module after `mutmut run` (`make mutants`): killed / all mutants, and
+the survivors by name, for docs/testing.md."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import defaultdict
+
+
+def main() -> int:
+    listed = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    survivors: dict[str, list[str]] = defaultdict(list)
+    for line in listed.stdout.splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if ".x_" not in name:
+            continue
+        module = name.split(".x_")[0]
+        counts[module][status] += 1
+        if status != "killed":
+            survivors[module].append(f"{name.split('.x_', 1)[1]} ({status})")
+    print(f"{'module':40} {'killed':>7} {'all':>5} {'score':>6}")
+    for module in sorted(counts):
+        total = sum(counts[module].values())
+        killed = counts[module]["killed"]
+        print(f"{module:40} {killed:7} {total:5} {killed / total:6.1%}")
+    for module in sorted(survivors):
+        print(f"\n{module}: " + ", ".join(survivors[module]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,299 @@
+"""The boundary's rules in process, each decision on its own (the HTTP tests in tests/api show
+them end to end): key entries, the throttle, the Host allow-list, the cross-site and
+content-type rules, the body cap, the bearer check of MCP over HTTP and the web sign-in."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from activities.errors import ConfigurationError
+from workers.boundary.guard import CALLER, Guard, Policy, RequireKey, allowed_hosts, host_name
+from workers.boundary.keys import (
+    Caller,
+    FailedAuth,
+    KeyRing,
+    Throttle,
+    bind_error,
+    find,
+    parse_entry,
+)
+from workers.boundary.web_session import (
+    WebSessions,
+    form_token_matches,
+    new_form_token,
+    sign_out_token,
+)
+from workers.config import Settings
+
+KEY = "k" * 16
+
+
+@pytest.mark.parametrize(
+    ("entry", "parsed"),
+    [
+        (KEY, ("default", KEY)),
+        (f"alpha={KEY}", ("alpha", KEY)),
+        ("QUJDREVGR0hJSktMTU5PUA==", ("default", "QUJDREVGR0hJSktMTU5PUA==")),  # base64 pad
+        (f"team.a_b-1={KEY}=", ("team.a_b-1", f"{KEY}=")),
+    ],
+)
+def test_key_entries(entry: str, parsed: tuple[str, str]) -> None:
+    assert parse_entry(entry, "X") == parsed
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("k" * 15, "invalid setting X: the key has 15 characters; use at least 16"),
+        ("alpha=short", "invalid setting X: the key has 5 characters; use at least 16"),
+        (f"no way={KEY}", "invalid setting X: tenant 'no way' is not a tenant name"),
+        (f"{'t' * 65}={KEY}", "is not a tenant name"),
+    ],
+)
+def test_bad_key_entries(entry: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message.replace("(", r"\(")):
+        parse_entry(entry, "X")
+
+
+def test_a_key_of_exactly_sixteen_is_enough() -> None:
+    assert parse_entry("a" * 16, "X") == ("default", "a" * 16)
+
+
+def test_find_compares_every_secret() -> None:
+    assert find("b", ["a", "b", "b"]) == 1  # the first equal one
+    assert find("c", ["a", "b"]) is None
+    assert find("", []) is None
+
+
+def test_the_throttle_refuses_after_the_allowed_failures() -> None:
+    throttle = Throttle(allowed=3, window=60)
+    for _ in range(3):
+        throttle.check("1.2.3.4")
+        throttle.failed("1.2.3.4")
+    with pytest.raises(FailedAuth) as caught:
+        throttle.check("1.2.3.4")
+    assert 59 <= caught.value.retry_after <= 60
+    assert str(caught.value) == (
+        f"too many failed keys from this address; try again in {caught.value.retry_after} s"
+    )
+    throttle.check("5.6.7.8")  # another client is not affected
+
+
+def test_the_throttle_forgets_old_failures() -> None:
+    throttle = Throttle(allowed=1, window=0.05)
+    throttle.failed("a")
+    with pytest.raises(FailedAuth):
+        throttle.check("a")
+    time.sleep(0.06)
+    throttle.check("a")
+
+
+def test_a_key_ring(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text(f"# a comment\nbeta={'b' * 16}\n")
+    ring = KeyRing(Settings(DEEPRESEARCH_API_KEYS=f"{KEY},ops={'o' * 16}",
+                            DEEPRESEARCH_API_KEYS_FILE=str(keys),
+                            DEEPRESEARCH_ADMIN_TENANTS="ops"))  # fmt: skip
+    assert ring.enabled
+    assert ring.accepts(KEY, "c") == Caller("default", admin=False)
+    assert ring.accepts("o" * 16, "c") == Caller("ops", admin=True)
+    assert ring.accepts("b" * 16, "c") == Caller("beta", admin=False)
+    assert ring.accepts("x" * 16, "c") is None
+    assert not KeyRing(Settings()).enabled
+    with pytest.raises(ConfigurationError, match="DEEPRESEARCH_ADMIN_TENANTS"):
+        KeyRing(Settings(DEEPRESEARCH_ADMIN_TENANTS="not a name"))
+
+
+def test_the_bind_rule() -> None:
+    assert bind_error(Settings(), "127.0.0.1") is None
+    assert bind_error(Settings(), "::1") is None
+    assert bind_error(Settings(), "localhost") is None
+    assert bind_error(Settings(DEEPRESEARCH_API_KEYS=KEY), "0.0.0.0") is None
+    assert bind_error(Settings(), "0.0.0.0") == (
+        "refusing to serve 0.0.0.0 without an API key: set DEEPRESEARCH_API_KEYS "
+        "(comma-separated) or bind 127.0.0.1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("host", "name"),
+    [("Example.org:8000", "example.org"), ("[::1]:80", "::1"), ("[::1]", "::1"),
+     ("example.org.", "example.org"), ("example.org", "example.org"), ("a:b", "a:b")],
+)  # fmt: skip
+def test_host_names(host: str, name: str) -> None:
+    assert host_name(host) == name
+
+
+def test_the_allowed_hosts() -> None:
+    assert allowed_hosts(Settings(), "127.0.0.2") == {"localhost", "127.0.0.1", "::1", "127.0.0.2"}
+    assert allowed_hosts(Settings(), "127.0.0.1") == {"localhost", "127.0.0.1", "::1"}
+    assert allowed_hosts(Settings(DEEPRESEARCH_API_KEYS=KEY), "0.0.0.0") is None
+    named = Settings(DEEPRESEARCH_ALLOWED_HOSTS=" Research.Internal ,[::1]")
+    assert allowed_hosts(named, "127.0.0.1") == {"research.internal", "::1"}
+    assert allowed_hosts(Settings(DEEPRESEARCH_ALLOWED_HOSTS="a,*"), "127.0.0.1") is None
+
+
+class Asgi:
+    """Calls an ASGI app with one request and keeps what it sent."""
+
+    def __init__(self) -> None:
+        self.reached: list[dict[str, Any]] = []
+
+    async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.reached.append(scope)
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def call(self, app: Any, method: str = "POST", path: str = "/v1/sessions",
+                   body: bytes = b"{}", **headers: str) -> tuple[int, str]:  # fmt: skip
+        sent: list[dict[str, Any]] = []
+        raw = [(k.replace("_", "-").lower().encode(), v.encode()) for k, v in headers.items()]
+        scope = {"type": "http", "method": method, "path": path, "headers": raw,
+                 "client": ("9.9.9.9", 1)}  # fmt: skip
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        text = sent[1].get("body", b"").decode() if len(sent) > 1 else ""
+        return sent[0]["status"], json.loads(text)["error"] if text else ""
+
+
+JSON = {"host": "127.0.0.1:8000", "content_type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "status", "error"),
+    [
+        ("POST", JSON, 204, ""),
+        ("POST", {**JSON, "origin": "http://127.0.0.1:8000"}, 204, ""),  # same origin
+        ("POST", {**JSON, "origin": "https://app.example"}, 204, ""),  # a CORS origin
+        ("POST", {**JSON, "origin": "https://evil.example"}, 403, "is not this site"),
+        ("POST", {**JSON, "origin": "null"}, 403, "its Origin is null"),
+        ("POST", {**JSON, "sec_fetch_site": "cross-site"}, 403, "Sec-Fetch-Site: cross-site"),
+        ("POST", {**JSON, "sec_fetch_site": "same-site"}, 403, "Sec-Fetch-Site: same-site"),
+        ("POST", {**JSON, "sec_fetch_site": "same-origin"}, 204, ""),
+        ("DELETE", {**JSON, "origin": "https://evil.example"}, 403, "is not this site"),
+        ("POST", {"host": "127.0.0.1:8000", "content_type": "text/plain"}, 415,
+         "send the body as Content-Type: application/json"),
+        ("POST", {"host": "127.0.0.1:8000"}, 415, "application/json"),
+        ("POST", {"host": "127.0.0.1:8000", "x_deepresearch_csrf": "1"}, 204, ""),
+        ("POST", {"host": "127.0.0.1:8000", "x_deepresearch_csrf": "0"}, 415, "application/json"),
+        ("POST", {"host": "127.0.0.1:8000", "authorization": "Bearer x"}, 204, ""),
+        ("PUT", {"host": "127.0.0.1:8000"}, 204, ""),  # browsers preflight every PUT
+        ("GET", {"host": "127.0.0.1:8000", "origin": "https://evil.example"}, 204, ""),
+        ("GET", {"host": "evil.example"}, 421, "does not answer for the host 'evil.example'"),
+        ("GET", {}, 400, "a Host header is required"),
+        ("POST", {"host": "localhost", "content_type": "application/json; charset=utf-8"}, 204,
+         ""),
+    ],
+)  # fmt: skip
+async def test_the_guard_decides(
+    method: str, headers: dict[str, str], status: int, error: str
+) -> None:
+    settings = Settings(DEEPRESEARCH_API_CORS_ORIGINS="https://app.example/")
+    inner = Asgi()
+    got = await inner.call(Guard(inner.app, Policy.of(settings, "127.0.0.1")), method, **headers)
+    assert got[0] == status and error in got[1], got
+    assert bool(inner.reached) == (status == 204)
+
+
+async def test_forms_only_where_their_route_checks_a_token() -> None:
+    policy = Policy.of(Settings(), "127.0.0.1", form_paths=("/login",))
+    inner = Asgi()
+    form = {"host": "localhost", "content_type": "application/x-www-form-urlencoded"}
+    assert (await inner.call(Guard(inner.app, policy), path="/login", **form))[0] == 204
+    assert (await inner.call(Guard(inner.app, policy), path="/v1/sessions", **form))[0] == 415
+
+
+async def test_the_probe_answers_any_host() -> None:
+    inner = Asgi()
+    guard = Guard(inner.app, Policy.of(Settings(), "127.0.0.1"))
+    assert (await inner.call(guard, "GET", "/healthz", host="10.1.2.3"))[0] == 204
+    assert (await inner.call(guard, "GET", "/healthz/x", host="10.1.2.3"))[0] == 421
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "setting"),
+    [
+        ({"content_length": "2000"}, b"x" * 2000, 413, "DEEPRESEARCH_API_MAX_BODY_BYTES"),
+        ({"content_length": "1024"}, b"x" * 1024, 204, ""),  # exactly the cap
+        ({}, b"x" * 1025, 413, "DEEPRESEARCH_API_MAX_BODY_BYTES"),  # no length: counted
+        ({"content_type": "multipart/form-data; boundary=b", "x_deepresearch_csrf": "1",
+          "content_length": "2000"}, b"x" * 2000, 204, ""),  # uploads: their own cap
+        ({"content_type": "multipart/form-data; boundary=b", "x_deepresearch_csrf": "1",
+          "content_length": "5000"}, b"", 413, "DEEPRESEARCH_UPLOAD_MAX_REQUEST_BYTES"),
+    ],
+)  # fmt: skip
+async def test_the_body_caps(headers: dict[str, str], body: bytes, status: int,
+                             setting: str) -> None:  # fmt: skip
+    settings = Settings(DEEPRESEARCH_API_MAX_BODY_BYTES="1024",
+                        DEEPRESEARCH_UPLOAD_MAX_REQUEST_BYTES="4096")  # fmt: skip
+    inner = Asgi()
+    guard = Guard(inner.app, Policy.of(settings, "127.0.0.1", uploads=True))
+    merged = {"host": "localhost", "content_type": "application/json", **headers}
+    got = await inner.call(guard, body=body, **merged)
+    assert got[0] == status and setting in got[1], got
+
+
+async def test_mcp_takes_the_keys() -> None:
+    ring = KeyRing(Settings(DEEPRESEARCH_API_KEYS=f"alpha={KEY}"))
+    inner = Asgi()
+    app = RequireKey(inner.app, ring)
+    assert await inner.call(app) == (
+        401, "an API key is required (Authorization: Bearer <API key>)"
+    )  # fmt: skip
+    assert (await inner.call(app, authorization=f"Basic {KEY}"))[0] == 401
+    assert await inner.call(app, authorization=f"Bearer {'x' * 16}") == (
+        403, "this API key is not accepted"
+    )  # fmt: skip
+    assert (await inner.call(app, authorization=f"Bearer {KEY}"))[0] == 204
+    assert inner.reached[-1]["state"][CALLER] == Caller("alpha", admin=False)
+    open_app = RequireKey(inner.app, KeyRing(Settings()))
+    assert (await inner.call(open_app))[0] == 204  # no keys: nothing to check
+
+
+def test_web_sign_in(tmp_path: Path) -> None:
+    ring = KeyRing(Settings(DEEPRESEARCH_API_KEYS=f"alpha={KEY}"))
+    web = WebSessions(ring, tmp_path, max_age_seconds=60)
+    cookie = web.issue(KEY)
+    assert KEY not in cookie and cookie.startswith("v2.")
+    assert web.valid(cookie) == Caller("alpha", admin=False)
+    assert web.valid(web.issue(KEY)) is not None and web.issue(KEY) != cookie  # fresh ids
+    version, issued, sid, mac = cookie.split(".")
+    assert web.valid(f"v2.{int(issued) - 61}.{sid}.{mac}") is None  # the mac covers the time
+    assert web.valid(f"v1.{issued}.{sid}.{mac}") is None
+    assert web.valid(f"{version}.{issued}.{sid}.{'0' * 64}") is None
+    assert web.valid("") is None and web.valid("v2.x.y.z") is None
+    other = WebSessions(KeyRing(Settings(DEEPRESEARCH_API_KEYS="z" * 16)), tmp_path, 60)
+    assert other.valid(cookie) is None  # signed by a key it does not have
+    web.revoke(cookie)
+    assert web.valid(cookie) is None
+    assert (tmp_path / "web" / "revoked" / sid).exists()
+
+
+def test_web_sign_in_expires(tmp_path: Path) -> None:
+    web = WebSessions(KeyRing(Settings(DEEPRESEARCH_API_KEYS=KEY)), tmp_path, max_age_seconds=1)
+    cookie = web.issue(KEY)
+    assert web.valid(cookie) is not None
+    time.sleep(2.1)
+    assert web.valid(cookie) is None
+
+
+def test_form_tokens() -> None:
+    token = new_form_token()
+    assert len(token) == 32 and form_token_matches(token, token)
+    assert not form_token_matches(token, None) and not form_token_matches(token, "")
+    assert not form_token_matches(token, new_form_token())
+    assert not form_token_matches("x" * 32, "x" * 32)  # not hex: not one of ours
+    assert sign_out_token("a") != sign_out_token("b") and len(sign_out_token("a")) == 32
