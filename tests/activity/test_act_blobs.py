@@ -14,7 +14,13 @@ from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter
 
 from activities.blobstore import BlobStore, LocalBlobStore, digest_of
-from activities.claimcheck import DEFAULT_THRESHOLD, ENCODING, ClaimCheckCodec
+from activities.claimcheck import (
+    DEFAULT_THRESHOLD,
+    ENCODING,
+    ClaimCheckCodec,
+    DecodedTooLarge,
+    inflate,
+)
 
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -151,3 +157,16 @@ def check_streamed_uploads(store: BlobStore) -> None:
 def test_streamed_uploads_and_their_quota_count(store: LocalBlobStore) -> None:
     check_streamed_uploads(store)
     assert not [p for p in store.root.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_inflate_stops_at_its_limit() -> None:
+    """The codec's bound on what a payload may inflate to (a zip bomb in a history): exactly
+    the limit passes, one byte more is refused, and a cut stream is an error."""
+    data = zlib.compress(b"a" * 1000)
+    assert inflate(data, None) == b"a" * 1000
+    assert inflate(data, 1000) == b"a" * 1000
+    with pytest.raises(DecodedTooLarge) as caught:
+        inflate(data, 999)
+    assert caught.value.limit == 999
+    with pytest.raises(zlib.error, match="^truncated zlib stream$"):
+        inflate(data[:-4], 5000)

@@ -196,6 +196,7 @@ CAP = timedelta(hours=1)  # written out: the cap a session may be parked for, at
         ("-30", timedelta(0)),  # negative: no wait
         ("Fri, 31 Dec 9999 23:59:59 GMT", CAP),  # huge, as an HTTP date
         ("Thu, 01 Jan 1970 00:00:00 GMT", timedelta(0)),  # a date gone by: no wait
+        ("Fri, 31 Dec 9999 23:59:59 -0000", CAP),  # a date without a zone: taken as UTC
         ("nan", None),  # unreadable: the retry policy's own backoff
         ("soon", None),
         ("Fri, 99 Foo 2026 25:61:61 GMT", None),  # a malformed date

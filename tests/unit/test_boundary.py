@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 
 from activities.errors import ConfigurationError
-from workers.boundary.guard import CALLER, Guard, Policy, RequireKey, allowed_hosts, host_name
+from workers.boundary.guard import (
+    CALLER,
+    Guard,
+    Policy,
+    RequireKey,
+    allowed_hosts,
+    host_name,
+    refuse,
+)
 from workers.boundary.keys import (
     Caller,
     FailedAuth,
@@ -20,7 +28,9 @@ from workers.boundary.keys import (
     Throttle,
     bind_error,
     find,
+    is_loopback,
     parse_entry,
+    parse_keys,
 )
 from workers.boundary.web_session import (
     WebSessions,
@@ -297,3 +307,36 @@ def test_form_tokens() -> None:
     assert not form_token_matches(token, new_form_token())
     assert not form_token_matches("x" * 32, "x" * 32)  # not hex: not one of ours
     assert sign_out_token("a") != sign_out_token("b") and len(sign_out_token("a")) == 32
+
+
+def test_key_lists_name_the_entry_and_refuse_a_key_shared_by_two_tenants() -> None:
+    assert parse_keys([KEY, f"alpha={'a' * 16}", "", "# x"], "S (entry {number})") == {
+        KEY: "default",
+        "a" * 16: "alpha",
+    }
+    assert parse_keys([f"alpha={KEY}", f"alpha={KEY}"], "S") == {KEY: "alpha"}  # repeated
+    with pytest.raises(ConfigurationError, match=r"^invalid setting S \(entry 2\): the same key"):
+        parse_keys([f"alpha={KEY}", f"beta={KEY}"], "S (entry {number})")
+    with pytest.raises(ConfigurationError, match=r"^invalid setting S \(entry 1\): the key has"):
+        parse_keys(["short"], "S (entry {number})")
+
+
+def test_loopback_names() -> None:
+    assert is_loopback("[::1]") and is_loopback("127.0.0.2") and is_loopback("localhost")
+    assert not is_loopback("example.org") and not is_loopback("10.0.0.1")
+
+
+async def test_a_refusal_is_one_json_line_with_its_headers() -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await refuse(send, 429, "wait", {"Retry-After": "7"})
+    start, body = sent
+    assert start["status"] == 429
+    headers = dict(start["headers"])
+    assert headers[b"content-type"] == b"application/json"
+    assert headers[b"content-length"] == str(len(body["body"])).encode()
+    assert headers[b"retry-after"] == b"7"
+    assert body["body"] == b'{"error":"wait"}'
