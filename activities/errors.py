@@ -124,8 +124,7 @@ def from_openai(service: str, error: openai.OpenAIError) -> ApplicationError:
     import openai  # heavy to import: the settings and the CLI's start-up need none of it
 
     if isinstance(error, openai.APIStatusError):
-        body = error.response.text if error.response is not None else str(error)
-        return status_error(service, error.status_code, error.response.headers, body)
+        return status_error(service, error.status_code, error.response.headers, error.response.text)
     if isinstance(error, (openai.APITimeoutError, openai.APIConnectionError)):
         return ApplicationError(
             f"{service}: {type(error).__name__}: {error}", type=type(error).__name__

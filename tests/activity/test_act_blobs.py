@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tempfile
+import tracemalloc
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -170,3 +171,17 @@ def test_inflate_stops_at_its_limit() -> None:
     assert caught.value.limit == 999
     with pytest.raises(zlib.error, match="^truncated zlib stream$"):
         inflate(data[:-4], 5000)
+
+
+def test_inflate_refuses_a_bomb_without_inflating_it() -> None:
+    """64 MiB of zeros compress to 64 KiB; refused at a 1 MiB limit, the refusal must cost
+    about the limit in memory, not the bomb's size (zlib told to stop at limit + 1 bytes)."""
+    bomb = zlib.compress(bytes(64 << 20), 9)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DecodedTooLarge):
+            inflate(bomb, 1 << 20)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, f"refusing the bomb allocated {peak >> 20} MiB"

@@ -13,10 +13,13 @@ from temporalio.exceptions import ApplicationError
 
 from activities.context import ModelEndpoint
 from activities.errors import (
+    error_detail,
     from_openai,
     from_transport,
+    is_content_error,
     raise_for_http,
     retry_after,
+    status_error,
 )
 from tests.activity.helpers import closed_port
 from tests.fakes import FakeModel, FakeServer
@@ -251,3 +254,77 @@ async def test_the_error_carries_the_capped_delay(
         assert not error.non_retryable
         assert error.next_retry_delay == delay
     assert MAX_RETRY_INTERVAL < CAP
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ('{"error": {"message": "context  too\\nlong"}}', "context too long"),  # OpenAI style
+        ('{"error": "quota exceeded"}', "quota exceeded"),
+        ('{"message": "bad key"}', "bad key"),
+        ('{"detail": "Not Found"}', "Not Found"),
+        ('{"error": {"code": 7}, "detail": "the detail"}', "the detail"),  # no message: go on
+        ('{"error": {"message": " "}, "message": "the message"}', "the message"),  # blank: go on
+        ('{"error": {"code": 7}}', '{"error": {"code": 7}}'),  # nothing readable: the body
+        ("[1, 2]", "[1, 2]"),
+        ("x" * 300, "x" * 200),  # a page of HTML is cut to its start
+    ],
+)
+def test_error_detail_finds_the_message(body: str, detail: str) -> None:
+    assert error_detail(body) == detail
+
+
+def test_status_error_message_names_service_status_and_detail() -> None:
+    assert status_error("svc", 404, None, "").message == "svc answered HTTP 404"
+    assert status_error("svc", 400, None, "LIMIT MAX").message == "svc answered HTTP 400: LIMIT MAX"
+
+
+def test_raise_for_http_reads_the_declared_charset() -> None:
+    body = "Ключ неверен".encode("cp1251")
+    response = httpx.Response(
+        403, content=body, headers={"content-type": "text/plain; charset=windows-1251"}
+    )
+    with pytest.raises(ApplicationError) as caught:
+        raise_for_http("svc", response)
+    assert caught.value.message == "svc answered HTTP 403: Ключ неверен"
+
+
+async def test_from_openai_messages_and_types(
+    sdk_model: tuple[FakeModel, ModelEndpoint],
+) -> None:
+    """Exact texts: the service named, the SDK's JSON error message read, the type kept."""
+    fake, endpoint = sdk_model
+    fake.fail_next(1, 400, body='{"error": {"message": "context too long"}}')
+    error = from_openai("model", await _sdk_error(endpoint))
+    assert (error.message, error.type) == ("model answered HTTP 400: context too long", "HTTP400")
+    fake.hang_next(1)
+    timeout = await _sdk_error(endpoint)
+    error = from_openai("model", timeout)
+    assert error.message == f"model: APITimeoutError: {timeout}"
+    assert (error.type, error.non_retryable) == ("APITimeoutError", False)
+
+
+def test_from_openai_other_sdk_errors_are_not_retried() -> None:
+    """An SDK error that is neither a status nor the network (a response that fails the SDK's
+    own validation, a misuse) cannot succeed on a retry."""
+    error = from_openai("model", openai.OpenAIError("no api key"))
+    assert (error.message, error.type, error.non_retryable) == (
+        "model: no api key",
+        "OpenAIError",
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "content"),
+    [
+        (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), True),
+        (httpx.InvalidURL("bad"), True),
+        (LookupError("unknown encoding: x-foo"), True),
+        (KeyError("k"), False),  # subclasses of LookupError are our own bugs
+        (IndexError(0), False),
+        (ValueError("v"), False),
+    ],
+)
+def test_is_content_error(error: BaseException, content: bool) -> None:
+    assert is_content_error(error) is content

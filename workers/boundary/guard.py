@@ -37,6 +37,8 @@ CSRF_HEADER = "x-deepresearch-csrf"
 CALLER = "deepresearch_caller"  # the request state key RequireKey sets
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 FORM = "application/x-www-form-urlencoded"
+# A refused body up to this size is read off before the 413 (the client then reads its answer).
+DRAIN_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,8 @@ class Guard:
         too_large = f"the request body is larger than {limit} bytes ({setting})"
         length = headers.get("content-length", "").strip()
         if length.isdigit() and int(length) > limit:
+            if int(length) <= DRAIN_BYTES:
+                await _drain(receive, 0)
             await refuse(send, 413, too_large, {"connection": "close"})
             return
         await self._capped(scope, receive, send, limit, too_large)
@@ -215,6 +219,8 @@ class Guard:
                 if seen > limit:
                     if not started and not refused:
                         refused = True
+                        if message.get("more_body"):
+                            await _drain(receive, seen)
                         await refuse(send, 413, too_large, {"connection": "close"})
                     return {"type": "http.disconnect"}
             return message
@@ -232,6 +238,18 @@ class Guard:
         except Exception:
             if not refused:
                 raise  # the app's own failure; ours was answered already
+
+
+async def _drain(receive: Receive, read: int) -> None:
+    """Read off the rest of a refused body, up to DRAIN_BYTES in all: the server cannot read
+    once it answered, and a client still sending to a closed socket sees a reset, not its 413."""
+    while read <= DRAIN_BYTES:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        read += len(message.get("body", b""))
+        if not message.get("more_body"):
+            return
 
 
 class RequireKey:

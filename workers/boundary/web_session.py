@@ -89,7 +89,9 @@ def new_form_token() -> str:
 def form_token_matches(submitted: str, cookie: str | None) -> bool:
     """Whether the form's hidden token equals the CSRF cookie: another site can neither read
     the cookie nor (SameSite=Strict) make the browser send it."""
-    return bool(cookie) and _is_hex(submitted, 32) and hmac.compare_digest(submitted, cookie or "")
+    if not cookie:
+        return False
+    return _is_hex(submitted, 32) and hmac.compare_digest(submitted, cookie)
 
 
 def sign_out_token(cookie: str) -> str:
