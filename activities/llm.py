@@ -29,6 +29,7 @@ class ChatResult(BaseModel):
     completion_tokens: int
     reasoning: str = ""
     tool_calls: list[dict[str, str]] = []  # native calls: id, name, arguments (JSON text)
+    estimated_tokens: int = 0  # of the counts, ours (the server reported no usage for them)
 
 
 # The old name of the tongyi dialect's reasoning re-wrap (now part of its `parse`).
@@ -248,12 +249,15 @@ async def complete(
             "model endpoint returned an empty completion", type="EmptyCompletion"
         )
     count("model_calls", model=endpoint.model)
+    estimated = 0
     prompt_tokens = _tokens(usage, "prompt_tokens")
     if prompt_tokens is None:
         prompt_tokens = sum(estimate_tokens(str(m.get("content") or "")) for m in messages)
+        estimated += prompt_tokens
     completion_tokens = _tokens(usage, "completion_tokens")
     if completion_tokens is None:
         completion_tokens = estimate_tokens(text + reasoning + str(calls))
+        estimated += completion_tokens
     count("tokens", prompt_tokens, model=endpoint.model, kind="prompt")
     count("tokens", completion_tokens, model=endpoint.model, kind="completion")
     return ChatResult(
@@ -262,6 +266,7 @@ async def complete(
         tool_calls=[calls[index] for index in sorted(calls)],
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
+        estimated_tokens=estimated,
     )
 
 
@@ -326,6 +331,7 @@ async def think(state: dict[str, Any], endpoint: ModelEndpoint | None = None) ->
         "llm_calls": turn,
         "prompt_tokens": result.prompt_tokens,
         "completion_tokens": result.completion_tokens,
+        **({"estimated_tokens": result.estimated_tokens} if result.estimated_tokens else {}),
         "context_tokens": result.prompt_tokens + result.completion_tokens,
         "clock": time.time(),
         **extra,

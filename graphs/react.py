@@ -17,6 +17,7 @@ from langgraph.runtime import get_runtime
 from langgraph.types import Send
 
 from graphs import prompts
+from graphs.budget import PAGE_NODES, SEARCH_NODES, Budget, affordable, bound_reached, spent
 from graphs.protocol import answer_of, dialect_of, tongyi
 from graphs.state import Control, ResearchLimits, ResearchState, ToolTask
 
@@ -44,6 +45,8 @@ TOOL_ROUTES: dict[str, ToolRoute] = {
     "parse_file": ToolRoute("parse_file", prompts.PARSE_FILE_INVALID_REQUEST),
 }
 TOOL_NODES = frozenset(route.node for route in TOOL_ROUTES.values())
+# A node -> the tool name the model called it by (`read` is a visit fetched and extracted at once).
+TOOL_NAMES = {route.node: name for name, route in TOOL_ROUTES.items()} | {"read": "visit"}
 UNAVAILABLE_TOOL = "Error: Tool {name} is not available in this deployment."
 
 
@@ -144,13 +147,73 @@ def make_act(available: set[str], reads: bool = False) -> Callable[[ResearchStat
         tasks, observations = plan_tool_tasks(message, available, limits, state.get("files"))
         if reads and state.get("read_in_one"):
             tasks = [{**t, "tool": "read"} if t["tool"] == "fetch" else t for t in tasks]
+        update: dict[str, Any] = {"resume_at": None} if state.get("resume_at") else {}
+        planned = tasks
+        tasks, skipped = within_budget(state, tasks)
+        if skipped and state.get("on_budget") == "pause" and not control().get("cancel"):
+            # wait for a top-up that covers all of this turn's calls; the turn resumes here
+            need = {
+                "searches": sum(1 for t in planned if t["tool"] in SEARCH_NODES),
+                "pages": sum(1 for t in planned if t["tool"] in PAGE_NODES),
+            }
+            return {
+                "pending": [],
+                "awaiting_budget": skipped[0]["reason"],
+                "budget_need": need,
+                "resume_at": "act",
+            }
+        searches = sum(1 for t in tasks if t["tool"] in SEARCH_NODES)
+        pages = sum(1 for t in tasks if t["tool"] in PAGE_NODES)
         return {
+            **update,
             "pending": tasks,
-            "observations": observations,
+            "observations": observations
+            + [{k: o[k] for k in ("call_id", "index", "text")} for o in skipped],  # fmt: skip
             "tool_calls": state.get("tool_calls", 0) + len(tasks),
+            "searches": state.get("searches", 0) + searches,
+            "pages_read": state.get("pages_read", 0) + pages,
         }
 
     return act
+
+
+def budget_of(state: ResearchState) -> Budget:
+    """The session's budget now: as raised by a top-up while it runs (the workflow's control),
+    else as it started."""
+    live = control().get("budget")
+    return Budget(**(live if live is not None else state.get("budget") or {}))
+
+
+def within_budget(
+    state: ResearchState, tasks: list[ToolTask]
+) -> tuple[list[ToolTask], list[dict[str, Any]]]:
+    """The tasks the budget's search and page bounds allow, in the model's order, and an
+    observation (with the bound's `reason`) for each task past them."""
+    budget = budget_of(state)
+    if not budget.bounded():
+        return tasks, []
+    used = spent(state)  # type: ignore[arg-type]
+    left = {node: affordable(budget, used, node) for node in SEARCH_NODES | PAGE_NODES}
+    kept: list[ToolTask] = []
+    skipped: list[dict[str, Any]] = []
+    for task in tasks:
+        node = task["tool"]
+        room = left.get(node)
+        if room is None or room > 0:
+            kept.append(task)
+            if room is not None:  # the nodes of one bound share it
+                for other in SEARCH_NODES if node in SEARCH_NODES else PAGE_NODES:
+                    left[other] = room - 1
+            continue
+        what = "searches" if node in SEARCH_NODES else "pages"
+        value = task.get("query") or task.get("url") or ""
+        text = prompts.BUDGET_SKIPPED.format(
+            name=TOOL_NAMES[node], value=value, bound=getattr(budget, what), what=what
+        )
+        skipped.append(
+            {"call_id": task["call_id"], "index": task["index"], "text": text, "reason": what}
+        )
+    return kept, skipped
 
 
 async def collect(state: ResearchState) -> dict[str, Any]:
@@ -201,6 +264,14 @@ async def refine(state: ResearchState) -> dict[str, Any]:
     context = state.get("context_tokens", 0) + sum(estimate_tokens(str(m.content)) for m in new)
     exhausted = state.get("llm_calls", 0) >= limits.max_llm_calls
     forced = context > limits.max_context_tokens
+    budget = budget_of(state)
+    spent_on = exhausted_budget(budget, state) if not cancel and not exhausted else None
+    pause = spent_on is not None and state.get("on_budget") == "pause"
+    if pause and spent_on in ("searches", "pages"):
+        spent_on = None  # the next turn may answer without one; `act` pauses if it needs one
+        pause = False
+    if spent_on is not None and not pause:
+        forced = True  # the reference's forced answer, as for its context limit
     notice = prompts.FORCED_ANSWER_PROMPT if forced else None
     notice = notice or (prompts.LLM_CALL_LIMIT_MESSAGE if exhausted else None)
     if notice is not None:
@@ -211,6 +282,14 @@ async def refine(state: ResearchState) -> dict[str, Any]:
         "pending": [],
         "context_tokens": context,
     }
+    if state.get("resume_at"):
+        update["resume_at"] = None
+    if budget.bounded():
+        update["budget"] = budget.model_dump()  # a top-up is kept in the state it resumes from
+    if pause:
+        update |= {"awaiting_budget": spent_on, "resume_at": "think"}
+    elif spent_on is not None:
+        update["budget_spent"] = spent_on
     steered = state.get("steered", 0)
     notes = (operator.get("steer") or [])[steered:]
     if notes and not forced and not exhausted:
@@ -230,6 +309,10 @@ async def refine(state: ResearchState) -> dict[str, Any]:
         text = wall_clock_text(limits.wall_clock_seconds)
         update |= {"answer": text, "termination": text}
     return update
+
+
+def exhausted_budget(budget: Budget, state: ResearchState) -> str | None:
+    return bound_reached(budget, spent(state)) if budget.bounded() else None  # type: ignore[arg-type]
 
 
 def cancel_update(reason: str) -> dict[str, Any]:
@@ -272,6 +355,9 @@ async def synthesize(state: ResearchState) -> dict[str, Any]:
     if state.get("cancelled"):
         termination = prompts.TERMINATION_CANCELLED
         return {"answer": content if answer is None else answer, "termination": termination}
+    if state.get("forced") and state.get("budget_spent"):
+        return {"answer": content if answer is None else answer,
+                "termination": prompts.TERMINATION_BUDGET}  # fmt: skip
     if state.get("forced"):
         if answer is not None:
             return {"answer": answer, "termination": prompts.TERMINATION_TOKEN_LIMIT}
@@ -296,8 +382,16 @@ async def route_after_think(state: ResearchState) -> str:
 
 
 async def route_after_act(state: ResearchState) -> list[Send] | str:
+    if state.get("awaiting_budget"):
+        return END  # the workflow waits for a top-up, then plans this turn's calls again
     tasks = state.get("pending") or []
     return [Send(task["tool"], task) for task in tasks] or "refine"
+
+
+async def route_start(state: ResearchState) -> str:
+    """Where a run enters: the next model turn, or (after a budget pause) the node it paused
+    in (`act`: the turn's calls were not sent; `refine`: a cancel ends it from there)."""
+    return state.get("resume_at") or "think"
 
 
 async def route_after_collect(state: ResearchState) -> list[Send] | str:
@@ -310,6 +404,8 @@ async def route_after_collect(state: ResearchState) -> list[Send] | str:
 async def route_after_refine(state: ResearchState) -> str:
     if state.get("termination"):
         return "synthesize"
+    if state.get("awaiting_budget"):
+        return END  # the workflow waits for a top-up, then goes on from the next turn
     if control().get("checkpoint"):
         return END  # the workflow continues as new from this state
     return "think"
@@ -344,9 +440,9 @@ def make_react_graph(
     for name, spec in nodes.items():
         graph.add_node(name, spec.func, metadata=spec.metadata)
         graph.add_edge(name, "collect")
-    graph.add_edge(START, "think")
+    graph.add_conditional_edges(START, route_start, ["think", "act", "refine"])
     graph.add_conditional_edges("think", route_after_think, ["act", "refine", "synthesize"])
-    graph.add_conditional_edges("act", route_after_act, [*nodes, "refine"])
+    graph.add_conditional_edges("act", route_after_act, [*nodes, "refine", END])
     graph.add_conditional_edges("collect", route_after_collect, ["extract", "refine"])
     graph.add_edge("extract", "refine")
     graph.add_conditional_edges("refine", route_after_refine, ["think", "synthesize", END])

@@ -139,6 +139,7 @@ class Control(TypedDict, total=False):
     cancel: str | None
     steer: list[str]
     checkpoint: bool  # the workflow's history is full: stop before the next turn
+    budget: dict[str, Any]  # the session's budget as raised by top-ups (graphs.budget.Budget)
 
 
 class ResearchState(TypedDict, total=False):
@@ -165,6 +166,16 @@ class ResearchState(TypedDict, total=False):
     tool_calls: int
     prompt_tokens: Annotated[int, total]
     completion_tokens: Annotated[int, total]
+    estimated_tokens: Annotated[int, total]  # of those, our estimate (no usage from the server)
+    searches: int  # search queries sent (budget)
+    pages_read: int  # pages read (budget)
+    budget: dict[str, Any]  # graphs.budget.Budget; empty: no bound
+    on_budget: str  # answer (the forced answer, then `budget`) | pause (wait for a top-up)
+    prices: dict[str, Any]  # graphs.budget.Prices of this session's model
+    budget_spent: str  # the bound that ran out (answer mode)
+    awaiting_budget: str  # the bound that ran out (pause mode); the workflow waits
+    resume_at: str  # the node a run enters at after a pause (default: think)
+    budget_need: dict[str, int]  # the searches and pages of the turn paused before its calls
     context_tokens: int
     clock: Annotated[float, latest]
     replica: str  # the inference replica serving this session (cache affinity)

@@ -247,6 +247,28 @@ class Settings(BaseSettings):
     def provider_rates(self) -> dict[str, float]:
         return parse_rates(self.rate_limits)
 
+    prices: str = Field("", validation_alias=_env("DEEPRESEARCH_PRICES"))
+    """JSON: per model the USD per 1M prompt and completion tokens, per search and per page
+    read (`{"models": {"NAME": {"prompt": 0.1, "completion": 0.4}}, "search": 0.001, "page":
+    0.0005}`); what budgets in dollars and `usage` count."""
+    tenant_budgets_file: Path | None = Field(
+        None, validation_alias=_env("DEEPRESEARCH_TENANT_BUDGETS")
+    )
+    """A TOML or JSON file of tenant budgets (session default and ceiling, per day, per
+    month); read at each start, so edits apply without a restart."""
+
+    @field_validator("prices")
+    @classmethod
+    def _prices(cls, value: str) -> str:
+        from workers.client.budgets import price_table  # the table's model lives there
+
+        try:
+            price_table(value)
+        except ConfigurationError as error:
+            prefix = "invalid setting DEEPRESEARCH_PRICES: "
+            raise ValueError(str(error).removeprefix(prefix)) from None
+        return value
+
     # -- blob store (activities/blobstore*.py; docs/deployment.md "The blob store") --
     blob_url: str | None = Field(None, validation_alias=_env("DEEPRESEARCH_BLOB_URL"))
     """s3://bucket/prefix (gs://, az:// too): the object store every process shares; unset:
@@ -299,6 +321,7 @@ class Settings(BaseSettings):
         "temporal_api_key",
         "temporal_tls",
         "api_keys_file",
+        "tenant_budgets_file",
         mode="before",
     )
     @classmethod

@@ -17,6 +17,7 @@ from graphs.prompts.judges import (
     JUDGE_PROMPT_XBENCH,
 )
 from graphs.prompts.ours import (
+    BUDGET_SKIPPED,
     CANCEL_PROMPT,
     CANCELLED_TOOL,
     FUSE_PROMPT,
@@ -33,6 +34,7 @@ from graphs.prompts.ours import (
     PYTHON_NOT_ISOLATED,
     REPORT_WRITER_PROMPT,
     STEER_NOTE,
+    TERMINATION_BUDGET,
     TERMINATION_CANCELLED,
     VIDEO_PROMPT,
 )
@@ -162,9 +164,11 @@ __all__ = [
     "SERPER_PAYLOAD_EN",
     "SERPER_PAYLOAD_ZH",
     "STEER_NOTE",
+    "BUDGET_SKIPPED",
     "STOP_SEQUENCES",
     "SYSTEM_PROMPT",
     "TERMINATION_ANSWER",
+    "TERMINATION_BUDGET",
     "TERMINATION_CANCELLED",
     "TERMINATION_LLM_LIMIT",
     "TERMINATION_NOT_FOUND",

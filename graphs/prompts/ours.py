@@ -14,6 +14,11 @@ CANCEL_PROMPT: Final[str] = (
 CANCELLED_TOOL: Final[str] = "[cancelled] The operator stopped the research before this tool ran."
 STEER_NOTE: Final[str] = "Note from the operator: {note}"
 TERMINATION_CANCELLED: Final[str] = "cancelled"
+# A session whose budget ran out (`budget`); the tool tasks past it are answered with this.
+TERMINATION_BUDGET: Final[str] = "budget"
+BUDGET_SKIPPED: Final[str] = (
+    "[{name}] Skipped {value!r}: the session's budget of {bound} {what} is spent."
+)
 PARSE_FILE_INVALID_REQUEST: Final[str] = (
     "[parse_file] Invalid request format: Input must be a JSON object containing 'files' field"
 )

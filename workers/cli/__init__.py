@@ -8,6 +8,7 @@ import sys
 
 from workers.cli import (  # noqa: F401 - registers the commands
     blobs,
+    budget,
     demo,
     evaluate,
     inspect,

@@ -41,9 +41,9 @@ STEP_FIELDS = ("thought", "report", "tool_call", "invalid_tool_call", "answer", 
 FAILURE_FIELDS = ("last_failure", "failure")
 
 
-def plural(count: int, noun: str) -> str:
-    """`1 model call`, `2 model calls`."""
-    return f"{count} {noun}" + ("" if count == 1 else "s")
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """`1 model call`, `2 model calls` (`nouns`: an irregular plural)."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
 
 
 def elapsed(progress: Progress, now: datetime | None = None) -> float:
@@ -137,7 +137,20 @@ def print_counts(report: ResearchReport, console: Console = out) -> None:
         f"[dim]{report.session_id}: {report.termination} · "
         f"{plural(report.llm_calls, 'model call')} · {plural(report.tool_calls, 'tool call')} · "
         f"{plural(report.prompt_tokens + report.completion_tokens, 'token')} · "
+        f"{plural(report.spent.searches, 'search', 'searches')} · "
+        f"{plural(report.spent.pages, 'page')} · ${report.spent.usd:.4f} · "
         f"{report.elapsed_seconds:.1f}s[/dim]"
+    )
+
+
+def spent_line(spent: dict[str, Any]) -> str:
+    """`12,345 tokens (estimated 0) · 3 searches · 2 pages · $0.0123`."""
+    estimated = spent.get("estimated_tokens", 0)
+    note = f" ({estimated} estimated)" if estimated else ""
+    return (
+        f"{plural(spent.get('tokens', 0), 'token')}{note} · "
+        f"{plural(spent.get('searches', 0), 'search', 'searches')} · "
+        f"{plural(spent.get('pages', 0), 'page')} · ${spent.get('usd', 0.0):.4f}"
     )
 
 
@@ -161,10 +174,22 @@ def print_step(number: int, step: dict[str, Any]) -> None:
 
 
 def print_outcome(timeline: dict[str, Any]) -> None:
+    progress = timeline.get("progress") or {}
+    if progress.get("awaiting_budget"):
+        what = progress["awaiting_budget"]
+        out.print(
+            f"[yellow]awaiting budget:[/yellow] its {what} budget is spent; "
+            f"`deepresearch budget {safe(str(timeline.get('session_id', 'ID')))} --add-{what} N` "
+            "lets it go on"
+        )
+    if progress.get("spent"):
+        out.print(f"[dim]spent so far: {spent_line(progress['spent'])}[/dim]")
     if timeline.get("report"):
         report = timeline["report"]
         answer, why = safe(str(report.get("answer"))), safe(str(report.get("termination")))
         out.print(f"[bold]Answer:[/bold] {answer}  [dim]({why})[/dim]")
+        if report.get("spent"):
+            out.print(f"[dim]spent: {spent_line(report['spent'])}[/dim]")
     if timeline.get("error"):
         out.print(f"[red]Failed:[/red] {safe(timeline['error'])}")
 
@@ -178,7 +203,7 @@ def print_timeline(session_id: str, timeline: dict[str, Any]) -> None:
     )
     for number, step in enumerate(timeline["steps"], start=1):
         print_step(number, step)
-    print_outcome(timeline)
+    print_outcome({"session_id": session_id, **timeline})
 
 
 def print_sessions(rows: list[SessionRow], console: Console = out) -> None:

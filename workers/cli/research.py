@@ -27,6 +27,7 @@ from workers.config import Settings, load_settings
 from workers.hosting import background
 
 if TYPE_CHECKING:  # the session layer and the worker load with the command that runs
+    from graphs.budget import Budget
     from workers.client import AskOptions, Sessions
     from workers.workflows.models import ResearchReport
 
@@ -198,6 +199,23 @@ def ask(
     tenant: Annotated[
         str, typer.Option(help="Whose session (a tenant of DEEPRESEARCH_API_KEYS).")
     ] = "default",
+    budget_tokens: Annotated[
+        int | None, typer.Option(min=0, help="Most research-model tokens to spend.")
+    ] = None,
+    budget_usd: Annotated[
+        float | None, typer.Option(min=0, help="Most US dollars to spend (DEEPRESEARCH_PRICES).")
+    ] = None,
+    budget_searches: Annotated[
+        int | None, typer.Option(min=0, help="Most search queries to send.")
+    ] = None,
+    budget_pages: Annotated[int | None, typer.Option(min=0, help="Most pages to read.")] = None,
+    on_budget: Annotated[
+        str | None,
+        typer.Option(
+            help="When the budget runs out: answer (the best answer now) or pause (wait for "
+            "`deepresearch budget ID --add-...`)."
+        ),
+    ] = None,
 ) -> None:
     """Research a question and print the answer with its sources."""
 
@@ -212,6 +230,8 @@ def ask(
 
         if mode not in ("react", "heavy") or synthesis not in ("select", "fuse"):
             raise CliError("--mode is react or heavy; --synthesis is select or fuse")
+        if on_budget not in (None, "answer", "pause"):
+            raise CliError("--on-budget is answer or pause")
         strategies = [name.strip() for name in strategy.split(",")]
         if any(name not in STRATEGY_NAMES for name in strategies) or (
             mode != "heavy" and len(strategies) > 1
@@ -230,10 +250,26 @@ def ask(
             max_llm_calls=max_llm_calls,
             files=files or [],
             tenant=tenant,
+            budget=budget_of(budget_tokens, budget_usd, budget_searches, budget_pages),
+            on_budget=on_budget,  # type: ignore[arg-type]
         )
 
     flags = {"as_json": as_json, "detach": detach, "worker": worker, "report_out": report_out}
     run(_ask(run(options), session_id, **flags))
+
+
+def budget_of(
+    tokens: int | None, usd: float | None, searches: int | None, pages: int | None
+) -> Budget:
+    from pydantic import ValidationError
+
+    from graphs.budget import Budget
+
+    try:
+        return Budget(tokens=tokens, usd=usd, searches=searches, pages=pages)
+    except ValidationError as error:  # a number past the bounds
+        first = error.errors()[0]
+        raise CliError(f"--budget-{first['loc'][0]}: {first['msg']}") from None
 
 
 async def _resume(session_id: str, as_json: bool, detach: bool, worker: bool) -> None:

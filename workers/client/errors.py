@@ -5,6 +5,7 @@ that the interfaces map to an exit code (CLI) or an HTTP status (API).
      ├── InvalidRequest      bad input: an empty question, an unknown option (exit 2, 422)
      ├── SessionNotFound     no session with that id (exit 2, 404)
      ├── SessionConflict     the session is in the wrong state for this (exit 2, 409)
+     ├── OverBudget          the tenant's day or month budget is spent (exit 2, 429)
      ├── TemporalUnavailable Temporal cannot be reached (exit 2, 503)
      └── SessionFailed       the session itself failed (exit 1, 200 with its failure)
 """
@@ -33,6 +34,10 @@ class SessionNotFound(SessionError):
 
 class SessionConflict(SessionError):
     http_status = 409
+
+
+class OverBudget(SessionError):
+    http_status = 429
 
 
 class TemporalUnavailable(SessionError):

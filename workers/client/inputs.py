@@ -18,8 +18,10 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from activities.blobstore import BlobStore
+from graphs.budget import Budget, OnBudget
 from graphs.state import ResearchLimits, Sampling
 from workers.boundary.keys import DEFAULT_TENANT, TENANT
+from workers.client.budgets import price_table, tenant_budgets
 from workers.client.errors import InvalidRequest
 from workers.config import Settings
 from workers.eval.data import EvalItem
@@ -46,6 +48,8 @@ class AskOptions(BaseModel):
     max_llm_calls: int | None = Field(None, ge=1, le=MAX_LLM_CALLS)
     files: list[Path] = Field(default_factory=list, description="Files for parse_file.")
     tenant: str = Field(DEFAULT_TENANT, pattern=TENANT.pattern, description="Whose session.")
+    budget: Budget = Field(default_factory=Budget, description="What the session may spend.")
+    on_budget: OnBudget | None = Field(None, description="answer (default) or pause.")
 
 
 def one_line(error: ValidationError) -> str:
@@ -203,8 +207,17 @@ def research_input(settings: Settings, options: AskOptions, files: dict[str, str
             f"question: {size} bytes is longer than the {settings.max_question_bytes} allowed "
             "(DEEPRESEARCH_MAX_QUESTION_BYTES); put long material in a file"
         )
+    tenant = tenant_budgets(settings.tenant_budgets_file).of(options.tenant)
+    on_budget = options.on_budget or tenant.on_budget or "answer"
+    if options.mode == "heavy" and on_budget == "pause":
+        raise InvalidRequest(
+            "on_budget pause is for single sessions; a Heavy session's branches answer"
+        )
     return _research_input(
         question=options.question,
+        budget=options.budget.capped(tenant.session),
+        on_budget=on_budget,
+        prices=price_table(settings.prices).of(settings.model or ""),
         limits=limits(settings, options.max_llm_calls),
         sampling=Sampling(max_tokens=settings.max_tokens),
         report=options.report,

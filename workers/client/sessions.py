@@ -23,6 +23,7 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowHistory,
+    WorkflowUpdateFailedError,
 )
 from temporalio.common import (
     Priority,
@@ -34,6 +35,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.blobstore import BlobStore
+from graphs.budget import Budget
 from workers.boundary.keys import DEFAULT_TENANT, TENANT, Caller
 from workers.client import inputs
 from workers.client.errors import (
@@ -50,6 +52,8 @@ from workers.client.timeline import (
     session_histories,
     tongyi_record,
 )
+from workers.client.usage import UsageRow, check_tenant_budget
+from workers.client.usage import usage as usage_rows
 from workers.config import Settings, load_settings
 from workers.hosting import devserver
 from workers.hosting.blobs import blob_store
@@ -85,8 +89,8 @@ WORD = re.compile(r"[^\W_]+")
 MAX_QUERY_WORDS = 16
 
 
-def since_clause(since: str, now: datetime) -> str:
-    """'30m', '2h', '7d' -> a StartTime filter."""
+def parse_age(since: str) -> timedelta:
+    """'30m', '2h', '7d' -> that span; InvalidRequest in one line for anything else."""
     units = {"m": 60, "h": 3600, "d": 86400}
     try:
         seconds = float(since[:-1]) * units[since[-1]]
@@ -97,7 +101,12 @@ def since_clause(since: str, now: datetime) -> str:
             f"invalid --since {since[:40]!r}: use a number with m, h or d (e.g. 2h), "
             f"at most {MAX_SINCE_SECONDS // 86400} days"
         )
-    start = (now - timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timedelta(seconds=seconds)
+
+
+def since_clause(since: str, now: datetime) -> str:
+    """'30m', '2h', '7d' -> a StartTime filter."""
+    start = (now - parse_age(since)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return f"StartTime > '{start}'"
 
 
@@ -352,6 +361,7 @@ class Sessions:
             heavy = await self.is_heavy(session_id)
             shown = status if status in ("running", "completed") else "stopped"
             return Started(session_id, shown, heavy=heavy)  # type: ignore[arg-type]
+        await check_tenant_budget(self.client, self.settings, options.tenant, datetime.now(UTC))
         request = await inputs.stamp(self.client, self.settings, request)
         conflict = WorkflowIDConflictPolicy.USE_EXISTING
         if options.mode == "heavy":
@@ -489,6 +499,21 @@ class Sessions:
         handle = await self._running(session_id)
         await handle.signal(ResearchWorkflow.steer, note)
 
+    async def add_budget(self, session_id: str, add: Budget) -> Budget:
+        """Raise a running session's budget (a top-up); one waiting for it goes on. Answers
+        the budget now."""
+        if await self.is_heavy(session_id):
+            raise SessionConflict(heavy_parent(session_id, "top up"))
+        handle = await self._running(session_id)
+        try:
+            return await handle.execute_update(ResearchWorkflow.add_budget, add)
+        except WorkflowUpdateFailedError as error:
+            raise InvalidRequest(root_cause(error)) from None
+
+    async def usage(self, since: str = "30d", tenant: str | None = None) -> list[UsageRow]:
+        """What sessions started in the last `since` spent, per tenant and model."""
+        return await usage_rows(self.client, datetime.now(UTC) - parse_age(since), tenant)
+
     async def list(
         self,
         status: str | None = None,
@@ -513,8 +538,14 @@ class Sessions:
             raise
 
     async def timeline(self, session_id: str) -> dict[str, Any]:
-        """What `show --json` prints: the steps and the outcome, from the history."""
-        return await read_timeline(self.client, await self.histories(session_id))
+        """What `show --json` prints: the steps and the outcome, from the history; while it
+        runs, its live progress too (what it spent, whether it waits for budget)."""
+        timeline = await read_timeline(self.client, await self.histories(session_id))
+        if timeline.get("status") == "running" and not await self.is_heavy(session_id):
+            progress = await self.progress(session_id, heavy=False)
+            if isinstance(progress, Progress):
+                timeline["progress"] = progress.model_dump()
+        return timeline
 
     async def export(self, session_id: str) -> dict[str, Any]:
         """The session in the reference's record format (question, messages, prediction,

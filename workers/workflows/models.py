@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from graphs.budget import Budget, OnBudget, Prices, Spent
 from graphs.state import ResearchLimits, Sampling
 from graphs.strategies import strategy
 from workers.workflows.options import ActivityPolicy
@@ -37,6 +38,12 @@ class ResearchInput(BaseModel):
     )
     indexed: bool = Field(False, description="Set the custom search attributes (registered).")
     tenant: str = Field("default", description="Whose session (DEEPRESEARCH_API_KEYS tenants).")
+    budget: Budget = Field(default_factory=Budget, description="What it may spend.")
+    on_budget: OnBudget = Field(
+        "answer",
+        description="answer: the best answer now, termination `budget`; pause: wait for a top-up.",
+    )
+    prices: Prices = Field(default_factory=Prices, description="Its model's prices (USD).")
     history: HistoryBudget = Field(default_factory=HistoryBudget)
     activities: ActivityPolicy = Field(
         default_factory=ActivityPolicy, description="For the workflow's own activities."
@@ -103,6 +110,8 @@ class ResearchReport(BaseModel):
     tool_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    spent: Spent = Field(default_factory=Spent)
+    budget: Budget = Field(default_factory=Budget)
     started_at: str
     finished_at: str
     elapsed_seconds: float
@@ -127,6 +136,11 @@ class Progress(BaseModel):
     elapsed_seconds: float = 0.0
     done: bool = False
     cancelling: str | None = None
+    spent: Spent = Field(default_factory=Spent)
+    budget: Budget = Field(default_factory=Budget)
+    awaiting_budget: str | None = Field(
+        None, description="The bound that ran out while the session waits for a top-up."
+    )
     started_at: str | None = None  # so a client's clock ticks between workflow tasks
     running: list[str] = Field(
         default_factory=list, description="Nodes in flight (the client adds them)."

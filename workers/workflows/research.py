@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from langchain_core.messages import AIMessage, HumanMessage
     from temporalio.langgraph import graph
 
+    from graphs.budget import Budget, lifted, spent
     from graphs.protocol import tongyi
     from graphs.state import Control, ResearchState, to_message, to_messages
     from graphs.strategies import strategy_of
@@ -31,6 +32,8 @@ RECURSION_LIMIT = 100_000  # supersteps; the session's own limits end it long be
 # Sessions started since it fetch and extract a page in one activity (`read`); a session
 # started before goes on with `fetch` then `extract`, which its history recorded.
 READ_IN_ONE = "read-in-one-activity"
+# Sessions started since it record what they spent in their memo (`usage`, tenant budgets).
+USAGE_MEMO = "usage-memo"
 
 
 def describe_update(node: str, update: dict[str, Any]) -> str | None:
@@ -95,6 +98,10 @@ class ResearchWorkflow:
         self._started: datetime | None = None
         self._control: Control = {"cancel": None, "steer": []}
         self._indexed = False
+        self._top_ups = 0
+        self._usage_memo = False
+        self._tenant = "default"
+        self._model = ""
 
     @workflow.signal
     def cancel(self, reason: str = "") -> None:
@@ -107,6 +114,28 @@ class ResearchWorkflow:
         """An operator's note, delivered to the model before its next turn."""
         if note.strip():
             self._control.setdefault("steer", []).append(note.strip())
+
+    @workflow.update
+    def add_budget(self, add: Budget) -> Budget:
+        """Raise the budget (a top-up): a session waiting for one goes on from where it
+        paused; a running one simply has more to spend. Answers the budget now."""
+        raised = Budget(**self._control.get("budget") or {}).raised(add)
+        self._control["budget"] = raised.model_dump()
+        self._progress.budget = raised
+        self._top_ups += 1
+        return raised
+
+    @add_budget.validator
+    def _check_top_up(self, add: Budget) -> None:
+        if self._progress.done:
+            raise ValueError("the session has ended; a budget can no longer be raised")
+        current = Budget(**self._control.get("budget") or {})
+        named = {k: v for k, v in add.model_dump().items() if v}
+        if not named:
+            raise ValueError("name an amount to add: tokens, usd, searches or pages (above 0)")
+        for name in named:
+            if getattr(current, name) is None:
+                raise ValueError(f"the session has no {name} budget to raise")
 
     @workflow.query
     def progress(self) -> Progress:
@@ -128,10 +157,25 @@ class ResearchWorkflow:
         p = self._progress
         if state.get("llm_calls", 0) != p.llm_calls:
             attrs.upsert(self._indexed, attrs.STEPS.value_set(state.get("llm_calls", 0)))
+            self._record_usage(state)
         p.llm_calls = p.step = state.get("llm_calls", 0)
         p.tool_calls = state.get("tool_calls", 0)
         p.tokens = state.get("prompt_tokens", 0) + state.get("completion_tokens", 0)
         p.sources = len(state.get("sources") or [])
+        p.spent = spent(state)
+        p.budget = Budget(**self._control.get("budget") or {})
+
+    def _record_usage(self, state: dict[str, Any]) -> None:
+        """What the session spent, in its memo, where `usage` and the tenants' day and month
+        budgets read it (at most a step behind while it runs)."""
+        if self._usage_memo:
+            workflow.upsert_memo(
+                {
+                    "tenant": self._tenant,
+                    "model": self._model,
+                    "spent": spent(state).model_dump(),
+                }
+            )
 
     def _history_full(self, budget: HistoryBudget) -> bool:
         info = workflow.info()
@@ -140,6 +184,57 @@ class ResearchWorkflow:
             or info.get_current_history_size() >= budget.bytes
             or info.is_continue_as_new_suggested()
         )
+
+    async def _run_graph(
+        self, app: Any, state: dict[str, Any], history: HistoryBudget
+    ) -> dict[str, Any]:
+        """The graph from `state` until it ends, pauses for budget or reaches a checkpoint."""
+        final = state
+        async for mode, chunk in app.astream(
+            state,
+            config={"recursion_limit": RECURSION_LIMIT},
+            context=self._control,
+            stream_mode=["updates", "values"],
+        ):
+            if mode == "values":
+                final = chunk
+                self._track_state(chunk)
+                if self._history_full(history):
+                    self._control["checkpoint"] = True  # the graph stops before its next turn
+                continue
+            for node, update in chunk.items():
+                if isinstance(update, dict):
+                    self._track_update(node, update)
+        return final
+
+    async def _await_budget(self, state: dict[str, Any]) -> dict[str, Any]:
+        """Wait, holding no worker, until a top-up lifts the bound that ran out (or a cancel);
+        the wall-clock budget does not run meanwhile. Then go on from the node that paused:
+        `act` plans the turn's calls again, a finished step goes on with the next turn."""
+        reason = state["awaiting_budget"]
+        self._record_usage(state)
+        self._progress.awaiting_budget = reason
+        self._progress.node = "awaiting_budget"
+        self._progress.last_action = f"waiting for a top-up: the {reason} budget is spent"
+        paused = workflow.now()
+        need = state.get("budget_need") if state.get("resume_at") == "act" else None
+
+        def ready() -> bool:
+            budget = Budget(**self._control.get("budget") or {})
+            return bool(self._control.get("cancel")) or lifted(budget, spent(state), need)
+
+        await workflow.wait_condition(ready)
+        self._progress.awaiting_budget = None
+        waited = (workflow.now() - paused).total_seconds()
+        cancel = self._control.get("cancel")
+        return {
+            **state,
+            "awaiting_budget": "",
+            "budget_need": {},
+            "budget": dict(self._control.get("budget") or {}),
+            "deadline": state.get("deadline", 0.0) + waited,
+            "resume_at": "refine" if cancel else state.get("resume_at") or "think",
+        }
 
     @workflow.run
     async def run(self, request: ResearchInput) -> ResearchReport:
@@ -166,29 +261,33 @@ class ResearchWorkflow:
             "llm_calls": 0,
             "tool_calls": 0,
         }
+        if request.budget.bounded() or request.prices != type(request.prices)():
+            # only where set: a session without a budget keeps the state it always had
+            state |= {
+                "budget": request.budget.model_dump(),
+                "on_budget": request.on_budget,
+                "prices": request.prices.model_dump(),
+            }
         if request.resume_state is not None:
             state = resumed(request.resume_state, state, fresh_budget=not request.continued)
         state["read_in_one"] = workflow.patched(READ_IN_ONE)
+        self._usage_memo = workflow.patched(USAGE_MEMO)
+        self._tenant, self._model = request.tenant, request.model
+        if state.get("budget") and self._control.get("budget") is None:
+            self._control["budget"] = dict(state["budget"])
         self._started = datetime.fromtimestamp(state["started"], tz=UTC)
         if not request.continued:
             attrs.upsert_session(self._indexed, request.model, request.protocol, request.question)
         final: dict[str, Any] = dict(state)
         app = compiled(graph(GRAPH_NAME))  # graph() also scopes the plugin's task cache
-        async for mode, chunk in app.astream(
-            state,
-            config={"recursion_limit": RECURSION_LIMIT},
-            context=self._control,
-            stream_mode=["updates", "values"],
-        ):
-            if mode == "values":
-                final = chunk
-                self._track_state(chunk)
-                if self._history_full(request.history):
-                    self._control["checkpoint"] = True  # the graph stops before its next turn
-                continue
-            for node, update in chunk.items():
-                if isinstance(update, dict):
-                    self._track_update(node, update)
+        while True:
+            if final.get("awaiting_budget"):
+                final = await self._await_budget(final)
+            final = await self._run_graph(app, final, request.history)
+            if final.get("termination") or not final.get("awaiting_budget"):
+                break
+            if self._control.get("checkpoint"):
+                break  # the wait goes on in the fresh run
         if not final.get("termination"):  # stopped at a checkpoint: go on in a fresh run
             workflow.continue_as_new(
                 request.model_copy(
@@ -209,6 +308,7 @@ class ResearchWorkflow:
                 request.activities,
             )
         self._progress.done = True
+        self._record_usage(final)
         workflow.metric_meter().create_counter("deepresearch_sessions").add(
             1, {"termination": final.get("termination", "") or "unknown"}
         )
@@ -224,6 +324,8 @@ class ResearchWorkflow:
             tool_calls=final.get("tool_calls", 0),
             prompt_tokens=final.get("prompt_tokens", 0),
             completion_tokens=final.get("completion_tokens", 0),
+            spent=spent(final),
+            budget=Budget(**self._control.get("budget") or {}),
             trajectory=trajectory(final) if request.return_trajectory else None,
             ledger=list(final.get("ledger") or []) if request.return_trajectory else None,
             tail=record_tail(final),
