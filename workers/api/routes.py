@@ -12,11 +12,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from graphs.budget import Budget
 from workers.api.auth import Authenticator, Caller
 from workers.api.backend import Backend
 from workers.api.events import EventHub, last_event_id
 from workers.api.schemas import (
     Accepted,
+    BudgetOut,
     CancelRequest,
     ErrorOut,
     Health,
@@ -24,6 +26,8 @@ from workers.api.schemas import (
     SessionRequest,
     StartedOut,
     SteerRequest,
+    TopUp,
+    UsageOut,
     from_form,
 )
 from workers.client import (
@@ -48,6 +52,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         404: "No such session.",
         409: "The session is in the wrong state for this.",
         422: "Invalid request.",
+        429: "Too many failed keys, or the tenant's day or month budget is spent.",
         503: "Temporal is unreachable.",
     }.items()
 }
@@ -272,6 +277,35 @@ async def cancel(
 async def steer(session_id: Visible, body: SteerRequest, sessions: SessionsDep) -> Accepted:
     await sessions.steer(session_id, body.note)
     return Accepted(id=session_id, status="steered")
+
+
+@router.post(
+    "/sessions/{session_id}/budget",
+    response_model=BudgetOut,
+    summary="Raise a running session's budget; one waiting for it goes on",
+)
+async def top_up(session_id: Visible, body: TopUp, sessions: SessionsDep) -> BudgetOut:
+    """Adds to the bounds the session has (`{"usd": 2}`, `{"searches": 10}`); a session in
+    `awaiting_budget` goes on from the step it paused at once the bound is lifted."""
+    raised = await sessions.add_budget(session_id, Budget(**body.model_dump()))
+    return BudgetOut(id=session_id, budget=raised)
+
+
+@router.get("/usage", response_model=UsageOut, summary="What sessions spent, per tenant and model")
+async def usage(
+    sessions: SessionsDep,
+    caller: CallerDep,
+    since: Annotated[str, Query(description="How far back: 30m, 12h, 7d.")] = "30d",
+    tenant: Annotated[
+        str | None, Query(description="Admin tenants: only this tenant's sessions.")
+    ] = None,
+) -> UsageOut:
+    """Tokens, searches, pages and dollars of the sessions started since `since`: the caller's
+    own; an admin tenant's are everyone's, or `tenant`'s."""
+    if not caller.admin:
+        tenant = caller.tenant
+    rows = await sessions.usage(since, tenant)
+    return UsageOut(since=since, usage=[row.model_dump() for row in rows])  # type: ignore[misc]
 
 
 @router.post(

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from graphs.budget import Budget, OnBudget, Spent
 from workers.client import AskOptions, InvalidRequest
 from workers.client.inputs import MAX_LLM_CALLS, one_line
 
@@ -43,6 +44,14 @@ class SessionRequest(BaseModel):
     )
     report: bool = Field(False, description="Also write a long-form report with citations.")
     limits: Limits = Field(default_factory=Limits)
+    budget: Budget = Field(
+        default_factory=Budget,
+        description="What it may spend: tokens, usd, searches, pages (each optional; the "
+        "tenant's DEEPRESEARCH_TENANT_BUDGETS session bound is the default and the ceiling).",
+    )
+    on_budget: OnBudget | None = Field(
+        None, description="answer: the best answer now (default); pause: wait for a top-up."
+    )
 
     def options(self, tenant: str) -> AskOptions:
         names = self.strategy.split(",") if isinstance(self.strategy, str) else self.strategy
@@ -56,6 +65,8 @@ class SessionRequest(BaseModel):
                 report=self.report,
                 max_llm_calls=self.limits.max_llm_calls,
                 tenant=tenant,
+                budget=self.budget,
+                on_budget=self.on_budget,
             )
         except ValidationError as error:
             raise InvalidRequest(one_line(error)) from None
@@ -64,13 +75,12 @@ class SessionRequest(BaseModel):
 def from_form(fields: dict[str, str]) -> SessionRequest:
     """A multipart request's fields as a SessionRequest (`limits` is a JSON object)."""
     data: dict[str, Any] = {key: value for key, value in fields.items() if value != ""}
-    if "limits" in data:
-        try:
-            data["limits"] = json.loads(data["limits"])
-        except ValueError:
-            raise InvalidRequest(
-                'limits: give a JSON object such as {"max_llm_calls": 20}'
-            ) from None
+    for name, example in (("limits", '{"max_llm_calls": 20}'), ("budget", '{"searches": 10}')):
+        if name in data:
+            try:
+                data[name] = json.loads(data[name])
+            except ValueError:
+                raise InvalidRequest(f"{name}: give a JSON object such as {example}") from None
     if "report" in data:
         data["report"] = data["report"].lower() in ("1", "true", "on", "yes")
     try:
@@ -104,6 +114,27 @@ class SteerRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: str = Field(description="A note for the model, seen before its next turn.")
+
+
+class TopUp(Budget):
+    """What to add to a running session's budget (only bounds it already has)."""
+
+
+class BudgetOut(BaseModel):
+    id: str
+    budget: Budget = Field(description="The session's budget after the top-up.")
+
+
+class UsageRowOut(BaseModel):
+    tenant: str
+    model: str
+    sessions: int
+    spent: Spent
+
+
+class UsageOut(BaseModel):
+    since: str
+    usage: list[UsageRowOut]
 
 
 class Accepted(BaseModel):
