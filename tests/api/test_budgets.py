@@ -77,6 +77,12 @@ def test_budgets_top_ups_and_usage_over_http(
     spent_usd = done["result"]["spent"]["usd"]
     assert spent_usd > 1.0  # two searches at $0.50 and the tokens at $10 per million
 
+    page = httpx.Client(base_url=api.url, timeout=30)  # the web page shows what it spent
+    token = page.get("/login").text.split('name="csrf" value="')[1].split('"')[0]
+    assert page.post("/login", data={"key": ALPHA, "csrf": token}).status_code == 303
+    shown = page.get("/sessions/b-pause").text
+    assert f"· 2 searches · 0 pages · ${spent_usd:.4f}</p>" in shown, shown
+
     mine = http.get("/v1/usage", params={"since": "1d"}, headers=auth(ALPHA)).json()
     assert [(r["tenant"], r["sessions"]) for r in mine["usage"]] == [("alpha", 1)]
     assert abs(mine["usage"][0]["spent"]["usd"] - spent_usd) < 1e-6

@@ -86,6 +86,7 @@ async def test_tools_resources_and_errors_over_stdio(stack: Stack) -> None:
         status = await poll(session, "m-second")
         assert status["status"] == "completed" and status["error"] is None
         assert status["result"]["answer"] == SECOND_ANSWER and status["result"]["long_report"]
+        assert status["result"]["spent"]["tokens"] > 0  # what it spent comes with the result
         (contents,) = (
             await session.read_resource("deepresearch://sessions/m-second/report")
         ).contents
@@ -102,6 +103,9 @@ async def test_tools_resources_and_errors_over_stdio(stack: Stack) -> None:
         assert (
             "invalid arguments for start_research: mode: Input should be 'react' or 'heavy'" in bad
         )
+        bad_budget = {"question": "Q?", "budget": {"searches": -1}}
+        bad = one_line_error(await session.call_tool("start_research", bad_budget))
+        assert "invalid arguments for start_research: budget.searches:" in bad, bad
         bad_id = {"question": "Q?", "id": "a/b"}
         bad = one_line_error(await session.call_tool("start_research", bad_id))
         assert "invalid arguments for start_research: id: String should match pattern" in bad

@@ -8,6 +8,7 @@ from typing import Any
 from mcp.types import CallToolResult, ResourceLink, TextContent
 from pydantic import BaseModel, Field
 
+from graphs.budget import Spent
 from workers.client import HeavyLive
 from workers.workflows.models import Progress, ResearchReport
 
@@ -31,6 +32,7 @@ class ResearchResult(BaseModel):
     llm_calls: int
     tool_calls: int
     elapsed_seconds: float
+    spent: Spent = Field(default_factory=Spent, description="Tokens, searches, pages, dollars.")
 
 
 class ResearchStatus(BaseModel):
@@ -64,6 +66,7 @@ def research_result(report: ResearchReport) -> ResearchResult:
         llm_calls=report.llm_calls,
         tool_calls=report.tool_calls,
         elapsed_seconds=report.elapsed_seconds,
+        spent=report.spent,
     )
 
 

@@ -13,6 +13,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import CallToolResult, InputRequiredResult, ToolAnnotations
 from pydantic import Field
 
+from graphs.budget import Budget, OnBudget
 from workers.boundary.guard import CALLER
 from workers.boundary.keys import OPERATOR, Caller
 from workers.client import (
@@ -92,9 +93,22 @@ def caller_of(ctx: Context[Any, Any]) -> Caller:
 
 
 def ask_options(
-    backend: Backend, question: str, mode: str, report: bool, caller: Caller = OPERATOR
+    backend: Backend,
+    question: str,
+    mode: str,
+    report: bool,
+    caller: Caller = OPERATOR,
+    budget: Budget | None = None,
+    on_budget: OnBudget | None = None,
 ) -> AskOptions:
-    options = AskOptions(question=question, mode=mode, report=report, tenant=caller.tenant)  # type: ignore[arg-type]
+    options = AskOptions(
+        question=question,
+        mode=mode,  # type: ignore[arg-type]
+        report=report,
+        tenant=caller.tenant,
+        budget=budget or Budget(),
+        on_budget=on_budget,
+    )
     validate(backend.settings, options)  # bad input fails before Temporal is asked
     return options
 
@@ -166,11 +180,21 @@ def build_server(backend: Backend) -> MCPServer[Any]:
                 pattern=SESSION_ID_PATTERN,
             ),
         ] = None,
+        budget: Annotated[
+            Budget | None,
+            Field(description="What it may spend: tokens, usd, searches, pages (each optional)."),
+        ] = None,
+        on_budget: Annotated[
+            OnBudget | None,
+            Field(description="answer: the best answer when it runs out; pause: wait for more."),
+        ] = None,
     ) -> results.Started:
         """Start a research session and return its id at once; get_research reads its
         progress and, when done, its answer."""
         with tool_errors():
-            options = ask_options(backend, question, mode, report, caller_of(ctx))
+            options = ask_options(
+                backend, question, mode, report, caller_of(ctx), budget, on_budget
+            )
             sessions = await backend.sessions()
             await backend.ready_to_start()
             started = await sessions.start(options, id or None)

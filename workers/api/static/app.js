@@ -94,6 +94,17 @@ function showProgress(progress) {
     $("#live-sources").textContent = String(progress.sources);
     $("#live-elapsed").textContent = `${Math.round(progress.elapsed_seconds)} s`;
     $("#live-action").textContent = progress.last_action || "";
+    const spent = progress.spent;
+    if (spent) {
+      $("#live-spent").textContent =
+        `${spent.searches} searches · ${spent.pages} pages · $${spent.usd.toFixed(4)}`;
+    }
+    const waiting = $("#live-budget");
+    waiting.hidden = !progress.awaiting_budget;
+    waiting.textContent = progress.awaiting_budget
+      ? `awaiting budget: its ${progress.awaiting_budget} budget is spent; POST ` +
+        `/v1/sessions/${document.body.dataset.session}/budget (or deepresearch budget) lets it go on`
+      : "";
   }
   const cancelling = $("#live-cancelling");
   cancelling.hidden = !progress.cancelling;
