@@ -185,3 +185,34 @@ def test_inflate_refuses_a_bomb_without_inflating_it() -> None:
     finally:
         tracemalloc.stop()
     assert peak < 8 << 20, f"refusing the bomb allocated {peak >> 20} MiB"
+
+
+def _incompressible(size: int) -> Payload:
+    """A JSON string that zlib cannot shrink much (so its blob is large too)."""
+    chunks, seed = [], b"seed"
+    while sum(map(len, chunks)) < size:
+        seed = hashlib.sha256(seed).digest()
+        chunks.append(seed.hex().encode())
+    return Payload(metadata={"encoding": b"json/plain"}, data=b'"' + b"".join(chunks)[:size] + b'"')
+
+
+@pytest.mark.parametrize("make", [_payload, _incompressible])
+async def test_big_payloads_round_trip_off_the_event_loop(store: LocalBlobStore, make) -> None:  # type: ignore[no-untyped-def]
+    """Past OFF_LOOP bytes the codec compresses and inflates in a thread; the result is the
+    same payload (a compressible one, and one whose blob is past the inflate threshold too)."""
+    big = make(600 * 1024)
+    encoded = await ClaimCheckCodec(store).encode([big])
+    assert encoded[0].metadata["encoding"] == ENCODING
+    blob = store.get(encoded[0].data.decode())
+    assert zlib.decompress(blob) == big.SerializeToString()
+    assert (await ClaimCheckCodec(store, max_decoded_bytes=1 << 20).decode(encoded)) == [big]
+
+
+@pytest.mark.parametrize("make", [_payload, _incompressible])
+async def test_the_codec_enforces_its_decoded_limit(store: LocalBlobStore, make) -> None:  # type: ignore[no-untyped-def]
+    """A claim whose blob inflates past max_decoded_bytes (a bomb planted in the store) is
+    refused by the codec itself, on both the in-loop and the threaded path."""
+    encoded = await ClaimCheckCodec(store).encode([make(600 * 1024)])
+    with pytest.raises(DecodedTooLarge) as caught:
+        await ClaimCheckCodec(store, max_decoded_bytes=100_000).decode(encoded)
+    assert str(caught.value) == "payload inflates past 100000 bytes"

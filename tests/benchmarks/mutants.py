@@ -3,9 +3,14 @@ the survivors by name, for docs/testing.md."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections import defaultdict
+
+# mutmut 3 names a mutant `module.x_function__mutmut_N`, or `module.xǁClassǁmethod__mutmut_N`
+# for a method (which a pattern on `.x_` alone misses: the first scores left out every method)
+MUTANT = re.compile(r"^(.+?)\.x(?:_|ǁ)(.+)$")
 
 
 def main() -> int:
@@ -19,12 +24,13 @@ def main() -> int:
     survivors: dict[str, list[str]] = defaultdict(list)
     for line in listed.stdout.splitlines():
         name, _, status = line.strip().rpartition(": ")
-        if ".x_" not in name:
+        found = MUTANT.match(name)
+        if found is None:
             continue
-        module = name.split(".x_")[0]
+        module, function = found.group(1), found.group(2).replace("ǁ", ".").strip(".")
         counts[module][status] += 1
         if status != "killed":
-            survivors[module].append(f"{name.split('.x_', 1)[1]} ({status})")
+            survivors[module].append(f"{function} ({status})")
     print(f"{'module':40} {'killed':>7} {'all':>5} {'score':>6}")
     for module in sorted(counts):
         total = sum(counts[module].values())

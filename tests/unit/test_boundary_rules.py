@@ -5,6 +5,7 @@ content-type rules, the body cap, the bearer check of MCP over HTTP and the web 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from activities.errors import ConfigurationError
 from workers.boundary.guard import (
     CALLER,
+    DRAIN_BYTES,
     Guard,
     Policy,
     RequireKey,
@@ -401,3 +403,202 @@ async def test_a_refused_body_is_read_off_before_the_413(
     await Guard(inner.app, Policy.of(settings, "127.0.0.1"))(scope, receive, send)
     assert events[-2:] == ["http.response.start", "http.response.body"]
     assert events.count("receive") == read
+
+
+async def test_lifespan_and_websockets() -> None:
+    """Lifespan passes untouched; a websocket (the API has none) is closed with 1008 unless
+    its Host and Origin pass, else handed on as it came."""
+    seen: list[tuple[Any, Any, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append((scope, receive, send))
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    guard = Guard(app, Policy.of(Settings(), "127.0.0.1"))
+    lifespan = {"type": "lifespan"}
+    await guard(lifespan, receive, send)
+    assert seen == [(lifespan, receive, send)] and not sent
+
+    def ws(**headers: str) -> dict[str, Any]:
+        raw = [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()]
+        return {"type": "websocket", "path": "/ws", "headers": raw}
+
+    for scope in (ws(host="evil.example"), ws(host="localhost", origin="https://evil.example"),
+                  ws(host="localhost", sec_fetch_site="cross-site")):  # fmt: skip
+        sent.clear()
+        await guard(scope, receive, send)
+        assert sent == [{"type": "websocket.close", "code": 1008}], scope
+    assert len(seen) == 1  # none of them reached the app
+    fine = ws(host="localhost:8000", origin="http://localhost:8000")
+    await guard(fine, receive, send)
+    assert seen[-1] == (fine, receive, send)
+
+
+async def test_a_declared_oversize_body_closes_the_connection() -> None:
+    inner = Asgi()
+    guard = Guard(inner.app, Policy.of(Settings(), "127.0.0.1"))
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/sessions", "client": ("9.9.9.9", 1),
+             "headers": [(b"host", b"localhost"), (b"content-type", b"application/json"),
+                         (b"content-length", str(DRAIN_BYTES + 1).encode())]}  # fmt: skip
+    await guard(scope, receive, send)
+    assert sent[0]["status"] == 413 and (b"connection", b"close") in sent[0]["headers"]
+
+
+async def test_a_body_declared_at_exactly_the_drain_limit_is_read_off() -> None:
+    chunk = b"x" * (1 << 20)
+    taken = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal taken
+        taken += 1
+        return {"type": "http.request", "body": chunk, "more_body": taken < 16}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/sessions", "client": ("9.9.9.9", 1),
+             "headers": [(b"host", b"localhost"), (b"content-type", b"application/json"),
+                         (b"content-length", str(DRAIN_BYTES).encode())]}  # fmt: skip
+    await Guard(Asgi().app, Policy.of(Settings(), "127.0.0.1"))(scope, receive, send)
+    assert DRAIN_BYTES == 16 << 20 and taken == 16
+
+
+async def test_require_key_headers_throttle_per_client_and_lifespan() -> None:
+    """401 carries the Bearer challenge; failures are counted per client address (another
+    address is not throttled) until 429 with Retry-After; lifespan passes untouched."""
+    ring = KeyRing(Settings(DEEPRESEARCH_API_KEYS=f"alpha={KEY}"))
+    ring.throttle = Throttle(allowed=2, window=60)
+    reached: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(scope)
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+    guard = RequireKey(app, ring)
+
+    async def call(client: str, authorization: str | None) -> dict[str, Any]:
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        headers = [] if authorization is None else [(b"authorization", authorization.encode())]
+        scope = {"type": "http", "method": "POST", "path": "/mcp", "headers": headers,
+                 "client": (client, 5000)}  # fmt: skip
+        await guard(scope, None, send)  # type: ignore[arg-type]
+        return {"status": sent[0]["status"], "headers": dict(sent[0]["headers"]),
+                "body": json.loads(sent[1]["body"] or b"{}")}  # fmt: skip
+
+    missing = await call("1.1.1.1", None)
+    assert missing["status"] == 401 and missing["headers"][b"www-authenticate"] == b"Bearer"
+    assert (await call("1.1.1.1", "Bearer " + "x" * 16))["status"] == 403
+    assert (await call("1.1.1.1", "Bearer " + "y" * 16))["status"] == 403
+    throttled = await call("1.1.1.1", f"Bearer {KEY}")  # even the right key, now
+    assert throttled["status"] == 429
+    assert 1 <= int(throttled["headers"][b"retry-after"]) <= 60
+    assert (
+        throttled["body"]["error"] == "too many failed keys from this address; try again in "
+        f"{int(throttled['headers'][b'retry-after'])} s"
+    )
+    assert (await call("2.2.2.2", f"Bearer {KEY}"))["status"] == 204  # another address
+    assert reached[-1]["state"][CALLER] == Caller("alpha", admin=False)
+    lifespan = {"type": "lifespan"}
+    await guard(lifespan, None, None)  # type: ignore[arg-type]
+    assert reached[-1] is lifespan
+
+
+def test_the_key_file_is_read_again_when_it_changes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At most once a second the ring looks at the file: an edit takes effect, a broken edit
+    keeps the keys read before and says why in the log."""
+    path = tmp_path / "keys"
+    path.write_text(f"alpha={'a' * 16}\n")
+    ring = KeyRing(Settings(DEEPRESEARCH_API_KEYS_FILE=str(path)))
+    assert ring.accepts("a" * 16, "c") == Caller("alpha", admin=False)
+    path.write_text(f"beta={'b' * 16}\n")
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    assert ring.accepts("b" * 16, "c") is None  # not looked at again within the second
+    time.sleep(1.1)
+    assert ring.accepts("b" * 16, "c") == Caller("beta", admin=False)
+    assert ring.accepts("a" * 16, "c") is None  # the old key is gone
+    path.write_text("beta=short\n")
+    os.utime(path, (time.time() + 10, time.time() + 10))
+    time.sleep(1.1)
+    with caplog.at_level("ERROR", logger="workers.boundary.keys"):
+        assert ring.accepts("b" * 16, "d") == Caller("beta", admin=False)
+    assert "the key has 5 characters" in caplog.text
+    assert "keeping the keys read before" in caplog.text
+
+
+def test_the_throttle_forgets_the_oldest_clients_first() -> None:
+    throttle = Throttle(allowed=1, window=60)
+    throttle.failed("first")
+    for number in range(10_000):
+        throttle.failed(f"client-{number}")
+    throttle.check("first")  # forgotten: at most 10,000 clients are tracked
+    with pytest.raises(FailedAuth):
+        throttle.check("client-9999")
+
+
+async def test_a_body_counted_over_several_chunks_and_mcp_without_uploads() -> None:
+    """No length: the chunks are summed (two of 600 bytes pass a 1024 cap together); a
+    policy without uploads (MCP over HTTP) gives multipart no larger cap."""
+    settings = Settings(DEEPRESEARCH_API_MAX_BODY_BYTES="1024",
+                        DEEPRESEARCH_UPLOAD_MAX_REQUEST_BYTES="4096")  # fmt: skip
+    chunks = [b"x" * 600] * 3
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": chunks.pop(0), "more_body": bool(chunks[1:])}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    json_headers = [(b"host", b"localhost"), (b"content-type", b"application/json")]
+    scope = {"type": "http", "method": "POST", "path": "/v1/sessions", "client": ("9.9.9.9", 1),
+             "headers": json_headers}  # fmt: skip
+    await Guard(Asgi().app, Policy.of(settings, "127.0.0.1", uploads=True))(scope, receive, send)
+    assert sent[0]["status"] == 413 and (b"connection", b"close") in sent[0]["headers"]
+    inner = Asgi()
+    multipart = {"host": "localhost", "content_type": "multipart/form-data; boundary=b",
+                 "x_deepresearch_csrf": "1", "content_length": "2000"}  # fmt: skip
+    got = await inner.call(Guard(inner.app, Policy.of(settings, "127.0.0.1")), body=b"x" * 2000,
+                           **multipart)  # fmt: skip
+    assert got[0] == 413 and "DEEPRESEARCH_API_MAX_BODY_BYTES" in got[1]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"host": "localhost:8000", "origin": "http://LocalHost:8000"}, 204),  # any case
+        ({"host": "LOCALHOST:8000", "origin": "http://localhost:8000"}, 204),
+        ({"host": "localhost:8000", "origin": "https://app.example/"}, 204),  # trailing slash
+        ({"host": "localhost:8000", "origin": "https://other.example/"}, 403),
+    ],
+)
+async def test_origins_compare_without_case_or_trailing_slash(
+    headers: dict[str, str], status: int
+) -> None:
+    settings = Settings(DEEPRESEARCH_API_CORS_ORIGINS="https://app.example, https://b.example")
+    inner = Asgi()
+    got = await inner.call(Guard(inner.app, Policy.of(settings, "127.0.0.1")),
+                           content_type="application/json", **headers)  # fmt: skip
+    assert got[0] == status, got

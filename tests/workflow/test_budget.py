@@ -4,9 +4,12 @@ goes on after a top-up without repeating a call, spending in every view, and bad
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import time
+
+from temporalio.client import Client
 
 from graphs import prompts
 from tests.conftest import Stack
@@ -62,6 +65,7 @@ def test_pause_survives_a_killed_worker_and_a_top_up_goes_on(stack: Stack) -> No
         view = wait_for_status(stack, "s-pause", "awaiting_budget")
         assert view["progress"]["awaiting_budget"] == "searches"
         assert view["progress"]["spent"]["searches"] == 1
+        assert asyncio.run(pending_activities(stack, "s-pause")) == 0  # it holds nothing
         pending = stack.cli("show", "s-pause")
         assert pending.returncode == 0, pending.stderr
         assert "awaiting budget" in pending.stdout + pending.stderr
@@ -90,6 +94,12 @@ def test_pause_survives_a_killed_worker_and_a_top_up_goes_on(stack: Stack) -> No
     }  # fmt: skip
     late = stack.cli("budget", "s-pause", "--add-searches", "1")
     assert late.returncode == 2 and "is not running (it is completed)" in late.stderr
+
+
+async def pending_activities(stack: Stack, session_id: str) -> int:
+    client = await Client.connect(stack.env["TEMPORAL_ADDRESS"])
+    description = await client.get_workflow_handle(session_id).describe()
+    return len(description.raw_description.pending_activities)
 
 
 def wait_for_status(stack: Stack, session_id: str, node: str, timeout: float = 60) -> dict:

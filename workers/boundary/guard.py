@@ -176,14 +176,14 @@ class Guard:
         headers = _headers(scope)
         probe = scope["type"] == "http" and scope["path"] == "/healthz"  # says nothing private;
         # load balancers and kubelets call it by address, not by the public name
-        if not probe and (failure := self._host_error(headers)) is not None:
-            if scope["type"] == "websocket":
+        if scope["type"] == "websocket":  # none of ours; closed unless its Host and Origin pass
+            if self._host_error(headers) is not None or self._origin_error(headers) is not None:
                 await send({"type": "websocket.close", "code": 1008})
                 return
-            await refuse(send, *failure)
-            return
-        if scope["type"] == "websocket":
             await self.app(scope, receive, send)
+            return
+        if not probe and (failure := self._host_error(headers)) is not None:
+            await refuse(send, *failure)
             return
         method = scope["method"].upper()
         if method not in SAFE_METHODS:
