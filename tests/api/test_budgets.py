@@ -87,8 +87,11 @@ def test_budgets_top_ups_and_usage_over_http(
     assert [(r["tenant"], r["sessions"]) for r in mine["usage"]] == [("alpha", 1)]
     assert abs(mine["usage"][0]["spent"]["usd"] - spent_usd) < 1e-6
     assert http.get("/v1/usage", headers=auth(BETA)).json()["usage"] == []  # none of alpha's
-    everyone = http.get("/v1/usage", headers=auth(OPS)).json()["usage"]
-    assert {r["tenant"] for r in everyone} == {"alpha"}
+    # an admin sees every tenant (the shared dev server also holds other tests' sessions)
+    everyone = {r["tenant"]: r for r in http.get("/v1/usage", headers=auth(OPS)).json()["usage"]}
+    assert everyone["alpha"]["sessions"] == 1 and "beta" not in everyone
+    only = http.get("/v1/usage", params={"tenant": "alpha"}, headers=auth(OPS)).json()["usage"]
+    assert [r["tenant"] for r in only] == ["alpha"]
     assert http.get("/v1/usage", params={"since": "forever"}, headers=auth(OPS)).status_code == 422
 
     # beta's day budget: its first session spends past $0.40, the next is refused with 429
