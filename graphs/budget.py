@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 OnBudget = Literal["answer", "pause"]
 SEARCH_NODES = frozenset({"search", "scholar"})  # a query sent to the search provider
 PAGE_NODES = frozenset({"fetch", "read"})  # a page read (and its evidence extracted)
+# What a session waits for when its tenant's day or month budget is spent (not its own bound)
+TENANT_HOLD = "tenant"
 
 
 class Budget(BaseModel):

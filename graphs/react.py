@@ -17,7 +17,15 @@ from langgraph.runtime import get_runtime
 from langgraph.types import Send
 
 from graphs import prompts
-from graphs.budget import PAGE_NODES, SEARCH_NODES, Budget, affordable, bound_reached, spent
+from graphs.budget import (
+    PAGE_NODES,
+    SEARCH_NODES,
+    TENANT_HOLD,
+    Budget,
+    affordable,
+    bound_reached,
+    spent,
+)
 from graphs.protocol import answer_of, dialect_of, tongyi
 from graphs.state import Control, ResearchLimits, ResearchState, ToolTask
 
@@ -149,8 +157,12 @@ def make_act(available: set[str], reads: bool = False) -> Callable[[ResearchStat
             tasks = [{**t, "tool": "read"} if t["tool"] == "fetch" else t for t in tasks]
         update: dict[str, Any] = {"resume_at": None} if state.get("resume_at") else {}
         planned = tasks
+        operator = control()
+        if planned and operator.get("hold") and not operator.get("cancel"):
+            # the tenant's day or month budget is spent: nothing is sent until it is not
+            return {"pending": [], "awaiting_budget": TENANT_HOLD, "resume_at": "act"}
         tasks, skipped = within_budget(state, tasks)
-        if skipped and state.get("on_budget") == "pause" and not control().get("cancel"):
+        if skipped and state.get("on_budget") == "pause" and not operator.get("cancel"):
             # wait for a top-up that covers all of this turn's calls; the turn resumes here
             need = {
                 "searches": sum(1 for t in planned if t["tool"] in SEARCH_NODES),
@@ -286,8 +298,9 @@ async def refine(state: ResearchState) -> dict[str, Any]:
         update["resume_at"] = None
     if budget.bounded():
         update["budget"] = budget.model_dump()  # a top-up is kept in the state it resumes from
-    if pause:
-        update |= {"awaiting_budget": spent_on, "resume_at": "think"}
+    held = bool(operator.get("hold")) and not (cancel or exhausted or forced)
+    if pause or held:  # the session's own bound, or its tenant's day or month one
+        update |= {"awaiting_budget": spent_on if pause else TENANT_HOLD, "resume_at": "think"}
     elif spent_on is not None:
         update["budget_spent"] = spent_on
     steered = state.get("steered", 0)

@@ -140,6 +140,7 @@ class Control(TypedDict, total=False):
     steer: list[str]
     checkpoint: bool  # the workflow's history is full: stop before the next turn
     budget: dict[str, Any]  # the session's budget as raised by top-ups (graphs.budget.Budget)
+    hold: str | None  # why its tenant's day or month budget holds the session (None: it does not)
 
 
 class ResearchState(TypedDict, total=False):

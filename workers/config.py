@@ -256,6 +256,11 @@ class Settings(BaseSettings):
     )
     """A TOML or JSON file of tenant budgets (session default and ceiling, per day, per
     month); read at each start, so edits apply without a restart."""
+    tenant_watch_seconds: float = Field(
+        60, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_TENANT_WATCH_SECONDS")
+    )
+    """How often a running session of a tenant with a day or month budget checks it (and
+    pauses while it is spent); the workers need the same DEEPRESEARCH_TENANT_BUDGETS."""
 
     @field_validator("prices")
     @classmethod

@@ -602,3 +602,150 @@ async def test_origins_compare_without_case_or_trailing_slash(
     got = await inner.call(Guard(inner.app, Policy.of(settings, "127.0.0.1")),
                            content_type="application/json", **headers)  # fmt: skip
     assert got[0] == status, got
+
+
+def test_a_sign_out_survives_the_next_and_old_records_go(tmp_path: Path) -> None:
+    """Each sign-out keeps the record of the ones before while they could still be valid,
+    drops records older than a cookie's lifetime, writes nothing for a forged cookie, and
+    keeps the records in a directory only the service's user can read."""
+    web = WebSessions(KeyRing(Settings(DEEPRESEARCH_API_KEYS=KEY)), tmp_path, max_age_seconds=60)
+    first, second = web.issue(KEY), web.issue(KEY)
+    web.revoke(first)
+    revoked = tmp_path / "web" / "revoked"
+    assert revoked.stat().st_mode & 0o777 == 0o700
+    stale = revoked / ("0" * 32)
+    stale.touch()
+    long_ago = time.time() - 3600
+    os.utime(stale, (long_ago, long_ago))
+    web.revoke(second)  # the directory exists already: a second sign-out is no error
+    assert web.valid(first) is None and web.valid(second) is None
+    assert sorted(p.name for p in revoked.iterdir()) == sorted(
+        c.split(".")[2] for c in (first, second)
+    )  # the stale record went, both recent ones stayed
+    version, issued, sid, _ = web.issue(KEY).split(".")
+    web.revoke(f"{version}.{issued}.{sid}.{'0' * 64}")  # parses, but its mac is forged
+    assert not (revoked / sid).exists()
+
+
+def test_the_throttle_waits_at_least_a_second_and_forgets_quiet_clients() -> None:
+    throttle = Throttle(allowed=1, window=0.3)
+    throttle.failed("a")
+    with pytest.raises(FailedAuth) as caught:
+        throttle.check("a")
+    assert caught.value.retry_after == 1  # under a second left: Retry-After says 1
+    time.sleep(0.35)
+    throttle.check("a")
+    assert "a" not in throttle._failures  # nothing kept for a client with no recent failure
+
+
+def test_the_throttle_tracks_exactly_its_limit_of_clients() -> None:
+    throttle = Throttle(allowed=1, window=60)
+    for number in range(10_000):
+        throttle.failed(f"client-{number}")
+    with pytest.raises(FailedAuth):
+        throttle.check("client-0")  # the 10,000th client does not push out the first
+
+
+def test_the_key_file_is_read_once_per_change(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A changed file is read once (one log line with its count and path); an unchanged one is
+    not read again however often it is looked at. Admin tenants are a comma-separated list."""
+    clock = [1000.0]
+    monkeypatch.setattr("workers.boundary.keys.time.monotonic", lambda: clock[0])
+    path = tmp_path / "keys"
+    path.write_text(f"alpha={'a' * 16}\n")
+    ring = KeyRing(
+        Settings(DEEPRESEARCH_API_KEYS_FILE=str(path), DEEPRESEARCH_ADMIN_TENANTS="ops, audit")
+    )
+    assert ring.admins == {"ops", "audit"}
+    assert ring.caller_of("x" * 16) is None
+    with caplog.at_level("INFO", logger="workers.boundary.keys"):
+        for _ in range(3):
+            clock[0] += 2
+            assert ring.keys == ["a" * 16]
+        assert caplog.messages == []  # unchanged: not read again
+        path.write_text(f"alpha={'a' * 16}\nbeta={'b' * 16}\n")
+        for _ in range(3):
+            clock[0] += 2
+            assert len(ring.keys) == 2
+    assert caplog.messages == [f"read 2 keys from {path}"]
+    with pytest.raises(ConfigurationError) as caught:
+        KeyRing(Settings(DEEPRESEARCH_ADMIN_TENANTS="ops,bad name"))
+    assert str(caught.value) == (
+        "invalid setting DEEPRESEARCH_ADMIN_TENANTS: 'bad name' is not a tenant name"
+    )
+
+
+def streamed(chunks: int | None) -> tuple[Any, list[int]]:
+    """A receive of 64 KiB chunks (`chunks` of them, None: more than the drain ever reads)
+    and the count of calls it answered."""
+    count = [0]
+
+    async def receive() -> dict[str, Any]:
+        count[0] += 1
+        more = count[0] < (chunks or 5_000)  # a bound, so that a broken drain cannot hang
+        return {"type": "http.request", "body": b"x" * (64 << 10), "more_body": more}
+
+    return receive, count
+
+
+UNSIZED = {
+    "type": "http",
+    "method": "POST",
+    "path": "/v1/sessions",
+    "client": ("9.9.9.9", 1),
+    "headers": [(b"host", b"localhost"), (b"content-type", b"application/json")],
+}
+
+
+async def test_a_body_past_the_cap_gets_one_413_and_the_app_a_disconnect() -> None:
+    """Without a declared length: past the cap the app reads a disconnect, the client gets
+    the 413 (with connection: close) and nothing the app sends after it; the rest of the body
+    is read off up to DRAIN_BYTES, no further; the app's failure after the refusal is ours."""
+    seen: list[dict[str, Any]] = []
+    scopes: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        scopes.append(scope)
+        while True:
+            message = await receive()
+            seen.append(message)
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"late"})
+        raise RuntimeError("the app fails on its disconnect")
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    receive, count = streamed(None)
+    guard = Guard(app, Policy.of(Settings(DEEPRESEARCH_API_MAX_BODY_BYTES=1 << 20), "127.0.0.1"))
+    await guard(UNSIZED, receive, send)
+    assert scopes == [UNSIZED]
+    assert seen[-1] == {"type": "http.disconnect"} and len(seen) == 17  # 17 × 64 KiB > 1 MiB
+    assert [m.get("status") for m in sent] == [413, None]
+    assert (b"connection", b"close") in sent[0]["headers"]
+    assert b"late" not in sent[1]["body"]
+    assert count[0] == 257  # read off while at most DRAIN_BYTES (16 MiB) were read, then stop
+    # an app that answered before the body ran over keeps its answer; it reads a disconnect
+    seen.clear()
+    sent.clear()
+    streaming: list[dict[str, Any]] = []
+
+    async def early(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        while (message := await receive())["type"] == "http.request":
+            streaming.append(message)
+        seen.append(message)
+        await send({"type": "http.response.body", "body": b"done"})
+
+    receive, count = streamed(32)
+    await Guard(early, guard.policy)(UNSIZED, receive, send)
+    assert seen == [{"type": "http.disconnect"}] and len(streaming) == 16
+    assert [m.get("status") for m in sent] == [200, None] and sent[1]["body"] == b"done"
+    with pytest.raises(RuntimeError):  # the app's own failure, with nothing refused, is raised
+        await Guard(app, guard.policy)(UNSIZED, streamed(2)[0], send)

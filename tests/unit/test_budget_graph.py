@@ -10,7 +10,16 @@ import pytest
 from pydantic import ValidationError
 
 from graphs import prompts
-from graphs.budget import Budget, Prices, Spent, affordable, bound_reached, lifted, spent
+from graphs.budget import (
+    TENANT_HOLD,
+    Budget,
+    Prices,
+    Spent,
+    affordable,
+    bound_reached,
+    lifted,
+    spent,
+)
 from graphs.react import NodeSpec, make_react_graph
 from tests.unit.test_react_graph import Ports, answer, call, initial_state, wrapped
 
@@ -162,3 +171,32 @@ def test_bad_budgets_are_refused(bad: dict[str, Any]) -> None:
 def test_negative_prices_are_refused() -> None:
     with pytest.raises(ValidationError):
         Prices(search=-1)
+
+
+async def hold_run(script: list[str], hold: str | None) -> tuple[dict[str, Any], Ports]:
+    """The graph with the workflow's control saying the tenant's period budget is spent."""
+    ports = Ports(script)
+    graph = make_react_graph(
+        think=NodeSpec(ports.think, {"execute_in": "activity"}),
+        extract=NodeSpec(ports.extract),
+        tools={"search": NodeSpec(ports.search), "fetch": NodeSpec(ports.fetch)},
+    )
+    final = await graph.compile().ainvoke(
+        initial_state(), {"recursion_limit": 1000}, context={"hold": hold}
+    )
+    return final, ports
+
+
+async def test_a_tenant_hold_stops_before_the_next_call_whatever_on_budget_says() -> None:
+    final, ports = await hold_run([call("search", {"query": "a"}), answer("A")], "spent")
+    assert ports.calls("search") == []
+    assert final["awaiting_budget"] == TENANT_HOLD == "tenant" and final["resume_at"] == "act"
+    assert final["llm_calls"] == 1 and final.get("termination") is None
+    free, _ = await hold_run([call("search", {"query": "a"}), answer("A")], None)
+    assert free["termination"] == "answer" and not free.get("awaiting_budget")
+
+
+async def test_a_tenant_hold_does_not_stop_a_turn_that_answers() -> None:
+    final, ports = await hold_run([answer("A")], "spent")
+    assert final["termination"] == "answer" and final["answer"] == "A"
+    assert not final.get("awaiting_budget")

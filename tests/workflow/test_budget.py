@@ -8,6 +8,7 @@ import asyncio
 import json
 import signal
 import time
+from pathlib import Path
 
 from temporalio.client import Client
 
@@ -65,7 +66,7 @@ def test_pause_survives_a_killed_worker_and_a_top_up_goes_on(stack: Stack) -> No
         view = wait_for_status(stack, "s-pause", "awaiting_budget")
         assert view["progress"]["awaiting_budget"] == "searches"
         assert view["progress"]["spent"]["searches"] == 1
-        assert asyncio.run(pending_activities(stack, "s-pause")) == 0  # it holds nothing
+        assert asyncio.run(pending_activities(stack, "s-pause")) == set()  # it holds nothing
         pending = stack.cli("show", "s-pause")
         assert pending.returncode == 0, pending.stderr
         assert "awaiting budget" in pending.stdout + pending.stderr
@@ -96,10 +97,59 @@ def test_pause_survives_a_killed_worker_and_a_top_up_goes_on(stack: Stack) -> No
     assert late.returncode == 2 and "is not running (it is completed)" in late.stderr
 
 
-async def pending_activities(stack: Stack, session_id: str) -> int:
+def test_a_tenant_past_its_day_budget_pauses_its_running_session(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """The tenant's day bound is reached while its session runs: the session's watch (a
+    durable timer and a check of the usage memos) holds it before its next call, a new session
+    of the tenant is refused, and once the bound is raised the next check lets it go on."""
+    budgets = tmp_path / "budgets.toml"
+    budgets.write_text("[tenants.gamma]\nday = { searches = 1 }\n")
+    env = {
+        "DEEPRESEARCH_TENANT_BUDGETS": str(budgets),
+        "DEEPRESEARCH_TENANT_WATCH_SECONDS": "0.3",
+    }
+    stack.script(
+        QUESTION,
+        [call("search", {"query": ["first"]}), call("search", {"query": ["second"]}), answer()],
+    )
+    stack.model.latency = 1.0  # the watch sees the first search while the second turn thinks
+    worker = stack.spawn_worker("worker-tenant.log", **env)
+    try:
+        started = stack.cli(
+            "ask", QUESTION, "--id", "s-tenant-hold", "--detach", "--no-worker",
+            "--tenant", "gamma", **env,
+        )  # fmt: skip
+        assert started.returncode == 0, started.stderr
+        view = wait_for_status(stack, "s-tenant-hold", "awaiting_budget")
+        progress = view["progress"]
+        assert progress["awaiting_budget"] == "tenant"
+        assert progress["held"].startswith("tenant 'gamma' spent 1 of its 1 searches day budget")
+        assert progress["spent"]["searches"] == 1
+        assert asyncio.run(pending_activities(stack, "s-tenant-hold")) <= {"tenant.over_budget"}
+        shown = stack.cli("show", "s-tenant-hold", **env)
+        assert "awaiting budget: tenant 'gamma' spent 1 of its 1 searches" in shown.stdout
+        refused = stack.cli("ask", QUESTION, "--tenant", "gamma", "--detach", **env)
+        assert refused.returncode == 2 and "tenant 'gamma' spent 1 of its 1" in refused.stderr
+        time.sleep(1.5)
+        assert stack.serper.queries() == ["first"]  # held: the second search waits
+        assert len(stack.model.research_requests()) == 2
+        budgets.write_text("[tenants.gamma]\nday = { searches = 5 }\n")
+        report = ask_json(stack, "--id", "s-tenant-hold", "--no-worker", "--tenant", "gamma", **env)
+    finally:
+        stack.model.latency = 0.0
+        worker.terminate()
+        worker.wait(20)
+    assert report["termination"] == "answer"
+    assert stack.serper.queries() == ["first", "second"]  # each sent once
+    assert len(stack.model.research_requests()) == 3
+
+
+async def pending_activities(stack: Stack, session_id: str) -> set[str]:
+    """The types of the session's activities in flight."""
     client = await Client.connect(stack.env["TEMPORAL_ADDRESS"])
     description = await client.get_workflow_handle(session_id).describe()
-    return len(description.raw_description.pending_activities)
+    return {a.activity_type.name for a in description.raw_description.pending_activities}
 
 
 def wait_for_status(stack: Stack, session_id: str, node: str, timeout: float = 60) -> dict:

@@ -128,11 +128,6 @@ def bind_error(settings: Settings, host: str) -> str | None:
     )
 
 
-def matches(candidate: str, secrets: list[str]) -> bool:
-    """Constant time in the candidate and the secrets: every one is compared, always."""
-    return find(candidate, secrets) is not None
-
-
 def find(candidate: str, secrets: list[str]) -> int | None:
     """The index of the secret equal to `candidate`, comparing every one (constant time)."""
     given = candidate.encode()

@@ -175,7 +175,9 @@ def print_step(number: int, step: dict[str, Any]) -> None:
 
 def print_outcome(timeline: dict[str, Any]) -> None:
     progress = timeline.get("progress") or {}
-    if progress.get("awaiting_budget"):
+    if progress.get("awaiting_budget") == "tenant":  # its tenant's day or month budget
+        out.print(f"[yellow]awaiting budget:[/yellow] {safe(str(progress.get('held')))}")
+    elif progress.get("awaiting_budget"):
         what = progress["awaiting_budget"]
         out.print(
             f"[yellow]awaiting budget:[/yellow] its {what} budget is spent; "

@@ -111,6 +111,11 @@ def tenant_budgets(path: Path | None) -> TenantBudgets:
     return parsed
 
 
+def period_bounded(bounds: TenantBudget) -> bool:
+    """Whether the tenant has a day or month bound (its sessions then watch it as they run)."""
+    return bounds.day.bounded() or bounds.month.bounded()
+
+
 def period_starts(now: datetime) -> dict[str, datetime]:
     """The UTC day and month the tenant bounds count."""
     day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -132,7 +137,7 @@ def over_period(tenant: str, bounds: TenantBudget, used: dict[str, Spent]) -> st
             )
             return (
                 f"tenant {tenant!r} spent {shown} {period} budget "
-                "(DEEPRESEARCH_TENANT_BUDGETS); new sessions wait for the next "
+                "(DEEPRESEARCH_TENANT_BUDGETS); its sessions wait for the next "
                 f"{'day' if period == 'day' else 'month'} (UTC) or a raised budget"
             )
     return None

@@ -21,7 +21,7 @@ from activities.blobstore import BlobStore
 from graphs.budget import Budget, OnBudget
 from graphs.state import ResearchLimits, Sampling
 from workers.boundary.keys import DEFAULT_TENANT, TENANT
-from workers.client.budgets import price_table, tenant_budgets
+from workers.client.budgets import period_bounded, price_table, tenant_budgets
 from workers.client.errors import InvalidRequest
 from workers.config import Settings
 from workers.eval.data import EvalItem
@@ -225,6 +225,7 @@ def research_input(settings: Settings, options: AskOptions, files: dict[str, str
         strategy=options.strategies[0],
         files=files,
         tenant=options.tenant,
+        tenant_watch_seconds=settings.tenant_watch_seconds if period_bounded(tenant) else 0,
     )
 
 

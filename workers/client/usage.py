@@ -9,7 +9,13 @@ from pydantic import BaseModel, Field
 from temporalio.client import Client
 
 from graphs.budget import Spent
-from workers.client.budgets import add_spent, over_period, period_starts, tenant_budgets
+from workers.client.budgets import (
+    add_spent,
+    over_period,
+    period_bounded,
+    period_starts,
+    tenant_budgets,
+)
 from workers.client.errors import OverBudget
 from workers.config import Settings
 
@@ -54,19 +60,25 @@ async def usage(client: Client, since: datetime, tenant: str | None = None) -> l
     return sorted(rows.values(), key=lambda r: (-r.spent.usd, -r.spent.tokens, r.tenant, r.model))
 
 
-async def check_tenant_budget(
-    client: Client, settings: Settings, tenant: str, now: datetime
-) -> None:
-    """OverBudget (429) when the tenant's day or month budget is spent."""
+async def tenant_over(client: Client, settings: Settings, tenant: str, now: datetime) -> str | None:
+    """The one-line reason the tenant's day or month budget is spent, or None while it is not
+    (or it has none): at each start (429), and by its running sessions (they pause)."""
     bounds = tenant_budgets(settings.tenant_budgets_file).of(tenant)
-    if not (bounds.day.bounded() or bounds.month.bounded()):
-        return
+    if not period_bounded(bounds):
+        return None
     starts = period_starts(now)
     used = {"day": Spent(), "month": Spent()}
     for started, _, _, spent in await spending(client, starts["month"], tenant):
         used["month"] = add_spent(used["month"], spent)
         if started >= starts["day"]:
             used["day"] = add_spent(used["day"], spent)
-    reason = over_period(tenant, bounds, used)
+    return over_period(tenant, bounds, used)
+
+
+async def check_tenant_budget(
+    client: Client, settings: Settings, tenant: str, now: datetime
+) -> None:
+    """OverBudget (429) when the tenant's day or month budget is spent."""
+    reason = await tenant_over(client, settings, tenant, now)
     if reason is not None:
         raise OverBudget(reason)

@@ -8,7 +8,8 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ from activities.heartbeat import KeepAlive
 from activities.heavy import branch_report, integrate
 from activities.judge import install_judge, judge_activity
 from activities.report import write_report
+from activities.tenants import TenantBudgets
+from workers.client.usage import tenant_over
 from workers.config import Settings
 from workers.hosting.blobs import blob_store
 from workers.hosting.failures import BoundedFailureConverter
@@ -224,6 +227,12 @@ def build_tool_context(settings: Settings, http: httpx.AsyncClient) -> ToolConte
     )
 
 
+async def tenant_over_now(client: Client, settings: Settings, tenant: str) -> str | None:
+    """The tenant budget check of its running sessions (`tenant.over_budget`), this worker's
+    DEEPRESEARCH_TENANT_BUDGETS against the usage memos."""
+    return await tenant_over(client, settings, tenant, datetime.now(UTC))
+
+
 @asynccontextmanager
 async def research_worker(
     settings: Settings, client: Client, inference: bool = True
@@ -242,7 +251,13 @@ async def research_worker(
             client,
             task_queue=settings.task_queue,
             workflows=[ResearchWorkflow, EvalWorkflow, HeavyWorkflow],
-            activities=[judge_activity, branch_report, integrate, write_report],
+            activities=[
+                judge_activity,
+                branch_report,
+                integrate,
+                write_report,
+                TenantBudgets(partial(tenant_over_now, client, settings)).over_budget,
+            ],
             plugins=[plugin(settings)],
             # every activity heartbeats while it runs; a retry after a lost worker frees its session
             interceptors=[KeepAlive(), ReleaseSticky(), intake],

@@ -44,6 +44,12 @@ class ResearchInput(BaseModel):
         description="answer: the best answer now, termination `budget`; pause: wait for a top-up.",
     )
     prices: Prices = Field(default_factory=Prices, description="Its model's prices (USD).")
+    tenant_watch_seconds: float = Field(
+        0,
+        ge=0,
+        description="How often it asks whether its tenant's day or month budget is spent "
+        "(pausing while it is); 0: never (the tenant has no such bound).",
+    )
     history: HistoryBudget = Field(default_factory=HistoryBudget)
     activities: ActivityPolicy = Field(
         default_factory=ActivityPolicy, description="For the workflow's own activities."
@@ -139,7 +145,12 @@ class Progress(BaseModel):
     spent: Spent = Field(default_factory=Spent)
     budget: Budget = Field(default_factory=Budget)
     awaiting_budget: str | None = Field(
-        None, description="The bound that ran out while the session waits for a top-up."
+        None,
+        description="The bound that ran out while the session waits for a top-up (`tenant`: "
+        "its tenant's day or month budget, see `held`).",
+    )
+    held: str | None = Field(
+        None, description="Why its tenant's day or month budget holds it (None: it does not)."
     )
     started_at: str | None = None  # so a client's clock ticks between workflow tasks
     running: list[str] = Field(

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from langchain_core.messages import AIMessage, HumanMessage
     from temporalio.langgraph import graph
 
-    from graphs.budget import Budget, lifted, spent
+    from graphs.budget import TENANT_HOLD, Budget, lifted, spent
     from graphs.protocol import tongyi
     from graphs.state import Control, ResearchState, to_message, to_messages
     from graphs.strategies import strategy_of
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         ResearchReport,
         first_message,
     )
+    from workers.workflows.options import ActivityPolicy, policy_options
     from workers.workflows.reports import assemble, write_report
 
 RECURSION_LIMIT = 100_000  # supersteps; the session's own limits end it long before
@@ -34,6 +36,7 @@ RECURSION_LIMIT = 100_000  # supersteps; the session's own limits end it long be
 READ_IN_ONE = "read-in-one-activity"
 # Sessions started since it record what they spent in their memo (`usage`, tenant budgets).
 USAGE_MEMO = "usage-memo"
+TENANT_CHECK_TIMEOUT = timedelta(minutes=1)
 
 
 def describe_update(node: str, update: dict[str, Any]) -> str | None:
@@ -100,6 +103,7 @@ class ResearchWorkflow:
         self._indexed = False
         self._top_ups = 0
         self._usage_memo = False
+        self._watching = False  # it checks its tenant's day and month budgets as it runs
         self._tenant = "default"
         self._model = ""
 
@@ -158,6 +162,8 @@ class ResearchWorkflow:
         if state.get("llm_calls", 0) != p.llm_calls:
             attrs.upsert(self._indexed, attrs.STEPS.value_set(state.get("llm_calls", 0)))
             self._record_usage(state)
+        elif self._watching and spent(state) != p.spent:
+            self._record_usage(state)  # its tenant's watch reads searches and pages at once
         p.llm_calls = p.step = state.get("llm_calls", 0)
         p.tool_calls = state.get("tool_calls", 0)
         p.tokens = state.get("prompt_tokens", 0) + state.get("completion_tokens", 0)
@@ -207,21 +213,51 @@ class ResearchWorkflow:
                     self._track_update(node, update)
         return final
 
+    async def _watch_tenant(self, every: float, policy: ActivityPolicy) -> None:
+        """Every `every` seconds (a durable timer), ask whether the tenant's day or month
+        budget is spent: while it is, the graph pauses before its next turn (`hold`); once it
+        is not (a new day or month, a raised bound), the session goes on. A check that fails
+        keeps what the last one found."""
+        while True:
+            await workflow.sleep(every)
+            try:
+                reason = await workflow.execute_activity(
+                    "tenant.over_budget",
+                    self._tenant,
+                    result_type=str,
+                    **policy_options(
+                        policy, TENANT_CHECK_TIMEOUT, summary=f"tenant {self._tenant}: budget"
+                    ),
+                )
+            except ActivityError:
+                continue
+            self._control["hold"] = reason or None
+            self._progress.held = reason or None
+
     async def _await_budget(self, state: dict[str, Any]) -> dict[str, Any]:
-        """Wait, holding no worker, until a top-up lifts the bound that ran out (or a cancel);
-        the wall-clock budget does not run meanwhile. Then go on from the node that paused:
-        `act` plans the turn's calls again, a finished step goes on with the next turn."""
+        """Wait, holding no worker, until a top-up lifts the bound that ran out, or the
+        tenant's hold ends (or a cancel); the wall-clock budget does not run meanwhile. Then go
+        on from the node that paused: `act` plans the turn's calls again, a finished step goes
+        on with the next turn."""
         reason = state["awaiting_budget"]
         self._record_usage(state)
         self._progress.awaiting_budget = reason
         self._progress.node = "awaiting_budget"
-        self._progress.last_action = f"waiting for a top-up: the {reason} budget is spent"
+        self._progress.last_action = (
+            f"waiting: {self._control.get('hold')}"
+            if reason == TENANT_HOLD
+            else f"waiting for a top-up: the {reason} budget is spent"
+        )
         paused = workflow.now()
         need = state.get("budget_need") if state.get("resume_at") == "act" else None
 
         def ready() -> bool:
+            if self._control.get("cancel"):
+                return True
+            if reason == TENANT_HOLD:
+                return not self._control.get("hold")
             budget = Budget(**self._control.get("budget") or {})
-            return bool(self._control.get("cancel")) or lifted(budget, spent(state), need)
+            return lifted(budget, spent(state), need)
 
         await workflow.wait_condition(ready)
         self._progress.awaiting_budget = None
@@ -280,14 +316,23 @@ class ResearchWorkflow:
             attrs.upsert_session(self._indexed, request.model, request.protocol, request.question)
         final: dict[str, Any] = dict(state)
         app = compiled(graph(GRAPH_NAME))  # graph() also scopes the plugin's task cache
-        while True:
-            if final.get("awaiting_budget"):
-                final = await self._await_budget(final)
-            final = await self._run_graph(app, final, request.history)
-            if final.get("termination") or not final.get("awaiting_budget"):
-                break
-            if self._control.get("checkpoint"):
-                break  # the wait goes on in the fresh run
+        every = request.tenant_watch_seconds
+        self._watching = bool(every)
+        watch = (
+            asyncio.create_task(self._watch_tenant(every, request.activities)) if every else None
+        )
+        try:
+            while True:
+                if final.get("awaiting_budget"):
+                    final = await self._await_budget(final)
+                final = await self._run_graph(app, final, request.history)
+                if final.get("termination") or not final.get("awaiting_budget"):
+                    break
+                if self._control.get("checkpoint"):
+                    break  # the wait goes on in the fresh run
+        finally:
+            if watch is not None:
+                watch.cancel()
         if not final.get("termination"):  # stopped at a checkpoint: go on in a fresh run
             workflow.continue_as_new(
                 request.model_copy(

@@ -101,7 +101,9 @@ function showProgress(progress) {
     }
     const waiting = $("#live-budget");
     waiting.hidden = !progress.awaiting_budget;
-    waiting.textContent = progress.awaiting_budget
+    waiting.textContent = progress.awaiting_budget === "tenant"
+      ? `awaiting budget: ${progress.held}`
+      : progress.awaiting_budget
       ? `awaiting budget: its ${progress.awaiting_budget} budget is spent; POST ` +
         `/v1/sessions/${document.body.dataset.session}/budget (or deepresearch budget) lets it go on`
       : "";
