@@ -608,14 +608,14 @@ def test_a_sign_out_survives_the_next_and_old_records_go(tmp_path: Path) -> None
     """Each sign-out keeps the record of the ones before while they could still be valid,
     drops records older than a cookie's lifetime, writes nothing for a forged cookie, and
     keeps the records in a directory only the service's user can read."""
-    web = WebSessions(KeyRing(Settings(DEEPRESEARCH_API_KEYS=KEY)), tmp_path, max_age_seconds=60)
+    web = WebSessions(KeyRing(Settings(DEEPRESEARCH_API_KEYS=KEY)), tmp_path, max_age_seconds=600)
     first, second = web.issue(KEY), web.issue(KEY)
     web.revoke(first)
     revoked = tmp_path / "web" / "revoked"
     assert revoked.stat().st_mode & 0o777 == 0o700
     stale = revoked / ("0" * 32)
     stale.touch()
-    long_ago = time.time() - 3600
+    long_ago = time.time() - 3600  # past the lifetime (600 s) and the clock skew (300 s)
     os.utime(stale, (long_ago, long_ago))
     web.revoke(second)  # the directory exists already: a second sign-out is no error
     assert web.valid(first) is None and web.valid(second) is None
@@ -675,6 +675,9 @@ def test_the_key_file_is_read_once_per_change(
     assert str(caught.value) == (
         "invalid setting DEEPRESEARCH_ADMIN_TENANTS: 'bad name' is not a tenant name"
     )
+    with pytest.raises(ConfigurationError) as caught:
+        KeyRing(Settings(DEEPRESEARCH_ADMIN_TENANTS="a" * 40 + "!!"))
+    assert f"{'a' * 40!r} is not a tenant name" in str(caught.value)  # the first 40 shown
 
 
 def streamed(chunks: int | None) -> tuple[Any, list[int]]:
