@@ -71,6 +71,8 @@ class ToolContext:
     searxng_url: str | None = None
     index_dir: str | None = None  # the local corpus index (`deepresearch index DIR`)
     extract_sampling: ExtractSampling = field(default_factory=ExtractSampling)
+    # webhook signing keys by tenant ("*": any other), from DEEPRESEARCH_WEBHOOK_SECRET
+    webhook_secrets: dict[str, bytes] = field(default_factory=dict)
 
 
 class Slots(asyncio.Semaphore):

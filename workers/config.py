@@ -274,6 +274,39 @@ class Settings(BaseSettings):
             raise ValueError(str(error).removeprefix(prefix)) from None
         return value
 
+    # -- webhooks (activities/webhooks.py; docs/operations.md "Webhooks") --
+    webhook_url: str = Field("", validation_alias=_env("DEEPRESEARCH_WEBHOOK_URL"))
+    """Where every session that names no webhook announces its end (unset: nowhere)."""
+    webhook_secret: SecretStr | None = Field(
+        None, validation_alias=_env("DEEPRESEARCH_WEBHOOK_SECRET")
+    )
+    """The Standard Webhooks signing secret, `whsec_<base64>`, or `TENANT=whsec_...` entries;
+    the workers sign with it, the starters only check that one is set."""
+    webhook_hours: float = Field(
+        24, gt=0, le=24 * 30, validation_alias=_env("DEEPRESEARCH_WEBHOOK_HOURS")
+    )
+    """How long a delivery is retried (backoff up to an hour between attempts)."""
+    public_url: str = Field("", validation_alias=_env("DEEPRESEARCH_PUBLIC_URL"))
+    """The API's address as receivers reach it, for the links in a webhook's body."""
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        from activities.webhooks import parse_secrets
+
+        if value is not None:
+            try:
+                parse_secrets(value.get_secret_value())
+            except ConfigurationError as error:
+                raise ValueError(str(error).split(": ", 1)[1]) from None
+        return value
+
+    @property
+    def webhook_secrets(self) -> dict[str, bytes]:
+        from activities.webhooks import parse_secrets
+
+        return parse_secrets(self.webhook_secret.get_secret_value()) if self.webhook_secret else {}
+
     # -- blob store (activities/blobstore*.py; docs/deployment.md "The blob store") --
     blob_url: str | None = Field(None, validation_alias=_env("DEEPRESEARCH_BLOB_URL"))
     """s3://bucket/prefix (gs://, az:// too): the object store every process shares; unset:
@@ -327,6 +360,7 @@ class Settings(BaseSettings):
         "temporal_tls",
         "api_keys_file",
         "tenant_budgets_file",
+        "webhook_secret",
         mode="before",
     )
     @classmethod

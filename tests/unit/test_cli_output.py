@@ -11,8 +11,9 @@ from rich.console import Console
 from activities.errors import error_detail, status_error
 from tests.conftest import CLI, REPO
 from workers.cli.render import print_report, print_sessions
-from workers.client.sessions import SessionRow, root_cause
+from workers.client.sessions import SessionRow
 from workers.workflows.models import ResearchReport
+from workers.workflows.research import root_message
 
 REPORT = "# Title\n\nA long paragraph " + "that goes on " * 12 + "[1].\n\n- an item" + " x" * 50
 
@@ -21,7 +22,7 @@ def test_a_failure_is_its_message_once() -> None:
     body = '{"error": {"message": "no script for question \'Q\'", "type": "invalid_request_error"}}'
     error = status_error("model endpoint", 400, None, body)
     assert str(error).startswith("HTTP400: ")  # temporalio's str() puts the type first
-    assert root_cause(error) == "model endpoint answered HTTP 400: no script for question 'Q'"
+    assert root_message(error) == "model endpoint answered HTTP 400: no script for question 'Q'"
 
 
 def test_error_bodies_become_one_line() -> None:

@@ -133,7 +133,8 @@ def test_a_tenant_past_its_day_budget_pauses_its_running_session(
         assert refused.returncode == 2 and "tenant 'gamma' spent 1 of its 1" in refused.stderr
         time.sleep(1.5)
         assert stack.serper.queries() == ["first"]  # held: the second search waits
-        assert len(stack.model.research_requests()) == 2
+        # held before the second turn, or at its search (where the check lands in between)
+        assert len(stack.model.research_requests()) in (1, 2)
         budgets.write_text("[tenants.gamma]\nday = { searches = 5 }\n")
         report = ask_json(stack, "--id", "s-tenant-hold", "--no-worker", "--tenant", "gamma", **env)
     finally:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from graphs.budget import Budget, OnBudget, Spent
 from workers.client import AskOptions, InvalidRequest
-from workers.client.inputs import MAX_LLM_CALLS, one_line
+from workers.client.inputs import MAX_LLM_CALLS, WebhookRequest, one_line
 
 SESSION_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
@@ -52,6 +52,11 @@ class SessionRequest(BaseModel):
     on_budget: OnBudget | None = Field(
         None, description="answer: the best answer now (default); pause: wait for a top-up."
     )
+    webhook: WebhookRequest | None = Field(
+        None,
+        description="Announce its events (completed, failed, cancelled, awaiting_budget) to "
+        "this URL, signed as Standard Webhooks say; DEEPRESEARCH_WEBHOOK_URL is the default.",
+    )
 
     def options(self, tenant: str) -> AskOptions:
         names = self.strategy.split(",") if isinstance(self.strategy, str) else self.strategy
@@ -67,6 +72,7 @@ class SessionRequest(BaseModel):
                 tenant=tenant,
                 budget=self.budget,
                 on_budget=self.on_budget,
+                webhook=self.webhook,
             )
         except ValidationError as error:
             raise InvalidRequest(one_line(error)) from None
@@ -75,7 +81,11 @@ class SessionRequest(BaseModel):
 def from_form(fields: dict[str, str]) -> SessionRequest:
     """A multipart request's fields as a SessionRequest (`limits` is a JSON object)."""
     data: dict[str, Any] = {key: value for key, value in fields.items() if value != ""}
-    for name, example in (("limits", '{"max_llm_calls": 20}'), ("budget", '{"searches": 10}')):
+    for name, example in (
+        ("limits", '{"max_llm_calls": 20}'),
+        ("budget", '{"searches": 10}'),
+        ("webhook", '{"url": "https://hooks.example/dr"}'),
+    ):
         if name in data:
             try:
                 data[name] = json.loads(data[name])

@@ -173,6 +173,19 @@ def print_step(number: int, step: dict[str, Any]) -> None:
             out.print(f"       [bold]{key}:[/bold] {safe(text)}")
 
 
+def webhook_line(sent: dict[str, Any]) -> str:
+    """`completed: delivered (HTTP 200, 3 attempts)`, `... delivering (attempt 2: why)`."""
+    state, attempts = sent.get("state"), sent.get("attempts") or 0
+    if state == "delivered":
+        shown = f"delivered (HTTP {sent.get('http_status')}, {attempts} attempt(s))"
+    elif state == "delivering":
+        why = f": {sent['error']}" if sent.get("error") else ""
+        shown = f"delivering (attempt {attempts}{why})"
+    else:
+        shown = f"failed: {sent.get('error')}"
+    return f"{sent.get('event')}: {shown} id {sent.get('id')}"
+
+
 def print_outcome(timeline: dict[str, Any]) -> None:
     progress = timeline.get("progress") or {}
     if progress.get("awaiting_budget") == "tenant":  # its tenant's day or month budget
@@ -186,6 +199,8 @@ def print_outcome(timeline: dict[str, Any]) -> None:
         )
     if progress.get("spent"):
         out.print(f"[dim]spent so far: {spent_line(progress['spent'])}[/dim]")
+    for sent in timeline.get("webhooks") or []:
+        out.print(f"[dim]webhook {safe(webhook_line(sent))}[/dim]")
     if timeline.get("report"):
         report = timeline["report"]
         answer, why = safe(str(report.get("answer"))), safe(str(report.get("termination")))

@@ -29,8 +29,10 @@ from workers.hosting import background
 if TYPE_CHECKING:  # the session layer and the worker load with the command that runs
     from graphs.budget import Budget
     from workers.client import AskOptions, Sessions
+    from workers.client.inputs import WebhookRequest
     from workers.workflows.models import ResearchReport
 
+WEBHOOK_GRACE = 15.0  # seconds `ask` keeps its worker for the session's webhook messages
 STRATEGY_NAMES = ("react", "iterative")  # graphs.strategies.STRATEGIES, checked by a test
 
 RESTARTED = (
@@ -101,6 +103,7 @@ async def follow(
     out_file: Path | None = None,
 ) -> None:
     """Return at once (--detach), or wait for the report, hosting a worker meanwhile."""
+    from workers.client.errors import SessionFailed
     from workers.hosting.research_worker import research_worker
 
     settings = sessions.settings
@@ -115,10 +118,27 @@ async def follow(
     async with AsyncExitStack() as stack:
         if worker:
             await stack.enter_async_context(research_worker(settings, sessions.client))
-        report = await _wait(sessions, session_id, live)
+        try:
+            report = await _wait(sessions, session_id, live)
+        except SessionFailed:
+            if worker:
+                await settle_webhooks(sessions, session_id)
+            raise
+        if worker:
+            await settle_webhooks(sessions, session_id)
     if report.report_markdown is not None:
         save_report(settings, report, out_file)
     print_report(report, as_json)
+
+
+async def settle_webhooks(sessions: Sessions, session_id: str) -> None:
+    """This process's worker delivers the session's webhook messages before it stops; one
+    still failing after WEBHOOK_GRACE seconds is left to the next worker."""
+    for sent in await sessions.settle_webhooks(session_id, WEBHOOK_GRACE):
+        err.print(
+            f"webhook {sent['event']} not delivered yet ({sent.get('error') or 'retrying'}); "
+            "a running `deepresearch worker` goes on trying"
+        )
 
 
 async def _ask(
@@ -216,6 +236,14 @@ def ask(
             "`deepresearch budget ID --add-...`)."
         ),
     ] = None,
+    webhook: Annotated[
+        str | None,
+        typer.Option(help="Announce the session's events to this URL (Standard Webhooks)."),
+    ] = None,
+    webhook_events: Annotated[
+        str,
+        typer.Option(help="A comma list of: completed, failed, cancelled, awaiting_budget."),
+    ] = "",
 ) -> None:
     """Research a question and print the answer with its sources."""
 
@@ -252,10 +280,26 @@ def ask(
             tenant=tenant,
             budget=budget_of(budget_tokens, budget_usd, budget_searches, budget_pages),
             on_budget=on_budget,  # type: ignore[arg-type]
+            webhook=webhook_of(webhook, webhook_events),
         )
 
     flags = {"as_json": as_json, "detach": detach, "worker": worker, "report_out": report_out}
     run(_ask(run(options), session_id, **flags))
+
+
+def webhook_of(url: str | None, events: str) -> WebhookRequest | None:
+    from activities.webhooks import EVENTS
+    from workers.client.inputs import WebhookRequest
+
+    named = [e.strip() for e in events.split(",") if e.strip()]
+    if url is None:
+        if named:
+            raise CliError("--webhook-events needs --webhook URL")
+        return None
+    unknown = [e for e in named if e not in EVENTS]
+    if unknown:
+        raise CliError(f"--webhook-events: {unknown[0]!r} is not one of {', '.join(EVENTS)}")
+    return WebhookRequest(url=url, events=named or list(EVENTS))  # type: ignore[arg-type]
 
 
 def budget_of(

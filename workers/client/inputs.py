@@ -9,7 +9,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
@@ -18,6 +18,9 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from activities.blobstore import BlobStore
+from activities.errors import ToolError
+from activities.netguard import check_url, check_url_shape
+from activities.webhooks import EVENTS, Event
 from graphs.budget import Budget, OnBudget
 from graphs.state import ResearchLimits, Sampling
 from workers.boundary.keys import DEFAULT_TENANT, TENANT
@@ -30,6 +33,7 @@ from workers.workflows.evaluation import EvalInput
 from workers.workflows.heavy import HeavyInput
 from workers.workflows.models import HistoryBudget, ResearchInput
 from workers.workflows.options import ActivityPolicy
+from workers.workflows.webhooks import WebhookSpec
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_LLM_CALLS = 1_000_000  # beyond any deployment's cap: a larger number is a typo or a probe
@@ -50,6 +54,52 @@ class AskOptions(BaseModel):
     tenant: str = Field(DEFAULT_TENANT, pattern=TENANT.pattern, description="Whose session.")
     budget: Budget = Field(default_factory=Budget, description="What the session may spend.")
     on_budget: OnBudget | None = Field(None, description="answer (default) or pause.")
+    webhook: WebhookRequest | None = Field(
+        None, description="Where to announce the session's events (DEEPRESEARCH_WEBHOOK_URL)."
+    )
+
+
+class WebhookRequest(BaseModel):
+    """A caller's webhook: the URL and the events it wants (default: all of them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1, max_length=2048)
+    events: list[Event] = Field(default_factory=lambda: list(EVENTS), min_length=1)
+
+
+def webhook_spec(settings: Settings, asked: WebhookRequest | None) -> WebhookSpec | None:
+    """The session's webhook (asked, else DEEPRESEARCH_WEBHOOK_URL's), its URL's shape checked
+    and a signing secret set; `check_webhook` resolves it."""
+    if asked is None and not settings.webhook_url:
+        return None
+    asked = asked or WebhookRequest(url=settings.webhook_url)
+    try:
+        check_url_shape(asked.url)
+    except ToolError as error:
+        raise InvalidRequest(f"webhook.url: {error}") from None
+    if settings.webhook_secret is None:
+        raise InvalidRequest(
+            "webhooks are signed: set DEEPRESEARCH_WEBHOOK_SECRET (whsec_<base64>) on the "
+            "workers and here"
+        )
+    return WebhookSpec(
+        url=asked.url,
+        events=list(dict.fromkeys(asked.events)),
+        links=settings.public_url,
+        hours=settings.webhook_hours,
+    )
+
+
+async def check_webhook(settings: Settings, spec: WebhookSpec | None) -> None:
+    """The network guard of page reads on the webhook's host, now, so that a refused URL is
+    the caller's one-line error and not a delivery that fails later."""
+    if spec is None:
+        return
+    try:
+        await check_url(spec.url, allow_loopback=settings.allow_loopback)
+    except ToolError as error:
+        raise InvalidRequest(f"webhook.url: {error}") from None
 
 
 def one_line(error: ValidationError) -> str:
@@ -226,6 +276,7 @@ def research_input(settings: Settings, options: AskOptions, files: dict[str, str
         files=files,
         tenant=options.tenant,
         tenant_watch_seconds=settings.tenant_watch_seconds if period_bounded(tenant) else 0,
+        webhook=webhook_spec(settings, options.webhook),
     )
 
 

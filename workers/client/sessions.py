@@ -31,7 +31,6 @@ from temporalio.common import (
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
 )
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.blobstore import BlobStore
@@ -41,6 +40,7 @@ from workers.client import inputs
 from workers.client.errors import (
     InvalidRequest,
     SessionConflict,
+    SessionError,
     SessionFailed,
     SessionNotFound,
     TemporalUnavailable,
@@ -54,6 +54,7 @@ from workers.client.timeline import (
 )
 from workers.client.usage import UsageRow, check_tenant_budget
 from workers.client.usage import usage as usage_rows
+from workers.client.webhooks import deliveries as webhook_deliveries
 from workers.config import Settings, load_settings
 from workers.hosting import devserver
 from workers.hosting.blobs import blob_store
@@ -61,7 +62,7 @@ from workers.hosting.research_worker import connect
 from workers.workflows import search_attributes
 from workers.workflows.heavy import HeavyProgress, HeavyWorkflow
 from workers.workflows.models import Progress, ResearchInput, ResearchReport
-from workers.workflows.research import ResearchWorkflow
+from workers.workflows.research import ResearchWorkflow, root_message
 
 STATUSES = {
     "running": "Running",
@@ -142,17 +143,6 @@ def list_query(
     return " AND ".join(clauses)
 
 
-def root_cause(error: BaseException) -> str:
-    """Our classified error (the first ApplicationError in the chain, e.g. the model endpoint's
-    HTTP status), on one line: its message, without the `TYPE: ` that str() puts before it
-    (which doubled the status: `HTTP400: model endpoint answered HTTP 400: ...`)."""
-    current: BaseException | None = error
-    while current is not None and not isinstance(current, ApplicationError):
-        current = getattr(current, "cause", None)
-    text = current.message if isinstance(current, ApplicationError) else str(error)
-    return " ".join(text.split())
-
-
 SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 
@@ -164,13 +154,19 @@ BATCH_PRIORITY = 4
 log = logging.getLogger(__name__)
 
 
+WEBHOOK_MEMO = "webhook"
+
+
 def tenant_options(request: ResearchInput, priority: int = INTERACTIVE_PRIORITY) -> dict[str, Any]:
     """What records a new run's tenant: its memo (always: ownership is read from it), the
     search attribute `list` filters by (where the server indexes ours), and its priority,
     with the tenant as fairness key (one tenant's burst does not starve another's where the
     server has fairness on)."""
+    memo: dict[str, Any] = {TENANT_MEMO: request.tenant}
+    if request.webhook is not None:
+        memo[WEBHOOK_MEMO] = True  # a view then asks how its messages fared
     options: dict[str, Any] = {
-        "memo": {TENANT_MEMO: request.tenant},
+        "memo": memo,
         "priority": Priority(priority_key=priority, fairness_key=request.tenant),
     }
     if request.indexed:
@@ -362,6 +358,7 @@ class Sessions:
             shown = status if status in ("running", "completed") else "stopped"
             return Started(session_id, shown, heavy=heavy)  # type: ignore[arg-type]
         await check_tenant_budget(self.client, self.settings, options.tenant, datetime.now(UTC))
+        await inputs.check_webhook(self.settings, request.webhook)
         request = await inputs.stamp(self.client, self.settings, request)
         conflict = WorkflowIDConflictPolicy.USE_EXISTING
         if options.mode == "heavy":
@@ -479,7 +476,7 @@ class Sessions:
         try:
             return await self._handle(session_id).result()
         except WorkflowFailureError as error:
-            raise SessionFailed(f"session {session_id} failed: {root_cause(error)}") from None
+            raise SessionFailed(f"session {session_id} failed: {root_message(error)}") from None
 
     async def _running(self, session_id: str) -> WorkflowHandle[Any, Any]:
         status = await self._require(session_id)
@@ -508,7 +505,7 @@ class Sessions:
         try:
             return await handle.execute_update(ResearchWorkflow.add_budget, add)
         except WorkflowUpdateFailedError as error:
-            raise InvalidRequest(root_cause(error)) from None
+            raise InvalidRequest(root_message(error)) from None
 
     async def usage(self, since: str = "30d", tenant: str | None = None) -> list[UsageRow]:
         """What sessions started in the last `since` spent, per tenant and model."""
@@ -540,12 +537,37 @@ class Sessions:
     async def timeline(self, session_id: str) -> dict[str, Any]:
         """What `show --json` prints: the steps and the outcome, from the history; while it
         runs, its live progress too (what it spent, whether it waits for budget)."""
-        timeline = await read_timeline(self.client, await self.histories(session_id))
+        histories = await self.histories(session_id)
+        timeline = await read_timeline(self.client, histories)
         if timeline.get("status") == "running" and not await self.is_heavy(session_id):
             progress = await self.progress(session_id, heavy=False)
             if isinstance(progress, Progress):
                 timeline["progress"] = progress.model_dump()
+        sent = await webhook_deliveries(self.client, histories)
+        if sent:
+            timeline["webhooks"] = sent
         return timeline
+
+    async def settle_webhooks(self, session_id: str, timeout: float) -> list[dict[str, Any]]:
+        """Wait up to `timeout` s for the session's webhook messages to be delivered (or to
+        fail for good): `ask`'s own worker delivers them before it stops. Answers those still
+        being tried (another worker goes on with them)."""
+        try:
+            memo = await (await self.describe(session_id)).memo()
+        except SessionError:
+            return []
+        if not memo.get(WEBHOOK_MEMO):
+            return []
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            trying = [w for w in await self.webhooks(session_id) if w["state"] == "delivering"]
+            if not trying or asyncio.get_running_loop().time() >= deadline:
+                return trying
+            await asyncio.sleep(0.2)
+
+    async def webhooks(self, session_id: str) -> list[dict[str, Any]]:
+        """How each webhook message of the session fared (delivered, trying, failed)."""
+        return await webhook_deliveries(self.client, await self.histories(session_id))
 
     async def export(self, session_id: str) -> dict[str, Any]:
         """The session in the reference's record format (question, messages, prediction,

@@ -13,6 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from workers.client.errors import InvalidRequest, SessionFailed
 from workers.client.sessions import (
+    WEBHOOK_MEMO,
     HeavyLive,
     SessionRow,
     Sessions,
@@ -47,6 +48,9 @@ class SessionView(BaseModel):
         None, description="The report once completed: answer, sources, termination, counts."
     )
     error: str | None = Field(None, description="Why it failed, once failed or terminated.")
+    webhooks: list[dict[str, Any]] | None = Field(
+        None, description="Its webhook messages: event, id, delivered / delivering / failed."
+    )
 
 
 class SessionPage(BaseModel):
@@ -93,6 +97,8 @@ async def session_view(sessions: Sessions, session_id: str) -> SessionView:
         else:
             view.result = report_data(report)
             view.question = view.question or report.question
+    if (await execution.memo()).get(WEBHOOK_MEMO):
+        view.webhooks = await sessions.webhooks(session_id)
     return view
 
 

@@ -41,6 +41,7 @@ from activities.heavy import branch_report, integrate
 from activities.judge import install_judge, judge_activity
 from activities.report import write_report
 from activities.tenants import TenantBudgets
+from activities.webhooks import deliver
 from workers.client.usage import tenant_over
 from workers.config import Settings
 from workers.hosting.blobs import blob_store
@@ -53,6 +54,7 @@ from workers.workflows.evaluation import EvalWorkflow
 from workers.workflows.graph import GRAPH_NAME, make_research_graph, provider_queue
 from workers.workflows.heavy import HeavyWorkflow
 from workers.workflows.research import ResearchWorkflow
+from workers.workflows.webhooks import WebhookWorkflow
 
 
 def data_converter(store: BlobStore | Path) -> DataConverter:
@@ -224,6 +226,7 @@ def build_tool_context(settings: Settings, http: httpx.AsyncClient) -> ToolConte
             presence_penalty=settings.extract_presence_penalty,
             max_tokens=settings.extract_max_tokens,
         ),
+        webhook_secrets=settings.webhook_secrets,
     )
 
 
@@ -250,13 +253,14 @@ async def research_worker(
         worker = Worker(
             client,
             task_queue=settings.task_queue,
-            workflows=[ResearchWorkflow, EvalWorkflow, HeavyWorkflow],
+            workflows=[ResearchWorkflow, EvalWorkflow, HeavyWorkflow, WebhookWorkflow],
             activities=[
                 judge_activity,
                 branch_report,
                 integrate,
                 write_report,
                 TenantBudgets(partial(tenant_over_now, client, settings)).over_budget,
+                deliver,
             ],
             plugins=[plugin(settings)],
             # every activity heartbeats while it runs; a retry after a lost worker frees its session

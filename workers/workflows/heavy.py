@@ -22,7 +22,8 @@ with workflow.unsafe.imports_passed_through():
     from workers.workflows.models import ResearchInput, ResearchReport
     from workers.workflows.options import WRITING_TIMEOUT, policy_options
     from workers.workflows.reports import assemble, write_report
-    from workers.workflows.research import ResearchWorkflow
+    from workers.workflows.research import ResearchWorkflow, root_message
+    from workers.workflows.webhooks import Sent, announce
 
 
 class HeavyInput(BaseModel):
@@ -50,6 +51,7 @@ class HeavyProgress(BaseModel):
     branches: list[BranchStatus] = Field(default_factory=list)
     stage: str = "research"  # research | reports | integration | report | done
     cancelling: str | None = None
+    webhooks: list[Sent] = Field(default_factory=list)
 
 
 @workflow.defn(name="HeavyWorkflow")
@@ -101,6 +103,7 @@ class HeavyWorkflow:
                 "strategy": status.strategy,
                 "return_trajectory": True,
                 "report": False,
+                "webhook": None,  # the Heavy session announces itself, not each branch
             }
         )
         try:
@@ -131,6 +134,37 @@ class HeavyWorkflow:
 
     @workflow.run
     async def run(self, request: HeavyInput) -> ResearchReport:
+        try:
+            report = await self._research(request)
+        except FailureError as error:  # no branch answered, or an aggregation failed for good
+            await self._announce(request, "failed", status="failed", error=root_message(error))
+            raise
+        event = "cancelled" if report.termination == prompts.TERMINATION_CANCELLED else "completed"
+        await self._announce(
+            request,
+            event,
+            status="completed",
+            termination=report.termination,
+            answer=report.answer,
+            spent=report.spent.model_dump(),
+        )
+        return report
+
+    async def _announce(self, request: HeavyInput, event: str, **data: Any) -> None:
+        sent = [s.model_dump() for s in self._progress.webhooks]
+        session = request.session
+        await announce(
+            session.webhook,
+            session.tenant,
+            event,
+            sent,
+            session.activities.retry_initial_seconds,
+            question=session.question[:300],
+            **data,
+        )
+        self._progress.webhooks = [Sent(**s) for s in sent]
+
+    async def _research(self, request: HeavyInput) -> ResearchReport:
         started = workflow.now()
         session_id = workflow.info().workflow_id
         session = request.session

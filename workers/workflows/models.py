@@ -10,6 +10,7 @@ from graphs.budget import Budget, OnBudget, Prices, Spent
 from graphs.state import ResearchLimits, Sampling
 from graphs.strategies import strategy
 from workers.workflows.options import ActivityPolicy
+from workers.workflows.webhooks import Sent, WebhookSpec
 
 
 class HistoryBudget(BaseModel):
@@ -44,6 +45,9 @@ class ResearchInput(BaseModel):
         description="answer: the best answer now, termination `budget`; pause: wait for a top-up.",
     )
     prices: Prices = Field(default_factory=Prices, description="Its model's prices (USD).")
+    webhook: WebhookSpec | None = Field(
+        None, description="Where it announces its end (and waits), Standard Webhooks signed."
+    )
     tenant_watch_seconds: float = Field(
         0,
         ge=0,
@@ -151,6 +155,9 @@ class Progress(BaseModel):
     )
     held: str | None = Field(
         None, description="Why its tenant's day or month budget holds it (None: it does not)."
+    )
+    webhooks: list[Sent] = Field(
+        default_factory=list, description="The webhook messages it sent (delivery ids)."
     )
     started_at: str | None = None  # so a client's clock ticks between workflow tasks
     running: list[str] = Field(

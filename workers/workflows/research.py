@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from langchain_core.messages import AIMessage, HumanMessage
     from temporalio.langgraph import graph
 
+    from graphs import prompts
     from graphs.budget import TENANT_HOLD, Budget, lifted, spent
     from graphs.protocol import tongyi
     from graphs.state import Control, ResearchState, to_message, to_messages
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workers.workflows.options import ActivityPolicy, policy_options
     from workers.workflows.reports import assemble, write_report
+    from workers.workflows.webhooks import Sent, announce
 
 RECURSION_LIMIT = 100_000  # supersteps; the session's own limits end it long before
 # Sessions started since it fetch and extract a page in one activity (`read`); a session
@@ -61,6 +63,17 @@ def describe_update(node: str, update: dict[str, Any]) -> str | None:
         sources = update.get("sources") or []
         return "read " + sources[0] if sources else "a page could not be read"
     return None
+
+
+def root_message(error: BaseException) -> str:
+    """Our classified error (the first ApplicationError in the chain, e.g. the model
+    endpoint's HTTP status), on one line: its message, without the `TYPE: ` that str() puts
+    before it; not "Activity task failed" nor the library error it was made from."""
+    current: BaseException | None = error
+    while current is not None and not isinstance(current, ApplicationError):
+        current = getattr(current, "cause", None)
+    text = current.message if isinstance(current, ApplicationError) else str(error)
+    return " ".join(text.split())
 
 
 def trajectory(state: dict[str, Any]) -> list[dict[str, Any]]:
@@ -104,6 +117,7 @@ class ResearchWorkflow:
         self._top_ups = 0
         self._usage_memo = False
         self._watching = False  # it checks its tenant's day and month budgets as it runs
+        self._request: ResearchInput | None = None
         self._tenant = "default"
         self._model = ""
 
@@ -213,6 +227,24 @@ class ResearchWorkflow:
                     self._track_update(node, update)
         return final
 
+    async def _announce(self, event: str, **data: Any) -> None:
+        """The session's webhook, when it asks for `event` (a child workflow delivers it)."""
+        request = self._request
+        if request is None or request.webhook is None:
+            return
+        sent = self._control.setdefault("webhooks", [])
+        await announce(
+            request.webhook,
+            request.tenant,
+            event,
+            sent,
+            request.activities.retry_initial_seconds,
+            question=request.question[:300],
+            spent=self._progress.spent.model_dump(),
+            **data,
+        )
+        self._progress.webhooks = [Sent(**s) for s in sent]
+
     async def _watch_tenant(self, every: float, policy: ActivityPolicy) -> None:
         """Every `every` seconds (a durable timer), ask whether the tenant's day or month
         budget is spent: while it is, the graph pauses before its next turn (`hold`); once it
@@ -248,6 +280,7 @@ class ResearchWorkflow:
             if reason == TENANT_HOLD
             else f"waiting for a top-up: the {reason} budget is spent"
         )
+        await self._announce("awaiting_budget", status="awaiting_budget", reason=reason)
         paused = workflow.now()
         need = state.get("budget_need") if state.get("resume_at") == "act" else None
 
@@ -276,10 +309,19 @@ class ResearchWorkflow:
     async def run(self, request: ResearchInput) -> ResearchReport:
         if not request.question.strip():
             raise ApplicationError("the question is empty", non_retryable=True)
+        self._request = request
+        try:
+            return await self._research(request)
+        except FailureError as error:  # an activity that failed for good: the session fails
+            await self._announce("failed", status="failed", error=root_message(error))
+            raise
+
+    async def _research(self, request: ResearchInput) -> ResearchReport:
         now = workflow.now()
         self._indexed = request.indexed
         if request.control is not None:  # carried over a continue-as-new
             self._control = {"cancel": None, "steer": [], **request.control}
+            self._progress.webhooks = [Sent(**s) for s in self._control.get("webhooks") or []]
         state: ResearchState = {
             "question": request.question,
             "protocol": request.protocol,
@@ -358,7 +400,7 @@ class ResearchWorkflow:
             1, {"termination": final.get("termination", "") or "unknown"}
         )
         attrs.upsert_termination(self._indexed, final.get("termination", ""))
-        return assemble(
+        report = assemble(
             question=request.question,
             started=self._started,
             written=written,
@@ -375,3 +417,12 @@ class ResearchWorkflow:
             ledger=list(final.get("ledger") or []) if request.return_trajectory else None,
             tail=record_tail(final),
         )
+        self._progress.spent = report.spent
+        cancelled = report.termination == prompts.TERMINATION_CANCELLED
+        await self._announce(
+            "cancelled" if cancelled else "completed",
+            status="completed",
+            termination=report.termination,
+            answer=report.answer,
+        )
+        return report
