@@ -24,10 +24,15 @@ from activities.netguard import check_url, pinned
 
 SECRET_PREFIX = "whsec_"
 ANY_TENANT = "*"
-# What a session can announce; `changed` (schedules) and `awaiting_approval` (plans) are not
-# events of this version.
-Event = Literal["completed", "failed", "cancelled", "awaiting_budget"]
-EVENTS: tuple[Event, ...] = ("completed", "failed", "cancelled", "awaiting_budget")
+# What a session can announce; `changed` (schedules) is not an event of this version.
+Event = Literal["completed", "failed", "cancelled", "awaiting_approval", "awaiting_budget"]
+EVENTS: tuple[Event, ...] = (
+    "completed",
+    "failed",
+    "cancelled",
+    "awaiting_approval",
+    "awaiting_budget",
+)
 POST_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Literal
@@ -45,6 +46,25 @@ def parse_rates(value: str) -> dict[str, float]:
 
 
 MAX_DURATION = 7 * 24 * 3600  # a week: any timeout, budget or delay beyond is a typo (or inf)
+
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(text: str) -> float:
+    """'90', '90s', '30m', '24h', '7d' -> seconds; ValueError (one line) for anything else."""
+    value, scale = text.strip().lower(), 1
+    if value[-1:] in UNITS:
+        value, scale = value[:-1], UNITS[value[-1]]
+    try:
+        seconds = float(value) * scale
+    except ValueError:
+        seconds = math.nan
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise ValueError(
+            f"{text[:40]!r} is not a duration: use seconds or a number with s, m, h or d"
+        )
+    return seconds
 
 
 class Settings(BaseSettings):
@@ -273,6 +293,18 @@ class Settings(BaseSettings):
             prefix = "invalid setting DEEPRESEARCH_PRICES: "
             raise ValueError(str(error).removeprefix(prefix)) from None
         return value
+
+    # -- plans (`ask --plan`; docs/operations.md "Plans") --
+    plan_wait: float = Field(
+        24 * 3600, gt=0, le=MAX_DURATION * 4, validation_alias=_env("DEEPRESEARCH_PLAN_WAIT")
+    )
+    """How long a session that drafted a plan waits for its approval before it goes on with
+    its own plan: seconds, or a number with s, m, h or d (`24h`)."""
+
+    @field_validator("plan_wait", mode="before")
+    @classmethod
+    def _plan_wait(cls, value: object) -> object:
+        return duration_seconds(value) if isinstance(value, str) else value
 
     # -- webhooks (activities/webhooks.py; docs/operations.md "Webhooks") --
     webhook_url: str = Field("", validation_alias=_env("DEEPRESEARCH_WEBHOOK_URL"))

@@ -1,6 +1,7 @@
 """Our own texts (source: this project, not the reference): operator controls, the openai
-dialect's system prompt, the report writer, the iterative strategy's workspace and Heavy mode's
-"fuse" synthesis. Worded after the reference's where the Tongyi model reads them."""
+dialect's system prompt, the report writer, the research plan (`--plan`), the iterative
+strategy's workspace and Heavy mode's "fuse" synthesis. Worded after the reference's where the
+Tongyi model reads them."""
 
 from typing import Final
 
@@ -51,6 +52,29 @@ Write a research report that answers the question below, using only the numbered
 - Use Markdown: a title, a short summary, then sections.
 - Support every factual claim with inline numbered citations like [1] or [2, 3] that refer to the sources above; cite nothing else and add no source list of your own.
 - Where the sources disagree or are silent, say so rather than guessing."""  # noqa: E501
+
+# `ask --plan`: the planning call before any search (ours). The model answers in tags that
+# graphs/plan.py reads; a reply without them is taken whole as the plan.
+PLANNER_PROMPT: Final[str] = """\
+Before any search is made, write a short plan for researching the question below.
+
+## Question
+{question}
+
+## Instructions
+- Inside <plan></plan>: three to six numbered sub-questions to answer, for each what to look for, and the kinds of sources to prefer (official documents, papers, news, data).
+- Only if the question is ambiguous (it could mean different things, or it lacks a scope, period or place that would change the answer): up to three short clarifying questions for the user inside <questions></questions>, one per line. Leave the tag out when the question is clear.
+- Write in the language of the question."""  # noqa: E501
+# What an approved plan adds to the session's first user message, after the question: the
+# plan's header (by how it was decided), the plan, then the questions with the user's answers.
+PLAN_APPROVED: Final[str] = "Research plan (approved by the user):"
+PLAN_EDITED: Final[str] = "Research plan (edited by the user):"
+PLAN_UNREVIEWED: Final[str] = "Research plan (drafted before the research; not reviewed):"
+PLAN_ANSWERS: Final[str] = "Clarifying questions and the user's answers:"
+PLAN_QUESTION: Final[str] = "Q: {question}\nA: {answer}"
+PLAN_NO_ANSWER: Final[str] = "(not answered)"
+# A session whose plan the user rejected ends with this termination, before any research.
+TERMINATION_REJECTED: Final[str] = "rejected"
 
 # Heavy mode's iterative-workspace branch strategy (IterResearch, arXiv 2509.13309). Its paper
 # describes the round (think, report, action over a workspace rebuilt from the question, the

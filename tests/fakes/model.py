@@ -15,6 +15,9 @@ MODEL_ID = "fake-model"
 CREATED = 1_700_000_000
 
 EXTRACTION_PREFIX = "Please process the following webpage content and user goal"
+# graphs/prompts/ours.py PLANNER_PROMPT's first line (`ask --plan`'s planning call)
+PLANNER_PREFIX = "Before any search is made, write a short plan"
+DEFAULT_PLAN = "<plan>\n1. Who won it?\n2. What for?\n</plan>"
 _CONTENT_RE = re.compile(
     r"## \*\*Webpage Content\*\*[ \t]*\r?\n(.*?)(?:\n\n## \*\*User Goal\*\*|\Z)", re.DOTALL
 )
@@ -73,6 +76,8 @@ class FakeModel(FakeServer):
         super().__init__()
         self.scripts: dict[str, list[str | dict[str, Any]]] = dict(scripts or {})
         self.extractions: dict[str, dict[str, Any]] = dict(extractions or {})
+        # `ask --plan`: the planning reply per question (a key contained in the prompt)
+        self.plans: dict[str, str] = {}
         self.api_key = api_key
         self._ids = itertools.count(1)
         # Optional: pick the script from the whole request (e.g. by temperature, to tell apart
@@ -93,6 +98,10 @@ class FakeModel(FakeServer):
     def research_requests(self) -> list[RequestRecord]:
         """Agent-loop calls (meta: question, turn, content), any status the fake chose."""
         return self.records(lambda r: r.meta.get("kind") == "research")
+
+    def planning_requests(self) -> list[RequestRecord]:
+        """Planning calls (meta: content)."""
+        return self.records(lambda r: r.meta.get("kind") == "planning")
 
     def extraction_requests(self) -> list[RequestRecord]:
         """Page-extraction calls (meta: goal, webpage, matched, content)."""
@@ -131,6 +140,10 @@ class FakeModel(FakeServer):
         tool_calls: list[dict[str, Any]] = []
         if first_user.lstrip().startswith(EXTRACTION_PREFIX):
             content, meta = self._extraction_reply(first_user)
+        elif first_user.startswith(PLANNER_PREFIX):
+            found = [k for k in self.plans if k in first_user]
+            content = self.plans[max(found, key=len)] if found else DEFAULT_PLAN
+            meta = {"kind": "planning"}
         else:
             turn = self.turn_of(payload) if self.turn_of else None
             if turn is None:

@@ -13,6 +13,7 @@ from workers.cli import (  # noqa: F401 - registers the commands
     evaluate,
     inspect,
     mcp,
+    plan,
     research,
     serve,
 )

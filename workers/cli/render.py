@@ -99,7 +99,30 @@ def live_view(session_id: str, progress: Progress | HeavyLive) -> Text:
 
     if isinstance(progress, HeavyLive):
         return heavy_lines(session_id, progress.progress, progress.running)
-    return progress_line(session_id, progress)
+    line = progress_line(session_id, progress)
+    if progress.plan is not None and progress.plan.status == "awaiting_approval":
+        line.append("\n" + clean("\n".join(plan_lines(session_id, progress.plan.model_dump()))))
+    return line
+
+
+def plan_lines(session_id: str, plan: dict[str, Any]) -> list[str]:
+    """A session's plan as `show` and `ask` print it: what was decided, the plan, its
+    questions (with answers), and while it waits how to approve or reject it."""
+    status = str(plan.get("status"))
+    edited = " (edited)" if plan.get("edited") else ""
+    lines = [f"plan: {status}{edited}" + (f": {plan['note']}" if plan.get("note") else "")]
+    lines += ["  " + line for line in str(plan.get("plan") or "").splitlines()]
+    answers = list(plan.get("answers") or [])
+    for number, question in enumerate(plan.get("questions") or [], start=1):
+        lines.append(f"  question {number}: {question}")
+        if number <= len(answers):
+            lines.append(f"  answer {number}: {answers[number - 1]}")
+    if status == "awaiting_approval":
+        lines.append(
+            f"approve: deepresearch approve {session_id} [--plan-file F] [--answer TEXT]... "
+            f"· reject: deepresearch reject {session_id}"
+        )
+    return lines
 
 
 def print_markdown(markdown: str, console: Console = out) -> None:
@@ -188,6 +211,10 @@ def webhook_line(sent: dict[str, Any]) -> str:
 
 def print_outcome(timeline: dict[str, Any]) -> None:
     progress = timeline.get("progress") or {}
+    plan = progress.get("plan") or (timeline.get("report") or {}).get("plan")
+    if plan:
+        for line in plan_lines(str(timeline.get("session_id", "ID")), plan):
+            out.print(safe(line), highlight=False)
     if progress.get("awaiting_budget") == "tenant":  # its tenant's day or month budget
         out.print(f"[yellow]awaiting budget:[/yellow] {safe(str(progress.get('held')))}")
     elif progress.get("awaiting_budget"):

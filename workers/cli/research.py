@@ -242,8 +242,19 @@ def ask(
     ] = None,
     webhook_events: Annotated[
         str,
-        typer.Option(help="A comma list of: completed, failed, cancelled, awaiting_budget."),
+        typer.Option(
+            help="A comma list of: completed, failed, cancelled, awaiting_approval, "
+            "awaiting_budget."
+        ),
     ] = "",
+    plan: Annotated[
+        bool,
+        typer.Option(
+            "--plan",
+            help="Draft a research plan first and wait for `deepresearch approve ID` (or "
+            "reject; DEEPRESEARCH_PLAN_WAIT, then it goes on with its own plan).",
+        ),
+    ] = False,
 ) -> None:
     """Research a question and print the answer with its sources."""
 
@@ -281,6 +292,7 @@ def ask(
             budget=budget_of(budget_tokens, budget_usd, budget_searches, budget_pages),
             on_budget=on_budget,  # type: ignore[arg-type]
             webhook=webhook_of(webhook, webhook_events),
+            plan=plan,
         )
 
     flags = {"as_json": as_json, "detach": detach, "worker": worker, "report_out": report_out}

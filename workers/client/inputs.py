@@ -57,6 +57,7 @@ class AskOptions(BaseModel):
     webhook: WebhookRequest | None = Field(
         None, description="Where to announce the session's events (DEEPRESEARCH_WEBHOOK_URL)."
     )
+    plan: bool = Field(False, description="Draft a plan first and wait for its approval.")
 
 
 class WebhookRequest(BaseModel):
@@ -263,8 +264,12 @@ def research_input(settings: Settings, options: AskOptions, files: dict[str, str
         raise InvalidRequest(
             "on_budget pause is for single sessions; a Heavy session's branches answer"
         )
+    if options.mode == "heavy" and options.plan:
+        raise InvalidRequest("plan is for single sessions (not mode heavy)")
     return _research_input(
         question=options.question,
+        plan=options.plan,
+        plan_wait_seconds=settings.plan_wait,
         budget=options.budget.capped(tenant.session),
         on_budget=on_budget,
         prices=price_table(settings.prices).of(settings.model or ""),

@@ -9,7 +9,7 @@ import logging
 import math
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO, Literal
@@ -31,10 +31,12 @@ from temporalio.common import (
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
 )
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.blobstore import BlobStore
 from graphs.budget import Budget
+from graphs.plan import Approval, NotWaiting, Plan
 from workers.boundary.keys import DEFAULT_TENANT, TENANT, Caller
 from workers.client import inputs
 from workers.client.errors import (
@@ -293,7 +295,7 @@ class Sessions:
             return None
 
     async def is_heavy(self, session_id: str) -> bool:
-        description = await self.client.get_workflow_handle(session_id).describe()
+        description = await self.describe(session_id)
         return description.workflow_type == HeavyWorkflow.__name__
 
     async def owner(self, session_id: str) -> str:
@@ -506,6 +508,31 @@ class Sessions:
             return await handle.execute_update(ResearchWorkflow.add_budget, add)
         except WorkflowUpdateFailedError as error:
             raise InvalidRequest(root_message(error)) from None
+
+    async def approve(self, session_id: str, approval: Approval) -> Plan:
+        """Approve a session's plan (edited, with answers); it researches with it at once."""
+        handle = await self._planning(session_id)
+        return await self._decide(handle.execute_update(ResearchWorkflow.approve, approval))
+
+    async def reject(self, session_id: str, reason: str = "") -> Plan:
+        """Reject a session's plan: it ends before it researches (termination `rejected`)."""
+        handle = await self._planning(session_id)
+        return await self._decide(handle.execute_update(ResearchWorkflow.reject, reason))
+
+    async def _planning(self, session_id: str) -> WorkflowHandle[Any, Any]:
+        if await self.is_heavy(session_id):
+            raise SessionConflict(f"session {session_id} is a Heavy session; it has no plan")
+        return await self._running(session_id)
+
+    async def _decide(self, update: Awaitable[Plan]) -> Plan:
+        try:
+            return await update
+        except WorkflowUpdateFailedError as error:
+            message = root_message(error)
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type == NotWaiting.__name__:
+                raise SessionConflict(message) from None
+            raise InvalidRequest(message) from None
 
     async def usage(self, since: str = "30d", tenant: str | None = None) -> list[UsageRow]:
         """What sessions started in the last `since` spent, per tenant and model."""

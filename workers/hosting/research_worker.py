@@ -39,6 +39,7 @@ from activities.errors import ConfigurationError
 from activities.heartbeat import KeepAlive
 from activities.heavy import branch_report, integrate
 from activities.judge import install_judge, judge_activity
+from activities.plan import draft_plan
 from activities.report import write_report
 from activities.tenants import TenantBudgets
 from activities.webhooks import deliver
@@ -259,6 +260,7 @@ async def research_worker(
                 branch_report,
                 integrate,
                 write_report,
+                draft_plan,
                 TenantBudgets(partial(tenant_over_now, client, settings)).over_budget,
                 deliver,
             ],

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from graphs.budget import Budget, OnBudget, Prices, Spent
+from graphs.plan import Plan
 from graphs.state import ResearchLimits, Sampling
 from graphs.strategies import strategy
 from workers.workflows.options import ActivityPolicy
@@ -47,6 +48,12 @@ class ResearchInput(BaseModel):
     prices: Prices = Field(default_factory=Prices, description="Its model's prices (USD).")
     webhook: WebhookSpec | None = Field(
         None, description="Where it announces its end (and waits), Standard Webhooks signed."
+    )
+    plan: bool = Field(
+        False, description="Draft a research plan first and wait for its approval (`--plan`)."
+    )
+    plan_wait_seconds: float = Field(
+        24 * 3600, gt=0, description="How long it waits for the approval (then its own plan)."
     )
     tenant_watch_seconds: float = Field(
         0,
@@ -129,6 +136,7 @@ class ResearchReport(BaseModel):
     ledger: list[dict[str, Any]] | None = None  # the sources read, with the trajectory
     # the conversation from the last model turn on, as it ended (`export`'s record)
     tail: list[dict[str, str]] | None = None
+    plan: Plan | None = None  # `ask --plan`: the plan it researched with (or why not)
     report_markdown: str | None = None  # `ask --report`: grounded in the pages read
     report_warnings: list[str] = Field(default_factory=list)
 
@@ -158,6 +166,9 @@ class Progress(BaseModel):
     )
     webhooks: list[Sent] = Field(
         default_factory=list, description="The webhook messages it sent (delivery ids)."
+    )
+    plan: Plan | None = Field(
+        None, description="`--plan`: the drafted plan, its questions, and what was decided."
     )
     started_at: str | None = None  # so a client's clock ticks between workflow tasks
     running: list[str] = Field(

@@ -14,8 +14,18 @@ with workflow.unsafe.imports_passed_through():
     from langchain_core.messages import AIMessage, HumanMessage
     from temporalio.langgraph import graph
 
+    from activities.plan import DraftedPlan, PlanRequest
     from graphs import prompts
     from graphs.budget import TENANT_HOLD, Budget, lifted, spent
+    from graphs.plan import (
+        Approval,
+        NotWaiting,
+        Plan,
+        approved,
+        check_approval,
+        check_waiting,
+        with_plan,
+    )
     from graphs.protocol import tongyi
     from graphs.state import Control, ResearchState, to_message, to_messages
     from graphs.strategies import strategy_of
@@ -39,6 +49,7 @@ READ_IN_ONE = "read-in-one-activity"
 # Sessions started since it record what they spent in their memo (`usage`, tenant budgets).
 USAGE_MEMO = "usage-memo"
 TENANT_CHECK_TIMEOUT = timedelta(minutes=1)
+PLANNING_TIMEOUT = timedelta(minutes=5)
 
 
 def describe_update(node: str, update: dict[str, Any]) -> str | None:
@@ -120,6 +131,7 @@ class ResearchWorkflow:
         self._request: ResearchInput | None = None
         self._tenant = "default"
         self._model = ""
+        self._plan: Plan | None = None  # `--plan`: drafted, then decided
 
     @workflow.signal
     def cancel(self, reason: str = "") -> None:
@@ -154,6 +166,81 @@ class ResearchWorkflow:
         for name in named:
             if getattr(current, name) is None:
                 raise ValueError(f"the session has no {name} budget to raise")
+
+    @workflow.update
+    def approve(self, approval: Approval) -> Plan:
+        """Go on with the plan, as drafted or edited, and the answers to its questions."""
+        assert self._plan is not None  # the validator refused it otherwise
+        return self._set_plan(approved(self._plan, approval))
+
+    @approve.validator
+    def _check_approve(self, approval: Approval) -> None:
+        check_approval(self._awaited_plan(), approval)
+
+    @workflow.update
+    def reject(self, reason: str = "") -> Plan:
+        """End the session before it researches (termination `rejected`)."""
+        note = " ".join(reason.split())[:500] or "rejected by the user"
+        plan = self._awaited_plan()
+        return self._set_plan(plan.model_copy(update={"status": "rejected", "note": note}))
+
+    @reject.validator
+    def _check_reject(self, reason: str = "") -> None:
+        check_waiting(self._awaited_plan())
+
+    def _awaited_plan(self) -> Plan:
+        if self._plan is None:
+            raise NotWaiting(
+                "the session has no plan to decide on (start it with --plan, or it is drafting one)"
+            )
+        return self._plan
+
+    def _set_plan(self, plan: Plan) -> Plan:
+        self._plan = plan
+        self._progress.plan = plan
+        self._control["plan"] = plan.model_dump()  # carried over a continue-as-new
+        return plan
+
+    async def _plan_first(self, request: ResearchInput, first: str) -> DraftedPlan | None:
+        """One planning call, then a durable wait for the user's decision (no worker held):
+        approve, reject, cancel, or no reply within the wait (the drafted plan is used). A
+        planning call that fails for good leaves the research to go on without a plan."""
+        self._progress.node = "planning"
+        self._progress.last_action = "drafting a research plan"
+        try:
+            drafted = await workflow.execute_activity(
+                "plan.draft",
+                PlanRequest(question=first),
+                result_type=DraftedPlan,
+                **policy_options(request.activities, PLANNING_TIMEOUT, summary="plan: draft"),
+            )
+        except ActivityError as error:
+            self._set_plan(Plan(status="skipped", note=f"planning failed: {root_message(error)}"))
+            return None
+        wait = request.plan_wait_seconds
+        self._set_plan(Plan(plan=drafted.plan, questions=drafted.questions, wait_seconds=wait))
+        self._progress.node = "awaiting_approval"
+        self._progress.last_action = "waiting for the plan's approval"
+        await self._announce(
+            "awaiting_approval",
+            status="awaiting_approval",
+            plan=drafted.plan,
+            questions=drafted.questions,
+        )
+
+        def decided() -> bool:
+            assert self._plan is not None
+            return self._plan.status != "awaiting_approval" or bool(self._control.get("cancel"))
+
+        try:
+            await workflow.wait_condition(decided, timeout=wait, timeout_summary="plan approval")
+        except TimeoutError:
+            note = f"no decision within {wait:g} s (DEEPRESEARCH_PLAN_WAIT): went on with this plan"
+            self._set_plan(self._plan.model_copy(update={"status": "proceeded", "note": note}))
+        if self._plan.status == "awaiting_approval":  # cancelled while it waited
+            note = str(self._control.get("cancel"))
+            self._set_plan(self._plan.model_copy(update={"status": "rejected", "note": note}))
+        return drafted
 
     @workflow.query
     def progress(self) -> Progress:
@@ -305,6 +392,28 @@ class ResearchWorkflow:
             "resume_at": "refine" if cancel else state.get("resume_at") or "think",
         }
 
+    async def _planned(self, request: ResearchInput, state: ResearchState) -> ResearchState:
+        """The state after the plan's phase: the first user message with the plan's note, the
+        planning call's tokens, the wall-clock budget moved by the wait; or, rejected or
+        cancelled, ended before any research."""
+        first = str(state["messages"][0].content)
+        drafted = await self._plan_first(request, first)
+        assert self._plan is not None
+        waited = workflow.now().timestamp() - state["clock"]
+        state = {**state, "deadline": state["deadline"] + waited}  # type: ignore[typeddict-item]
+        if drafted is not None:
+            state["prompt_tokens"] = drafted.prompt_tokens
+            state["completion_tokens"] = drafted.completion_tokens
+        if self._plan.status == "rejected":
+            cancelled = self._control.get("cancel")
+            termination = (
+                prompts.TERMINATION_CANCELLED if cancelled else prompts.TERMINATION_REJECTED
+            )
+            return {**state, "termination": termination, "answer": ""}  # type: ignore[typeddict-item]
+        message = HumanMessage(content=with_plan(first, self._plan), id="question")
+        self._record_usage(state)
+        return {**state, "messages": [message, *state["messages"][1:]]}
+
     @workflow.run
     async def run(self, request: ResearchInput) -> ResearchReport:
         if not request.question.strip():
@@ -322,6 +431,8 @@ class ResearchWorkflow:
         if request.control is not None:  # carried over a continue-as-new
             self._control = {"cancel": None, "steer": [], **request.control}
             self._progress.webhooks = [Sent(**s) for s in self._control.get("webhooks") or []]
+            if self._control.get("plan"):
+                self._set_plan(Plan(**self._control["plan"]))
         state: ResearchState = {
             "question": request.question,
             "protocol": request.protocol,
@@ -351,11 +462,13 @@ class ResearchWorkflow:
         state["read_in_one"] = workflow.patched(READ_IN_ONE)
         self._usage_memo = workflow.patched(USAGE_MEMO)
         self._tenant, self._model = request.tenant, request.model
+        self._started = datetime.fromtimestamp(state["started"], tz=UTC)
         if state.get("budget") and self._control.get("budget") is None:
             self._control["budget"] = dict(state["budget"])
-        self._started = datetime.fromtimestamp(state["started"], tz=UTC)
         if not request.continued:
             attrs.upsert_session(self._indexed, request.model, request.protocol, request.question)
+        if request.plan and request.resume_state is None:
+            state = await self._planned(request, state)
         final: dict[str, Any] = dict(state)
         app = compiled(graph(GRAPH_NAME))  # graph() also scopes the plugin's task cache
         every = request.tenant_watch_seconds
@@ -364,7 +477,7 @@ class ResearchWorkflow:
             asyncio.create_task(self._watch_tenant(every, request.activities)) if every else None
         )
         try:
-            while True:
+            while not final.get("termination"):  # a rejected plan ended it before it began
                 if final.get("awaiting_budget"):
                     final = await self._await_budget(final)
                 final = await self._run_graph(app, final, request.history)
@@ -386,7 +499,7 @@ class ResearchWorkflow:
                 )
             )
         written = None
-        if request.report:
+        if request.report and final.get("termination") != prompts.TERMINATION_REJECTED:
             self._progress.node = "report"
             written = await write_report(
                 request.question,
@@ -416,9 +529,13 @@ class ResearchWorkflow:
             trajectory=trajectory(final) if request.return_trajectory else None,
             ledger=list(final.get("ledger") or []) if request.return_trajectory else None,
             tail=record_tail(final),
+            plan=self._plan,
         )
         self._progress.spent = report.spent
-        cancelled = report.termination == prompts.TERMINATION_CANCELLED
+        cancelled = report.termination in (
+            prompts.TERMINATION_CANCELLED,
+            prompts.TERMINATION_REJECTED,
+        )
         await self._announce(
             "cancelled" if cancelled else "completed",
             status="completed",
