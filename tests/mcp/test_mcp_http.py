@@ -101,7 +101,9 @@ async def test_mcp_over_http_takes_the_api_keys(stack: Stack) -> None:
         client_session(url, {"Authorization": f"Bearer {key}"}) as session,
     ):
         tools = {tool.name for tool in (await session.list_tools()).tools}
-        assert tools == {"deep_research", "start_research", "get_research"}
+        assert tools == {
+            "deep_research", "start_research", "get_research", "approve_plan", "reject_plan"
+        }  # fmt: skip
 
 
 async def test_mcp_over_http_guards_host_and_origin_on_any_loopback(stack: Stack) -> None:
@@ -129,7 +131,7 @@ async def test_mcp_over_http_guards_host_and_origin_on_any_loopback(stack: Stack
             )
             assert big.status_code == 413
         async with client_session(url) as session:
-            assert len((await session.list_tools()).tools) == 3
+            assert len((await session.list_tools()).tools) == 5
 
 
 def test_mcp_over_http_refuses_a_public_bind_without_keys(stack: Stack) -> None:

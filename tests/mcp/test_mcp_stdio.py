@@ -3,12 +3,16 @@ the server process hosts a research worker, a real dev server and loopback fakes
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from mcp.shared.exceptions import MCPError
 from mcp.types import ResourceLink, TextResourceContents
 
+from graphs import prompts
 from tests.conftest import Stack
 from tests.mcp.mcp_client import Progress, poll, stdio_session, structured, text
+from tests.workflow.test_plan import DRAFT, EDITED, first_user_message
 from tests.workflow.test_report import WRITER
 from tests.workflow.test_session import ANSWER, QUESTION, answer, call, four_call_script
 
@@ -30,7 +34,9 @@ async def test_tools_resources_and_errors_over_stdio(stack: Stack) -> None:
     stack.model.scripts[WRITER] = ["# Hinton's 2024 prize\n\nThe Nobel Prize in Physics [1].\n"]
     async with stdio_session(stack) as session:
         tools = {tool.name: tool for tool in (await session.list_tools()).tools}
-        assert set(tools) == {"deep_research", "start_research", "get_research"}
+        assert set(tools) == {
+            "deep_research", "start_research", "get_research", "approve_plan", "reject_plan"
+        }  # fmt: skip
         assert tools["deep_research"].input_schema["required"] == ["question"]
         # starting research spends credit and records a session: a client must not take it
         # for a read-only call it may make unasked
@@ -116,10 +122,40 @@ async def test_tools_resources_and_errors_over_stdio(stack: Stack) -> None:
     assert "Traceback" not in (stack.data_dir / "mcp.log").read_text()
 
 
+async def test_a_plan_is_shown_and_approved_over_stdio(stack: Stack) -> None:
+    """start_research(plan=true): get_research shows the plan and its question while it
+    waits; approve_plan with a bad answer count is one line, then an edited plan goes on."""
+    stack.script(QUESTION, [answer()])
+    stack.model.plans[QUESTION] = DRAFT
+    async with stdio_session(stack) as session:
+        started = structured(
+            await session.call_tool(
+                "start_research", {"question": QUESTION, "id": "m-plan", "plan": True}
+            )
+        )
+        assert started == {"session_id": "m-plan", "status": "started"}
+        for _ in range(300):
+            result = await session.call_tool("get_research", {"id": "m-plan"})
+            plan = (structured(result)["progress"] or {}).get("plan") or {}
+            if plan.get("status") == "awaiting_approval":
+                break
+            await asyncio.sleep(0.2)
+        assert "Research plan, waiting for approval:\n1. Find the laureates." in text(result)
+        assert "approve_plan(id='m-plan'" in text(result)
+        too_many = await session.call_tool("approve_plan", {"id": "m-plan", "answers": ["a", "b"]})
+        assert "2 answers for 1 clarifying question(s)" in one_line_error(too_many)
+        approved = await session.call_tool("approve_plan", {"id": "m-plan", "plan": EDITED})
+        assert structured(approved)["status"] == "approved" and structured(approved)["edited"]
+        status = await poll(session, "m-plan")
+        assert status["result"]["answer"] == ANSWER
+        assert status["result"]["plan"]["plan"] == EDITED
+    assert f"{prompts.PLAN_EDITED}\n{EDITED}" in first_user_message(stack)
+
+
 async def test_temporal_down_is_a_tool_error(stack: Stack) -> None:
     """The server starts and lists its tools while Temporal is down; calls fail in one line."""
     async with stdio_session(stack, "--no-worker", TEMPORAL_ADDRESS="127.0.0.1:9") as session:
-        assert len((await session.list_tools()).tools) == 3
+        assert len((await session.list_tools()).tools) == 5
         result = await session.call_tool("get_research", {"id": "m-any"})
         assert "cannot reach Temporal at 127.0.0.1:9" in one_line_error(result)
         result = await session.call_tool("deep_research", {"question": QUESTION})

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from graphs.budget import Budget
+from graphs.plan import Approval
 from workers.api.auth import Authenticator, Caller
 from workers.api.backend import Backend
 from workers.api.events import EventHub, last_event_id
@@ -22,6 +23,8 @@ from workers.api.schemas import (
     CancelRequest,
     ErrorOut,
     Health,
+    PlanOut,
+    RejectRequest,
     ResumedOut,
     SessionRequest,
     StartedOut,
@@ -289,6 +292,30 @@ async def top_up(session_id: Visible, body: TopUp, sessions: SessionsDep) -> Bud
     `awaiting_budget` goes on from the step it paused at once the bound is lifted."""
     raised = await sessions.add_budget(session_id, Budget(**body.model_dump()))
     return BudgetOut(id=session_id, budget=raised)
+
+
+@router.post(
+    "/sessions/{session_id}/approve",
+    response_model=PlanOut,
+    summary="Approve a session's research plan (edited, with answers); it researches with it",
+)
+async def approve(session_id: Visible, body: Approval, sessions: SessionsDep) -> PlanOut:
+    """For a session started with `"plan": true` while it is `awaiting_approval`: `plan` the
+    edited plan (left out: as drafted), `answers` to its clarifying questions in order. 409
+    when it is not waiting for a decision."""
+    return PlanOut(id=session_id, plan=await sessions.approve(session_id, body))
+
+
+@router.post(
+    "/sessions/{session_id}/reject",
+    response_model=PlanOut,
+    summary="Reject a session's research plan: it ends before it researches",
+)
+async def reject(
+    session_id: Visible, sessions: SessionsDep, body: RejectRequest | None = None
+) -> PlanOut:
+    plan = await sessions.reject(session_id, body.reason if body else "")
+    return PlanOut(id=session_id, plan=plan)
 
 
 @router.get("/usage", response_model=UsageOut, summary="What sessions spent, per tenant and model")

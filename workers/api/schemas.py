@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from graphs.budget import Budget, OnBudget, Spent
+from graphs.plan import Plan
 from workers.client import AskOptions, InvalidRequest
 from workers.client.inputs import MAX_LLM_CALLS, WebhookRequest, one_line
 
@@ -54,8 +55,15 @@ class SessionRequest(BaseModel):
     )
     webhook: WebhookRequest | None = Field(
         None,
-        description="Announce its events (completed, failed, cancelled, awaiting_budget) to "
-        "this URL, signed as Standard Webhooks say; DEEPRESEARCH_WEBHOOK_URL is the default.",
+        description="Announce its events (completed, failed, cancelled, awaiting_approval, "
+        "awaiting_budget) to this URL, signed as Standard Webhooks say; "
+        "DEEPRESEARCH_WEBHOOK_URL is the default.",
+    )
+    plan: bool = Field(
+        False,
+        description="Draft a research plan first and wait (awaiting_approval) for "
+        "POST /v1/sessions/{id}/approve or /reject; after DEEPRESEARCH_PLAN_WAIT it goes on "
+        "with its own plan.",
     )
 
     def options(self, tenant: str) -> AskOptions:
@@ -73,6 +81,7 @@ class SessionRequest(BaseModel):
                 budget=self.budget,
                 on_budget=self.on_budget,
                 webhook=self.webhook,
+                plan=self.plan,
             )
         except ValidationError as error:
             raise InvalidRequest(one_line(error)) from None
@@ -91,8 +100,9 @@ def from_form(fields: dict[str, str]) -> SessionRequest:
                 data[name] = json.loads(data[name])
             except ValueError:
                 raise InvalidRequest(f"{name}: give a JSON object such as {example}") from None
-    if "report" in data:
-        data["report"] = data["report"].lower() in ("1", "true", "on", "yes")
+    for flag in ("report", "plan"):
+        if flag in data:
+            data[flag] = data[flag].lower() in ("1", "true", "on", "yes")
     try:
         return SessionRequest.model_validate(data)
     except ValidationError as error:
@@ -124,6 +134,17 @@ class SteerRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: str = Field(description="A note for the model, seen before its next turn.")
+
+
+class RejectRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field("", max_length=2000, description="Why (kept in the session's history).")
+
+
+class PlanOut(BaseModel):
+    id: str
+    plan: Plan = Field(description="The session's plan after the decision.")
 
 
 class TopUp(Budget):

@@ -51,6 +51,11 @@ class SessionView(BaseModel):
     webhooks: list[dict[str, Any]] | None = Field(
         None, description="Its webhook messages: event, id, delivered / delivering / failed."
     )
+    plan: dict[str, Any] | None = Field(
+        None,
+        description="`plan: true`: the drafted plan, its clarifying questions, the answers and "
+        "the decision (awaiting_approval, approved, proceeded, rejected, skipped).",
+    )
 
 
 class SessionPage(BaseModel):
@@ -97,6 +102,8 @@ async def session_view(sessions: Sessions, session_id: str) -> SessionView:
         else:
             view.result = report_data(report)
             view.question = view.question or report.question
+    found = (view.progress or {}).get("plan") or (view.result or {}).get("plan")
+    view.plan = found if isinstance(found, dict) else None
     if (await execution.memo()).get(WEBHOOK_MEMO):
         view.webhooks = await sessions.webhooks(session_id)
     return view

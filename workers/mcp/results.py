@@ -9,6 +9,7 @@ from mcp.types import CallToolResult, ResourceLink, TextContent
 from pydantic import BaseModel, Field
 
 from graphs.budget import Spent
+from graphs.plan import Plan
 from workers.client import HeavyLive
 from workers.workflows.models import Progress, ResearchReport
 
@@ -33,6 +34,7 @@ class ResearchResult(BaseModel):
     tool_calls: int
     elapsed_seconds: float
     spent: Spent = Field(default_factory=Spent, description="Tokens, searches, pages, dollars.")
+    plan: Plan | None = Field(None, description="plan=true: the plan it researched with.")
 
 
 class ResearchStatus(BaseModel):
@@ -67,6 +69,7 @@ def research_result(report: ResearchReport) -> ResearchResult:
         tool_calls=report.tool_calls,
         elapsed_seconds=report.elapsed_seconds,
         spent=report.spent,
+        plan=report.plan,
     )
 
 
@@ -154,8 +157,22 @@ def status_content(
         text = f"{session_id} is {status}: {error}"
     elif live is not None:
         text = f"{session_id} is {status}. {progress_message(session_id, live)}"
+        plan = getattr(live, "plan", None)
+        if plan is not None and plan.status == "awaiting_approval":
+            text += "\n" + plan_text(session_id, plan)
     else:
         text = f"{session_id} is {status}; no worker has reported its progress yet."
     if status == "running":
         text += "\nCall get_research again later for its result."
     return CallToolResult(content=[TextContent(text=text)], structured_content=structured)
+
+
+def plan_text(session_id: str, plan: Plan) -> str:
+    """A plan waiting for its decision, and how to decide (the tools)."""
+    lines = [f"Research plan, waiting for approval:\n{plan.plan}"]
+    lines += [f"Clarifying question {n}: {q}" for n, q in enumerate(plan.questions, start=1)]
+    lines.append(
+        f"approve_plan(id={session_id!r}, plan=..., answers=[...]) researches with it (edited "
+        f"or as drafted); reject_plan(id={session_id!r}) ends the session."
+    )
+    return "\n".join(lines)

@@ -11,19 +11,22 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import CallToolResult, InputRequiredResult, ToolAnnotations
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from graphs.budget import Budget, OnBudget
+from graphs.plan import Approval, Plan
 from workers.boundary.guard import CALLER
 from workers.boundary.keys import OPERATOR, Caller
 from workers.client import (
     AskOptions,
     HeavyLive,
+    InvalidRequest,
     SessionFailed,
     SessionNotFound,
     Sessions,
     validate,
 )
+from workers.client.inputs import one_line
 from workers.mcp import results
 from workers.mcp.backend import Backend
 from workers.mcp.errors import argument_error, resource_errors, tool_errors
@@ -33,8 +36,9 @@ INSTRUCTIONS = """\
 Deep research on the web: each question becomes a durable research session that searches,
 reads pages and answers with its sources. `deep_research` waits for the answer (minutes; it
 sends progress). Where a call must not block, `start_research` returns a session id at once
-and `get_research` reports its progress, then its answer. Every session's report is the
-resource deepresearch://sessions/{id}/report."""
+and `get_research` reports its progress, then its answer. With `plan=true` the session first
+drafts a research plan and waits: `approve_plan` (edited, with answers) or `reject_plan`.
+Every session's report is the resource deepresearch://sessions/{id}/report."""
 
 Question = Annotated[str, Field(description="What to research, as a full question.")]
 Mode = Annotated[
@@ -100,6 +104,7 @@ def ask_options(
     caller: Caller = OPERATOR,
     budget: Budget | None = None,
     on_budget: OnBudget | None = None,
+    plan: bool = False,
 ) -> AskOptions:
     options = AskOptions(
         question=question,
@@ -108,6 +113,7 @@ def ask_options(
         tenant=caller.tenant,
         budget=budget or Budget(),
         on_budget=on_budget,
+        plan=plan,
     )
     validate(backend.settings, options)  # bad input fails before Temporal is asked
     return options
@@ -188,12 +194,19 @@ def build_server(backend: Backend) -> MCPServer[Any]:
             OnBudget | None,
             Field(description="answer: the best answer when it runs out; pause: wait for more."),
         ] = None,
+        plan: Annotated[
+            bool,
+            Field(
+                description="Draft a research plan first and wait for approve_plan or "
+                "reject_plan (get_research shows the plan and its clarifying questions)."
+            ),
+        ] = False,
     ) -> results.Started:
         """Start a research session and return its id at once; get_research reads its
         progress and, when done, its answer."""
         with tool_errors():
             options = ask_options(
-                backend, question, mode, report, caller_of(ctx), budget, on_budget
+                backend, question, mode, report, caller_of(ctx), budget, on_budget, plan
             )
             sessions = await backend.sessions()
             await backend.ready_to_start()
@@ -219,6 +232,43 @@ def build_server(backend: Backend) -> MCPServer[Any]:
             except SessionFailed as error:
                 return results.status_content(id, status, error=str(error))
             return results.status_content(id, status, report=report)
+
+    @server.tool()
+    async def approve_plan(
+        id: SessionId,
+        ctx: Context[Any, Any],
+        plan: Annotated[
+            str | None,
+            Field(description="The plan to research with, edited; left out: as drafted."),
+        ] = None,
+        answers: Annotated[
+            list[str] | None,
+            Field(description="Answers to the plan's clarifying questions, in their order."),
+        ] = None,
+    ) -> Plan:
+        """Approve the research plan of a session started with plan=true; it researches with
+        it (and the answers) at once."""
+        with tool_errors():
+            sessions = await backend.sessions()
+            await sessions.check_access(caller_of(ctx), id)
+            try:
+                approval = Approval(plan=plan, answers=answers or [])
+            except ValidationError as error:
+                raise InvalidRequest(one_line(error)) from None
+            return await sessions.approve(id, approval)
+
+    @server.tool()
+    async def reject_plan(
+        id: SessionId,
+        ctx: Context[Any, Any],
+        reason: Annotated[str, Field(description="Why (kept in its history).")] = "",
+    ) -> Plan:
+        """Reject the research plan of a session started with plan=true: it ends before it
+        researches."""
+        with tool_errors():
+            sessions = await backend.sessions()
+            await sessions.check_access(caller_of(ctx), id)
+            return await sessions.reject(id, reason)
 
     @server.resource(
         results.REPORT_URI,

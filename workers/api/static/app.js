@@ -108,9 +108,70 @@ function showProgress(progress) {
         `/v1/sessions/${document.body.dataset.session}/budget (or deepresearch budget) lets it go on`
       : "";
   }
+  if (progress.plan) showPlan(progress.plan);
   const cancelling = $("#live-cancelling");
   cancelling.hidden = !progress.cancelling;
   cancelling.textContent = progress.cancelling ? `cancelling: ${progress.cancelling}` : "";
+}
+
+// -- the plan (`"plan": true`): shown, and while it waits, approved (edited) or rejected ----
+
+let planShown = "";
+
+function showPlan(plan) {
+  $("#plan-card").hidden = false;
+  const waiting = plan.status === "awaiting_approval";
+  $("#plan-status").textContent = waiting
+    ? "Waiting for your approval: nothing is searched until you decide."
+    : `${plan.status}${plan.edited ? " (edited)" : ""}${plan.note ? `: ${plan.note}` : ""}`;
+  $("#plan-text").textContent = plan.plan || "";
+  const questions = $("#plan-questions");
+  questions.replaceChildren(
+    ...(plan.questions || []).map((q, i) => {
+      const item = el("li", q);
+      const answer = (plan.answers || [])[i];
+      if (answer) item.append(el("div", `answer: ${answer}`, "muted"));
+      return item;
+    }),
+  );
+  const form = $("#plan-form");
+  form.hidden = !waiting;
+  const key = JSON.stringify([plan.status, plan.plan, plan.questions]);
+  if (!waiting || key === planShown) return;
+  planShown = key;  // fill the form once per draft, so typing is not overwritten
+  $("#plan-edit").value = plan.plan || "";
+  $("#plan-answers").replaceChildren(
+    ...(plan.questions || []).map((q, i) => {
+      const label = el("label", q);
+      const input = el("input");
+      input.type = "text";
+      input.name = "answer";
+      input.id = `plan-answer-${i + 1}`;
+      label.append(input);
+      return label;
+    }),
+  );
+}
+
+function setUpPlan(base) {
+  const message = $("#plan-message");
+  $("#plan-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const edited = $("#plan-edit").value;
+    const drafted = $("#plan-text").textContent;
+    const answers = [...document.querySelectorAll("#plan-answers input")].map((i) => i.value);
+    while (answers.length && !answers[answers.length - 1].trim()) answers.pop();
+    const body = { answers };
+    if (edited.trim() !== drafted.trim()) body.plan = edited;
+    $("#approve-button").disabled = true;
+    const error = await post(`${base}/approve`, body);
+    message.textContent = error || "Approved: the research starts with this plan.";
+    $("#approve-button").disabled = false;
+  });
+  $("#reject-button").addEventListener("click", async () => {
+    const error = await post(`${base}/reject`, { reason: $("#reject-reason").value });
+    message.textContent = error || "Rejected: the session ends without researching.";
+  });
 }
 
 function showBranches(progress) {
@@ -169,6 +230,7 @@ async function showOutcome(sessionId, status) {
   $("#status").className = `status status-${status}`;
   document.body.dataset.status = status;
   $("#live").hidden = true;
+  $("#plan-card").hidden = true; // the outcome shows the plan as decided
   const response = await fetch(`/sessions/${encodeURIComponent(sessionId)}/outcome`, {
     credentials: "same-origin",
   });
@@ -199,7 +261,8 @@ function watch(sessionId) {
     source.close();
     const result = JSON.parse(event.data);
     if (result.question) $("#question").textContent = result.question;
-    showOutcome(sessionId, result.termination === "cancelled" ? "cancelled" : "completed");
+    const ended = ["cancelled", "rejected"].includes(result.termination);
+    showOutcome(sessionId, ended ? "cancelled" : "completed");
   });
   source.addEventListener("failed", (event) => {
     source.close();
@@ -223,6 +286,7 @@ async function post(path, body) {
 function setUpControls(sessionId) {
   const base = `/v1/sessions/${encodeURIComponent(sessionId)}`;
   const message = $("#control-message");
+  setUpPlan(base);
   $("#cancel-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     $("#cancel-button").disabled = true;
