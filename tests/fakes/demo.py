@@ -282,7 +282,8 @@ def react_turn(payload: dict[str, Any]) -> str | dict[str, Any]:
     """A ReAct turn over the whole conversation (tongyi text or native tool calls)."""
     messages = [m for m in payload.get("messages") or [] if isinstance(m, dict)]
     users = [m for m in messages if m.get("role") == "user"]
-    question = message_text(users[0]) if users else ""
+    # the question without what `--plan` adds after it
+    question = (message_text(users[0]) if users else "").split("\n\nResearch plan (")[0]
     observation: str | None = None
     assistants = [i for i, m in enumerate(messages) if m.get("role") == "assistant"]
     last_assistant = assistants[-1] if assistants else -1
@@ -438,6 +439,13 @@ def respond(payload: dict[str, Any]) -> str | dict[str, Any]:
     return react_turn(payload)
 
 
+DEMO_PLAN = (
+    "<plan>\n1. Search for the question and note the pages that answer it.\n"
+    "2. Read the most relevant page and keep the sentences that answer the question.\n"
+    "3. Answer with the page as the source.\n</plan>"
+)
+
+
 class DemoModel(FakeModel):
     """The generic demo model: `respond` for research calls; extraction keeps a page's
     sentences most relevant to the goal."""
@@ -445,6 +453,7 @@ class DemoModel(FakeModel):
     def __init__(self, api_key: str | None = None) -> None:
         super().__init__(api_key=api_key)
         self.responder = respond
+        self.plans[""] = DEMO_PLAN  # any question (`ask --plan`)
 
     def _extraction_reply(self, prompt: str) -> tuple[str, dict[str, Any]]:
         _, meta = super()._extraction_reply(prompt)

@@ -43,6 +43,7 @@ def test_the_wait_sends_nothing_survives_a_kill_and_the_edited_plan_reaches_the_
         assert plan["status"] == "awaiting_approval"
         assert plan["plan"] == "1. Find the laureates.\n2. Find the citation."
         assert plan["questions"] == ["The award announced in 2024 or the one for 2024?"]
+        assert view["progress"]["spent"]["tokens"] > 0  # the planning call's
         assert asyncio.run(pending_activities(stack, "s-plan")) == set()  # it holds nothing
         shown = stack.cli("show", "s-plan")
         assert shown.returncode == 0, shown.stderr

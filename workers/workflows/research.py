@@ -219,6 +219,14 @@ class ResearchWorkflow:
             return None
         wait = request.plan_wait_seconds
         self._set_plan(Plan(plan=drafted.plan, questions=drafted.questions, wait_seconds=wait))
+        self._progress.tokens = drafted.prompt_tokens + drafted.completion_tokens
+        self._progress.spent = spent(
+            {
+                "prompt_tokens": drafted.prompt_tokens,
+                "completion_tokens": drafted.completion_tokens,
+                "prices": request.prices.model_dump(),
+            }
+        )
         self._progress.node = "awaiting_approval"
         self._progress.last_action = "waiting for the plan's approval"
         await self._announce(
