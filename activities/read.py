@@ -228,7 +228,12 @@ async def _read_before(ctx: ToolContext) -> tuple[str, str] | None:
     """The page an earlier attempt of this activity read (its digest in the heartbeat details)
     and its text; None on a first attempt, or when the blob is gone."""
     details = activity.info().heartbeat_details if activity.in_activity() else []
-    blob = details[0] if details else None
+    return await _stored(ctx, details[0] if details else None)
+
+
+async def _stored(ctx: ToolContext, blob: Any) -> tuple[str, str] | None:
+    """A page in the blob store and its text, by digest (an earlier attempt's, or a
+    follow-up's earlier session's); None when there is none or its blob is gone."""
     if not isinstance(blob, str):
         return None
     try:
@@ -244,7 +249,7 @@ async def read(task: dict[str, Any]) -> dict[str, Any]:
     that follows a failed extraction, or a dead worker, extracts it without reading it again."""
     ctx = current()
     deadline = attempt_deadline()  # one deadline for both halves of the attempt
-    earlier = await _read_before(ctx)
+    earlier = await _read_before(ctx) or await _stored(ctx, task.get("blob"))
     if earlier is None:
         content = await _fetched(ctx, task, deadline)
         if content is None:

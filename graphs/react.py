@@ -155,6 +155,11 @@ def make_act(available: set[str], reads: bool = False) -> Callable[[ResearchStat
         tasks, observations = plan_tool_tasks(message, available, limits, state.get("files"))
         if reads and state.get("read_in_one"):
             tasks = [{**t, "tool": "read"} if t["tool"] == "fetch" else t for t in tasks]
+            known = state.get("known_pages") or {}
+            if known:  # a follow-up: a page the earlier session read is read from its blob
+                tasks = [
+                    {**t, "blob": known[t["url"]]} if t.get("url") in known else t for t in tasks
+                ]
         update: dict[str, Any] = {"resume_at": None} if state.get("resume_at") else {}
         planned = tasks
         operator = control()

@@ -163,6 +163,7 @@ class ResearchState(TypedDict, total=False):
     pages: Annotated[list[ToolTask], extend_or_reset]
     sources: Annotated[list[str], add_unique]
     ledger: Annotated[list[dict[str, Any]], add_sources]  # url + evidence of every page read
+    known_pages: dict[str, str]  # a follow-up's: URL -> blob of the pages read before it
     llm_calls: int
     tool_calls: int
     prompt_tokens: Annotated[int, total]

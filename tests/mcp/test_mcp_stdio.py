@@ -12,6 +12,7 @@ from mcp.types import ResourceLink, TextResourceContents
 from graphs import prompts
 from tests.conftest import Stack
 from tests.mcp.mcp_client import Progress, poll, stdio_session, structured, text
+from tests.workflow.test_follow_up import FOLLOW, FOLLOW_ANSWER, script_follow_ups
 from tests.workflow.test_plan import DRAFT, EDITED, first_user_message
 from tests.workflow.test_report import WRITER
 from tests.workflow.test_session import ANSWER, QUESTION, answer, call, four_call_script
@@ -35,7 +36,8 @@ async def test_tools_resources_and_errors_over_stdio(stack: Stack) -> None:
     async with stdio_session(stack) as session:
         tools = {tool.name: tool for tool in (await session.list_tools()).tools}
         assert set(tools) == {
-            "deep_research", "start_research", "get_research", "approve_plan", "reject_plan"
+            "deep_research", "start_research", "get_research", "approve_plan", "reject_plan",
+            "follow_up",
         }  # fmt: skip
         assert tools["deep_research"].input_schema["required"] == ["question"]
         # starting research spends credit and records a session: a client must not take it
@@ -149,13 +151,24 @@ async def test_a_plan_is_shown_and_approved_over_stdio(stack: Stack) -> None:
         status = await poll(session, "m-plan")
         assert status["result"]["answer"] == ANSWER
         assert status["result"]["plan"]["plan"] == EDITED
+        # follow_up: a new session from this one's conversation
+        stack.script(FOLLOW, [answer(FOLLOW_ANSWER)])
+        script_follow_ups(stack)
+        later = structured(
+            await session.call_tool("follow_up", {"id": "m-plan", "question": FOLLOW})
+        )
+        assert later["status"] == "started"
+        status = await poll(session, later["session_id"])
+        assert status["result"]["answer"] == FOLLOW_ANSWER
+        gone = await session.call_tool("follow_up", {"id": "m-none", "question": FOLLOW})
+        assert "no session with id 'm-none'" in one_line_error(gone)
     assert f"{prompts.PLAN_EDITED}\n{EDITED}" in first_user_message(stack)
 
 
 async def test_temporal_down_is_a_tool_error(stack: Stack) -> None:
     """The server starts and lists its tools while Temporal is down; calls fail in one line."""
     async with stdio_session(stack, "--no-worker", TEMPORAL_ADDRESS="127.0.0.1:9") as session:
-        assert len((await session.list_tools()).tools) == 5
+        assert len((await session.list_tools()).tools) == 6
         result = await session.call_tool("get_research", {"id": "m-any"})
         assert "cannot reach Temporal at 127.0.0.1:9" in one_line_error(result)
         result = await session.call_tool("deep_research", {"question": QUESTION})

@@ -34,6 +34,7 @@ from workers.api.schemas import (
     from_form,
 )
 from workers.client import (
+    AskOptions,
     InvalidRequest,
     SessionNotFound,
     SessionPage,
@@ -153,6 +154,7 @@ async def create_session(
         body, uploads, form = await _multipart(request)
         try:
             options = body.options(caller.tenant)
+            await _may_follow(sessions, caller, options)
             started = await sessions.start_with_uploads(options, uploads, body.id)
         finally:
             await form.close()
@@ -164,7 +166,15 @@ async def create_session(
             raise InvalidRequest(one_line(error)) from None
     else:
         raise InvalidRequest("send application/json or multipart/form-data")
-    return _started(await sessions.start(body.options(caller.tenant), body.id))
+    options = body.options(caller.tenant)
+    await _may_follow(sessions, caller, options)
+    return _started(await sessions.start(options, body.id))
+
+
+async def _may_follow(sessions: Sessions, caller: Caller, options: AskOptions) -> None:
+    """A follow-up of another tenant's session answers 404, as for an id that does not exist."""
+    if options.follow_up_of is not None:
+        await sessions.check_access(caller, options.follow_up_of)
 
 
 def _started(started: Started) -> JSONResponse:

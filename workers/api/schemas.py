@@ -59,6 +59,12 @@ class SessionRequest(BaseModel):
         "awaiting_budget) to this URL, signed as Standard Webhooks say; "
         "DEEPRESEARCH_WEBHOOK_URL is the default.",
     )
+    follow_up_of: str | None = Field(
+        None,
+        pattern=SESSION_ID,
+        description="A completed session of yours this one goes on from: its conversation and "
+        "the pages it read (not fetched again).",
+    )
     plan: bool = Field(
         False,
         description="Draft a research plan first and wait (awaiting_approval) for "
@@ -82,6 +88,7 @@ class SessionRequest(BaseModel):
                 on_budget=self.on_budget,
                 webhook=self.webhook,
                 plan=self.plan,
+                follow_up_of=self.follow_up_of,
             )
         except ValidationError as error:
             raise InvalidRequest(one_line(error)) from None

@@ -211,6 +211,10 @@ def webhook_line(sent: dict[str, Any]) -> str:
 
 def print_outcome(timeline: dict[str, Any]) -> None:
     progress = timeline.get("progress") or {}
+    if timeline.get("follow_up_of"):
+        out.print(f"follow-up of {safe(timeline['follow_up_of'])}", highlight=False)
+    if timeline.get("follow_ups"):
+        out.print(f"follow-ups: {safe(', '.join(timeline['follow_ups']))}", highlight=False)
     plan = progress.get("plan") or (timeline.get("report") or {}).get("plan")
     if plan:
         for line in plan_lines(str(timeline.get("session_id", "ID")), plan):

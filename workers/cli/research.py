@@ -247,6 +247,13 @@ def ask(
             "awaiting_budget."
         ),
     ] = "",
+    follow_up: Annotated[
+        str | None,
+        typer.Option(
+            "--follow-up",
+            help="Go on from this completed session: its conversation and the pages it read.",
+        ),
+    ] = None,
     plan: Annotated[
         bool,
         typer.Option(
@@ -293,6 +300,7 @@ def ask(
             on_budget=on_budget,  # type: ignore[arg-type]
             webhook=webhook_of(webhook, webhook_events),
             plan=plan,
+            follow_up_of=follow_up,
         )
 
     flags = {"as_json": as_json, "detach": detach, "worker": worker, "report_out": report_out}

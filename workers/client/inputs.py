@@ -58,6 +58,9 @@ class AskOptions(BaseModel):
         None, description="Where to announce the session's events (DEEPRESEARCH_WEBHOOK_URL)."
     )
     plan: bool = Field(False, description="Draft a plan first and wait for its approval.")
+    follow_up_of: str | None = Field(
+        None, description="A completed session this one goes on from (its conversation, pages)."
+    )
 
 
 class WebhookRequest(BaseModel):
@@ -266,6 +269,13 @@ def research_input(settings: Settings, options: AskOptions, files: dict[str, str
         )
     if options.mode == "heavy" and options.plan:
         raise InvalidRequest("plan is for single sessions (not mode heavy)")
+    if options.follow_up_of is not None and (
+        options.mode == "heavy" or options.strategies != ["react"]
+    ):
+        raise InvalidRequest(
+            "a follow-up is a single session with the react strategy (not mode heavy or "
+            "strategy iterative): it reads the whole earlier conversation"
+        )
     return _research_input(
         question=options.question,
         plan=options.plan,

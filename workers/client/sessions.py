@@ -49,6 +49,7 @@ from workers.client.errors import (
 )
 from workers.client.inputs import AskOptions
 from workers.client.timeline import (
+    earlier_context,
     last_turn_state,
     read_timeline,
     session_histories,
@@ -63,7 +64,7 @@ from workers.hosting.blobs import blob_store
 from workers.hosting.research_worker import connect
 from workers.workflows import search_attributes
 from workers.workflows.heavy import HeavyProgress, HeavyWorkflow
-from workers.workflows.models import Progress, ResearchInput, ResearchReport
+from workers.workflows.models import FollowUp, Progress, ResearchInput, ResearchReport
 from workers.workflows.research import ResearchWorkflow, root_message
 
 STATUSES = {
@@ -157,6 +158,7 @@ log = logging.getLogger(__name__)
 
 
 WEBHOOK_MEMO = "webhook"
+FOLLOW_UP_MEMO = "follow_up_of"  # a follow-up's earlier session
 
 
 def tenant_options(request: ResearchInput, priority: int = INTERACTIVE_PRIORITY) -> dict[str, Any]:
@@ -167,13 +169,16 @@ def tenant_options(request: ResearchInput, priority: int = INTERACTIVE_PRIORITY)
     memo: dict[str, Any] = {TENANT_MEMO: request.tenant}
     if request.webhook is not None:
         memo[WEBHOOK_MEMO] = True  # a view then asks how its messages fared
+    pairs = [SearchAttributePair(search_attributes.TENANT, request.tenant)]
+    if request.follow_up is not None:
+        memo[FOLLOW_UP_MEMO] = request.follow_up.of
+        pairs.append(SearchAttributePair(search_attributes.FOLLOW_UP_OF, request.follow_up.of))
     options: dict[str, Any] = {
         "memo": memo,
         "priority": Priority(priority_key=priority, fairness_key=request.tenant),
     }
     if request.indexed:
-        pair = SearchAttributePair(search_attributes.TENANT, request.tenant)
-        options["search_attributes"] = TypedSearchAttributes([pair])
+        options["search_attributes"] = TypedSearchAttributes(pairs)
     return options
 
 
@@ -361,6 +366,9 @@ class Sessions:
             return Started(session_id, shown, heavy=heavy)  # type: ignore[arg-type]
         await check_tenant_budget(self.client, self.settings, options.tenant, datetime.now(UTC))
         await inputs.check_webhook(self.settings, request.webhook)
+        if options.follow_up_of is not None:
+            follow_up = await self._follow_up(options.follow_up_of, options.tenant)
+            request = request.model_copy(update={"follow_up": follow_up})
         request = await inputs.stamp(self.client, self.settings, request)
         conflict = WorkflowIDConflictPolicy.USE_EXISTING
         if options.mode == "heavy":
@@ -397,6 +405,39 @@ class Sessions:
             await self.client.start_workflow(
                 run, argument, task_queue=self.settings.task_queue, **options, **owned
             )
+
+    async def _follow_up(self, session_id: str, tenant: str) -> FollowUp:
+        """What a follow-up of `session_id` starts from: a completed single session of the
+        same tenant, its conversation, ledger, sources and pages."""
+        status = await self._require(check_session_id(session_id))
+        owner = await self.owner(session_id)
+        if owner != tenant:
+            raise SessionConflict(
+                f"session {session_id} is tenant {owner}'s; a follow-up is of its own tenant's "
+                f"sessions (--tenant {owner})"
+            )
+        if await self.is_heavy(session_id):
+            raise SessionConflict(heavy_parent(session_id, "follow up"))
+        if status != "completed":
+            raise SessionConflict(
+                f"session {session_id} is {status}; a follow-up goes on from a completed session"
+            )
+        histories = await self.histories(session_id)
+        earlier = await earlier_context(self.client, histories)
+        if earlier is None:
+            raise SessionConflict(f"session {session_id} made no model call to follow up on")
+        report = await self.result(session_id)
+        return FollowUp(of=session_id, sources=report.sources, **earlier)
+
+    async def follow_ups(self, session_id: str) -> list[str]:
+        """The ids of the follow-ups of a session, oldest first (where the server indexes
+        our search attributes)."""
+        query = f"{search_attributes.FOLLOW_UP_OF.name} = '{check_session_id(session_id)}'"
+        try:
+            found = [execution.id async for execution in self.client.list_workflows(query)]
+        except RPCError:  # the attribute is not indexed here
+            return []
+        return found[::-1]
 
     async def resume(self, session_id: str) -> Started:
         """Continue a failed or terminated session from its last model call."""
@@ -573,7 +614,19 @@ class Sessions:
         sent = await webhook_deliveries(self.client, histories)
         if sent:
             timeline["webhooks"] = sent
-        return timeline
+        return {**timeline, **await self.links(session_id)}
+
+    async def links(self, session_id: str) -> dict[str, Any]:
+        """A session's follow-up links, both ways: the session it follows (`follow_up_of`)
+        and its own follow-ups (`follow_ups`); only those that exist."""
+        memo = await (await self.describe(session_id)).memo()
+        links: dict[str, Any] = {}
+        if isinstance(memo.get(FOLLOW_UP_MEMO), str):
+            links["follow_up_of"] = memo[FOLLOW_UP_MEMO]
+        follow_ups = await self.follow_ups(session_id)
+        if follow_ups:
+            links["follow_ups"] = follow_ups
+        return links
 
     async def settle_webhooks(self, session_id: str, timeout: float) -> list[dict[str, Any]]:
         """Wait up to `timeout` s for the session's webhook messages to be delivered (or to
@@ -604,7 +657,7 @@ class Sessions:
             raise SessionConflict(heavy_parent(session_id, "export"))
         if record is None:
             raise SessionConflict(f"session {session_id} has not completed; nothing to export")
-        return record
+        return {**record, **await self.links(session_id)}
 
     async def completed(self) -> list[str]:
         """Ids of every completed single session (`export --all`)."""

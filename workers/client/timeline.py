@@ -351,6 +351,50 @@ async def _every_round(client: Client, histories: Sequence[WorkflowHistory]) -> 
     return messages
 
 
+async def earlier_context(
+    client: Client, histories: Sequence[WorkflowHistory]
+) -> dict[str, Any] | None:
+    """What a follow-up starts from (`ask --follow-up`): the earlier session's conversation as
+    its last model call saw it plus that call's reply, its ledger, and the pages it read (URL
+    -> blob digest, so that they are not fetched again). None before any model call."""
+    state = await last_turn_state(client, histories)
+    if state is None:
+        return None
+    _, result = await _last_think(client, histories)
+    messages = list(state.get("messages") or [])
+    if result and result.get("messages"):
+        messages.append(result["messages"][-1])
+    return {
+        "messages": messages,
+        "ledger": list(state.get("ledger") or []),
+        "pages": await pages_read(client, histories),
+    }
+
+
+async def pages_read(client: Client, histories: Sequence[WorkflowHistory]) -> dict[str, str]:
+    """URL -> blob digest of every page the session read (`read`, and `fetch` before it)."""
+    pages: dict[str, str] = {}
+    for history in histories:
+        reads: set[int] = set()
+        for event in history.events:
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                name = event.activity_task_scheduled_event_attributes.activity_type.name
+                if name.endswith((".read", ".fetch")):
+                    reads.add(event.event_id)
+            elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+                attrs = event.activity_task_completed_event_attributes
+                if attrs.scheduled_event_id not in reads:
+                    continue
+                decoded = await _decode(client, attrs.result)
+                result = node_result(decoded[0] if decoded else None) or {}
+                read = [*(result.get("observations") or []), *(result.get("pages") or [])]
+                for page in read:
+                    url = page.get("source") or page.get("url")
+                    if isinstance(url, str) and isinstance(page.get("blob"), str):
+                        pages.setdefault(url, page["blob"])
+    return pages
+
+
 async def tongyi_record(
     client: Client, histories: Sequence[WorkflowHistory]
 ) -> dict[str, Any] | None:

@@ -51,6 +51,10 @@ class SessionView(BaseModel):
     webhooks: list[dict[str, Any]] | None = Field(
         None, description="Its webhook messages: event, id, delivered / delivering / failed."
     )
+    follow_up_of: str | None = Field(None, description="The session this one follows up.")
+    follow_ups: list[str] = Field(
+        default_factory=list, description="This session's follow-ups, oldest first."
+    )
     plan: dict[str, Any] | None = Field(
         None,
         description="`plan: true`: the drafted plan, its clarifying questions, the answers and "
@@ -104,6 +108,9 @@ async def session_view(sessions: Sessions, session_id: str) -> SessionView:
             view.question = view.question or report.question
     found = (view.progress or {}).get("plan") or (view.result or {}).get("plan")
     view.plan = found if isinstance(found, dict) else None
+    links = await sessions.links(session_id)
+    view.follow_up_of = links.get("follow_up_of")
+    view.follow_ups = links.get("follow_ups") or []
     if (await execution.memo()).get(WEBHOOK_MEMO):
         view.webhooks = await sessions.webhooks(session_id)
     return view

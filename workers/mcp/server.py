@@ -38,6 +38,7 @@ reads pages and answers with its sources. `deep_research` waits for the answer (
 sends progress). Where a call must not block, `start_research` returns a session id at once
 and `get_research` reports its progress, then its answer. With `plan=true` the session first
 drafts a research plan and waits: `approve_plan` (edited, with answers) or `reject_plan`.
+`follow_up` asks a new question of a completed session, starting from its conversation.
 Every session's report is the resource deepresearch://sessions/{id}/report."""
 
 Question = Annotated[str, Field(description="What to research, as a full question.")]
@@ -232,6 +233,23 @@ def build_server(backend: Backend) -> MCPServer[Any]:
             except SessionFailed as error:
                 return results.status_content(id, status, error=str(error))
             return results.status_content(id, status, report=report)
+
+    @server.tool(annotations=STARTS_A_SESSION)
+    async def follow_up(
+        id: SessionId, question: Question, ctx: Context[Any, Any]
+    ) -> results.Started:
+        """Ask a follow-up question of a completed session: a new session that starts from
+        its conversation and the pages it read (not fetched again); returns its id at once,
+        get_research reads it."""
+        with tool_errors():
+            caller = caller_of(ctx)
+            options = ask_options(backend, question, "react", False, caller)
+            options = options.model_copy(update={"follow_up_of": id})
+            sessions = await backend.sessions()
+            await sessions.check_access(caller, id)
+            await backend.ready_to_start()
+            started = await sessions.start(options)
+            return results.Started(session_id=started.session_id, status=started.status)
 
     @server.tool()
     async def approve_plan(

@@ -21,6 +21,17 @@ class HistoryBudget(BaseModel):
     bytes: int = Field(20 * 1024 * 1024, ge=64 * 1024)
 
 
+class FollowUp(BaseModel):
+    """What a follow-up starts from: the earlier session's conversation (as its last model
+    call saw it, and that call's reply), its ledger and its pages (URL -> blob digest)."""
+
+    of: str = Field(description="The earlier session's id.")
+    messages: list[dict[str, Any]] = Field(default_factory=list)
+    ledger: list[dict[str, Any]] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+    pages: dict[str, str] = Field(default_factory=dict)
+
+
 class ResearchInput(BaseModel):
     """Input of ResearchWorkflow; `version` lets later code read older histories."""
 
@@ -54,6 +65,9 @@ class ResearchInput(BaseModel):
     )
     plan_wait_seconds: float = Field(
         24 * 3600, gt=0, description="How long it waits for the approval (then its own plan)."
+    )
+    follow_up: FollowUp | None = Field(
+        None, description="`ask --follow-up ID`: the earlier session it goes on from."
     )
     tenant_watch_seconds: float = Field(
         0,
@@ -137,6 +151,7 @@ class ResearchReport(BaseModel):
     # the conversation from the last model turn on, as it ended (`export`'s record)
     tail: list[dict[str, str]] | None = None
     plan: Plan | None = None  # `ask --plan`: the plan it researched with (or why not)
+    follow_up_of: str | None = None  # `ask --follow-up`: the earlier session
     report_markdown: str | None = None  # `ask --report`: grounded in the pages read
     report_warnings: list[str] = Field(default_factory=list)
 

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from workers.workflows import search_attributes as attrs
     from workers.workflows.graph import GRAPH_NAME, compiled
     from workers.workflows.models import (
+        FollowUp,
         HistoryBudget,
         Progress,
         ResearchInput,
@@ -104,6 +105,23 @@ def record_tail(state: dict[str, Any]) -> list[dict[str, str]]:
     if last is None:
         return []
     return tongyi.render(messages[last:], state.get("today", ""))[1:]
+
+
+def following(earlier: FollowUp, state: ResearchState) -> ResearchState:
+    """A follow-up's first state: the earlier conversation (its messages renamed, so that the
+    new question's does not replace the old one's), then the new question; the earlier
+    ledger, sources and pages, so its evidence is cited and its pages are not fetched again."""
+    before = [
+        message.model_copy(update={"id": f"earlier-{n}"})
+        for n, message in enumerate(to_messages(earlier.messages))
+    ]
+    return {
+        **state,
+        "messages": [*before, *state["messages"]],
+        "ledger": list(earlier.ledger),
+        "sources": list(earlier.sources),
+        "known_pages": dict(earlier.pages),
+    }
 
 
 def resumed(saved: dict[str, Any], fresh: ResearchState, *, fresh_budget: bool) -> ResearchState:
@@ -404,7 +422,7 @@ class ResearchWorkflow:
         """The state after the plan's phase: the first user message with the plan's note, the
         planning call's tokens, the wall-clock budget moved by the wait; or, rejected or
         cancelled, ended before any research."""
-        first = str(state["messages"][0].content)
+        first = str(state["messages"][-1].content)  # the question (after a follow-up's past)
         drafted = await self._plan_first(request, first)
         assert self._plan is not None
         waited = workflow.now().timestamp() - state["clock"]
@@ -420,7 +438,7 @@ class ResearchWorkflow:
             return {**state, "termination": termination, "answer": ""}  # type: ignore[typeddict-item]
         message = HumanMessage(content=with_plan(first, self._plan), id="question")
         self._record_usage(state)
-        return {**state, "messages": [message, *state["messages"][1:]]}
+        return {**state, "messages": [*state["messages"][:-1], message]}
 
     @workflow.run
     async def run(self, request: ResearchInput) -> ResearchReport:
@@ -465,6 +483,8 @@ class ResearchWorkflow:
                 "on_budget": request.on_budget,
                 "prices": request.prices.model_dump(),
             }
+        if request.follow_up is not None and request.resume_state is None:
+            state = following(request.follow_up, state)
         if request.resume_state is not None:
             state = resumed(request.resume_state, state, fresh_budget=not request.continued)
         state["read_in_one"] = workflow.patched(READ_IN_ONE)
@@ -538,6 +558,7 @@ class ResearchWorkflow:
             ledger=list(final.get("ledger") or []) if request.return_trajectory else None,
             tail=record_tail(final),
             plan=self._plan,
+            follow_up_of=request.follow_up.of if request.follow_up else None,
         )
         self._progress.spent = report.spent
         cancelled = report.termination in (

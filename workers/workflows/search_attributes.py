@@ -15,6 +15,8 @@ STEPS = SearchAttributeKey.for_int("DeepResearchSteps")
 TERMINATION = SearchAttributeKey.for_keyword("DeepResearchTermination")
 QUESTION = SearchAttributeKey.for_text("DeepResearchQuestion")
 TENANT = SearchAttributeKey.for_keyword("DeepResearchTenant")  # set by the client at start
+# a follow-up's earlier session (set by the client at start): an earlier session's follow-ups
+FOLLOW_UP_OF = SearchAttributeKey.for_keyword("DeepResearchFollowUpOf")
 
 TYPES = {
     MODEL.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
@@ -23,6 +25,7 @@ TYPES = {
     TERMINATION.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     QUESTION.name: IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
     TENANT.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    FOLLOW_UP_OF.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
 

@@ -303,9 +303,44 @@ function setUpControls(sessionId) {
   });
 }
 
+// -- a follow-up of a finished session (its form arrives with the outcome: one listener) ----
+
+function setUpFollowUp() {
+  document.addEventListener("submit", async (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || form.id !== "follow-up-form") return;
+    event.preventDefault();
+    const message = $("#follow-up-error");
+    message.textContent = "";
+    $("#follow-up-button").disabled = true;
+    try {
+      const response = await fetch("/v1/sessions", {
+        method: "POST",
+        headers: { ...CSRF, "Content-Type": "application/json" },
+        body: JSON.stringify({
+          question: $("#follow-up-question").value,
+          follow_up_of: form.dataset.followUpOf,
+        }),
+        credentials: "same-origin",
+      });
+      if (!response.ok) {
+        message.textContent = await errorOf(response);
+        return;
+      }
+      const started = await response.json();
+      window.location.assign(`/sessions/${encodeURIComponent(started.id)}`);
+    } catch (failure) {
+      message.textContent = `cannot reach the API: ${failure}`;
+    } finally {
+      $("#follow-up-button").disabled = false;
+    }
+  });
+}
+
 function setUpSession() {
   const sessionId = document.body.dataset.session;
   if (!sessionId) return;
+  setUpFollowUp();
   setUpControls(sessionId);
   watch(sessionId);
 }
