@@ -281,13 +281,22 @@ def _native_turn(question: str, observation: str | None, force: bool) -> str | d
 def react_turn(payload: dict[str, Any]) -> str | dict[str, Any]:
     """A ReAct turn over the whole conversation (tongyi text or native tool calls)."""
     messages = [m for m in payload.get("messages") or [] if isinstance(m, dict)]
-    users = [m for m in messages if m.get("role") == "user"]
-    # the question without what `--plan` adds after it
-    question = (message_text(users[0]) if users else "").split("\n\nResearch plan (")[0]
+    # the latest question (a follow-up's, after the earlier conversation), without what
+    # `--plan` adds after it; only what followed it counts
+    asked = [
+        i
+        for i, m in enumerate(messages)
+        if m.get("role") == "user"
+        and not message_text(m).startswith(prompts.TOOL_RESPONSE_PREFIX)
+        and _ANSWER_NOW not in message_text(m)
+        and not message_text(m).startswith(prompts.STEER_NOTE.split("{")[0])
+    ]
+    start = asked[-1] if asked else 0
+    question = (message_text(messages[start]) if asked else "").split("\n\nResearch plan (")[0]
     observation: str | None = None
     assistants = [i for i, m in enumerate(messages) if m.get("role") == "assistant"]
     last_assistant = assistants[-1] if assistants else -1
-    for message in messages:
+    for message in messages[start:]:
         text = message_text(message)
         if message.get("role") == "tool":
             observation = text
