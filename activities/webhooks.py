@@ -24,14 +24,17 @@ from activities.netguard import check_url, pinned
 
 SECRET_PREFIX = "whsec_"
 ANY_TENANT = "*"
-# What a session can announce; `changed` (schedules) is not an event of this version.
-Event = Literal["completed", "failed", "cancelled", "awaiting_approval", "awaiting_budget"]
+# What a session can announce (`changed`: a scheduled run that differs from the one before).
+Event = Literal[
+    "completed", "failed", "cancelled", "awaiting_approval", "awaiting_budget", "changed"
+]
 EVENTS: tuple[Event, ...] = (
     "completed",
     "failed",
     "cancelled",
     "awaiting_approval",
     "awaiting_budget",
+    "changed",
 )
 POST_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 

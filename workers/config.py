@@ -301,10 +301,16 @@ class Settings(BaseSettings):
     """How long a session that drafted a plan waits for its approval before it goes on with
     its own plan: seconds, or a number with s, m, h or d (`24h`)."""
 
-    @field_validator("plan_wait", mode="before")
+    @field_validator("plan_wait", "schedule_min_interval", mode="before")
     @classmethod
-    def _plan_wait(cls, value: object) -> object:
+    def _duration(cls, value: object) -> object:
         return duration_seconds(value) if isinstance(value, str) else value
+
+    # -- schedules (`deepresearch schedule`; docs/operations.md "Schedules") --
+    schedule_min_interval: float = Field(
+        300, gt=0, le=MAX_DURATION, validation_alias=_env("DEEPRESEARCH_SCHEDULE_MIN_INTERVAL")
+    )
+    """The shortest `--every` a schedule may take: seconds, or a number with s, m, h or d."""
 
     # -- webhooks (activities/webhooks.py; docs/operations.md "Webhooks") --
     webhook_url: str = Field("", validation_alias=_env("DEEPRESEARCH_WEBHOOK_URL"))

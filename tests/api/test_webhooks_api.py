@@ -23,7 +23,7 @@ def test_a_webhook_over_http(stack: Stack, api_process: list[ApiProcess]) -> Non
         http = httpx.Client(base_url=api.url, timeout=30)
         for bad, error in (
             ({"url": "http://10.9.8.7/x"}, "webhook.url: refused 'http://10.9.8.7/x'"),
-            ({"url": hook.url, "events": ["changed"]}, "webhook.events.0: Input should be"),
+            ({"url": hook.url, "events": ["exploded"]}, "webhook.events.0: Input should be"),
             ({"url": hook.url, "secret": "mine"}, "webhook.secret: Extra inputs"),
             ({"url": "hooks"}, "webhook.url: refused 'hooks'"),
         ):

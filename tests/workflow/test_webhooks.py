@@ -143,10 +143,10 @@ def test_webhook_urls_and_settings_refused_in_one_line(stack: Stack) -> None:
     assert unsigned.returncode == 2
     assert "webhooks are signed: set DEEPRESEARCH_WEBHOOK_SECRET" in unsigned.stderr
     event = stack.cli(
-        "ask", QUESTION, "--webhook", "https://hooks.example/x", "--webhook-events", "changed",
+        "ask", QUESTION, "--webhook", "https://hooks.example/x", "--webhook-events", "exploded",
         **env,
     )  # fmt: skip
-    assert event.returncode == 2 and "--webhook-events: 'changed' is not one of" in event.stderr
+    assert event.returncode == 2 and "--webhook-events: 'exploded' is not one of" in event.stderr
     bad = stack.cli(
         "ask", QUESTION, "--webhook", "https://h.example", DEEPRESEARCH_WEBHOOK_SECRET="x"
     )

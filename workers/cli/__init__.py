@@ -15,6 +15,7 @@ from workers.cli import (  # noqa: F401 - registers the commands
     mcp,
     plan,
     research,
+    schedule,
     serve,
 )
 from workers.cli.app import app

@@ -209,6 +209,20 @@ def webhook_line(sent: dict[str, Any]) -> str:
     return f"{sent.get('event')}: {shown} id {sent.get('id')}"
 
 
+def comparison_lines(comparison: dict[str, object] | None) -> list[str]:
+    """What the newest run found against the run before it."""
+    if not comparison:
+        return []
+    if not comparison.get("previous"):
+        return ["last run: the first (nothing to compare with)"]
+    lines = [f"last run against {comparison['previous']}:"]
+    for key, label in (("new", "new source"), ("gone", "gone"), ("changed", "changed page")):
+        lines += [f"  {label}: {url}" for url in comparison.get(key) or []]  # type: ignore[attr-defined]
+    answer = "changed" if comparison.get("answer_changed") else "the same"
+    lines.append(f"  answer: {answer}")
+    return lines
+
+
 def print_outcome(timeline: dict[str, Any]) -> None:
     progress = timeline.get("progress") or {}
     if timeline.get("follow_up_of"):
@@ -234,6 +248,10 @@ def print_outcome(timeline: dict[str, Any]) -> None:
         out.print(f"[dim]webhook {safe(webhook_line(sent))}[/dim]")
     if timeline.get("report"):
         report = timeline["report"]
+        if report.get("schedule_id"):
+            out.print(f"a run of schedule {safe(report['schedule_id'])}", highlight=False)
+        for line in comparison_lines(report.get("comparison")):
+            out.print(safe(line), highlight=False)
         answer, why = safe(str(report.get("answer"))), safe(str(report.get("termination")))
         out.print(f"[bold]Answer:[/bold] {answer}  [dim]({why})[/dim]")
         if report.get("spent"):

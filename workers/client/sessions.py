@@ -146,7 +146,7 @@ def list_query(
     return " AND ".join(clauses)
 
 
-SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 
 
 TENANT_MEMO = "tenant"
@@ -191,7 +191,7 @@ def check_session_id(session_id: str) -> str:
     """Ids name files (reports) and URLs: letters, digits, `.`, `_`, `-`; no path."""
     if not SESSION_ID.fullmatch(session_id) or ".." in session_id:
         raise InvalidRequest(
-            f"invalid session id {session_id[:80]!r}: use letters, digits, '.', '_' and '-' "
+            f"invalid session id {session_id[:80]!r}: use letters, digits, '.', '_', ':' and '-' "
             "(at most 200, starting with a letter or digit)"
         )
     return session_id

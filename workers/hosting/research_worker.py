@@ -41,8 +41,10 @@ from activities.heavy import branch_report, integrate
 from activities.judge import install_judge, judge_activity
 from activities.plan import draft_plan
 from activities.report import write_report
+from activities.schedules import ScheduledRuns
 from activities.tenants import TenantBudgets
 from activities.webhooks import deliver
+from workers.client.schedules import compare_runs
 from workers.client.usage import tenant_over
 from workers.config import Settings
 from workers.hosting.blobs import blob_store
@@ -262,6 +264,7 @@ async def research_worker(
                 write_report,
                 draft_plan,
                 TenantBudgets(partial(tenant_over_now, client, settings)).over_budget,
+                ScheduledRuns(partial(compare_runs, client)).compare,
                 deliver,
             ],
             plugins=[plugin(settings)],

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from activities.schedules import Comparison
 from graphs.budget import Budget, OnBudget, Prices, Spent
 from graphs.plan import Plan
 from graphs.state import ResearchLimits, Sampling
@@ -30,6 +31,14 @@ class FollowUp(BaseModel):
     ledger: list[dict[str, Any]] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
     pages: dict[str, str] = Field(default_factory=dict)
+
+
+class ScheduleLink(BaseModel):
+    """A scheduled run's schedule, and when its webhook speaks (`changed`: only when the run
+    differs from the one before; `always`: every run)."""
+
+    id: str
+    notify: Literal["changed", "always"] = "changed"
 
 
 class ResearchInput(BaseModel):
@@ -68,6 +77,9 @@ class ResearchInput(BaseModel):
     )
     follow_up: FollowUp | None = Field(
         None, description="`ask --follow-up ID`: the earlier session it goes on from."
+    )
+    schedule: ScheduleLink | None = Field(
+        None, description="A run of `deepresearch schedule`: it compares itself with the last."
     )
     tenant_watch_seconds: float = Field(
         0,
@@ -152,6 +164,8 @@ class ResearchReport(BaseModel):
     tail: list[dict[str, str]] | None = None
     plan: Plan | None = None  # `ask --plan`: the plan it researched with (or why not)
     follow_up_of: str | None = None  # `ask --follow-up`: the earlier session
+    schedule_id: str | None = None  # a scheduled run's schedule
+    comparison: Comparison | None = None  # a scheduled run against the run before it
     report_markdown: str | None = None  # `ask --report`: grounded in the pages read
     report_warnings: list[str] = Field(default_factory=list)
 

@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.langgraph import graph
 
     from activities.plan import DraftedPlan, PlanRequest
+    from activities.schedules import CompareRequest, Comparison
     from graphs import prompts
     from graphs.budget import TENANT_HOLD, Budget, lifted, spent
     from graphs.plan import (
@@ -51,6 +52,7 @@ READ_IN_ONE = "read-in-one-activity"
 USAGE_MEMO = "usage-memo"
 TENANT_CHECK_TIMEOUT = timedelta(minutes=1)
 PLANNING_TIMEOUT = timedelta(minutes=5)
+COMPARE_TIMEOUT = timedelta(minutes=2)
 
 
 def describe_update(node: str, update: dict[str, Any]) -> str | None:
@@ -561,14 +563,40 @@ class ResearchWorkflow:
             follow_up_of=request.follow_up.of if request.follow_up else None,
         )
         self._progress.spent = report.spent
+        if request.schedule is not None:
+            report.schedule_id = request.schedule.id
+            report.comparison = await self._compare(request, report)
         cancelled = report.termination in (
             prompts.TERMINATION_CANCELLED,
             prompts.TERMINATION_REJECTED,
         )
+        compared = {"comparison": report.comparison.model_dump()} if report.comparison else {}
         await self._announce(
             "cancelled" if cancelled else "completed",
             status="completed",
             termination=report.termination,
             answer=report.answer,
+            **compared,
         )
+        if report.comparison is not None and report.comparison.any():
+            await self._announce("changed", status="completed", answer=report.answer, **compared)
         return report
+
+    async def _compare(self, request: ResearchInput, report: ResearchReport) -> Comparison | None:
+        """A scheduled run against the run of its schedule before it; None when the check
+        fails for good (the run itself stands)."""
+        assert request.schedule is not None
+        try:
+            return await workflow.execute_activity(
+                "schedule.compare",
+                CompareRequest(
+                    schedule_id=request.schedule.id,
+                    session_id=workflow.info().workflow_id,
+                    answer=report.answer,
+                    sources=report.sources,
+                ),
+                result_type=Comparison,
+                **policy_options(request.activities, COMPARE_TIMEOUT, summary="compare: last run"),
+            )
+        except ActivityError:
+            return None

@@ -17,6 +17,8 @@ QUESTION = SearchAttributeKey.for_text("DeepResearchQuestion")
 TENANT = SearchAttributeKey.for_keyword("DeepResearchTenant")  # set by the client at start
 # a follow-up's earlier session (set by the client at start): an earlier session's follow-ups
 FOLLOW_UP_OF = SearchAttributeKey.for_keyword("DeepResearchFollowUpOf")
+# a scheduled run's schedule (set by the schedule's action): a schedule's runs
+SCHEDULE = SearchAttributeKey.for_keyword("DeepResearchSchedule")
 
 TYPES = {
     MODEL.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
@@ -26,6 +28,7 @@ TYPES = {
     QUESTION.name: IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
     TENANT.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     FOLLOW_UP_OF.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    SCHEDULE.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
 
