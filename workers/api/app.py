@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from workers.api import errors, routes, web
+from workers.api import errors, routes, schedules, web
 from workers.api.auth import Authenticator
 from workers.api.backend import Backend
 from workers.api.events import EventHub
@@ -89,6 +89,7 @@ def create_app(
     app.state.auth = Authenticator(settings)
     errors.install(app)
     app.include_router(routes.router)
+    app.include_router(schedules.router)
     app.include_router(routes.health)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=web.HERE / "static"), name="static")
@@ -105,7 +106,7 @@ def create_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
             expose_headers=["Location"],
             allow_credentials=False,  # bearer keys, not the web page's cookie
