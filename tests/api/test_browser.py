@@ -247,3 +247,64 @@ async def test_another_site_cannot_drive_the_api(
     refused = re.findall(r'"POST /v1/sessions[^"]* HTTP/1.1" (\d+)', log)
     assert refused.count("202") == 3, refused  # the two set-up starts and the page's own
     assert len([code for code in refused if code in ("403", "415")]) >= 12, refused
+
+
+async def test_plan_follow_up_and_schedules_on_the_page(
+    stack: Stack, api_process: list[ApiProcess], tmp_path: Path
+) -> None:
+    """Plan first: the plan card waits, an edited plan is approved and reaches the model; the
+    finished session's follow-up box starts a linked session; a schedule is created, paused
+    and deleted from the schedules page."""
+    from tests.workflow.test_follow_up import FOLLOW, FOLLOW_ANSWER, script_follow_ups
+    from tests.workflow.test_plan import DRAFT, EDITED, first_user_message
+
+    stack.script(QUESTION, [answer()])
+    stack.model.plans[QUESTION] = DRAFT
+    stack.script(FOLLOW, [answer(FOLLOW_ANSWER)])
+    script_follow_ups(stack)
+    server = ApiProcess(stack, "--worker").wait_ready()
+    api_process.append(server)
+    async with playwright.async_playwright() as driver:
+        browser = await driver.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
+            viewport={"width": 1200, "height": 900}, bypass_csp=True,
+        )  # fmt: skip
+        try:
+            page = browser.pages[0] if browser.pages else await browser.new_page()
+            await page.goto(server.url + "/")
+            await page.fill("#question", QUESTION)
+            await page.check("#plan")
+            await page.click("#ask-button")
+            await page.wait_for_url("**/sessions/**")
+            await page.wait_for_selector("#plan-form:not([hidden])", timeout=30_000)
+            assert "1. Find the laureates." in await page.inner_text("#plan-text")
+            assert "2024 or the one for 2024?" in await page.inner_text("#plan-questions")
+            assert stack.model.research_requests() == []  # nothing before the decision
+            await page.fill("#plan-edit", EDITED)
+            await page.fill("#plan-answer-1", "The one for 2024.")
+            await page.click("#approve-button")
+            await page.wait_for_selector("#answer", timeout=60_000)
+            assert "approved (edited)" in await page.inner_text("#plan-decision")
+            assert EDITED in first_user_message(stack)
+
+            await page.fill("#follow-up-question", FOLLOW)
+            await page.click("#follow-up-button")
+            await page.wait_for_selector("#follow-up-of", timeout=30_000)
+            await page.wait_for_selector("#answer", timeout=60_000)
+            assert await page.inner_text("#answer") == FOLLOW_ANSWER
+
+            await page.goto(server.url + "/schedules")
+            assert await page.locator("#no-schedules").count() == 1
+            await page.fill("#schedule-question", QUESTION)
+            await page.fill("#schedule-every", "1h")
+            await page.click("#schedule-button")
+            await page.wait_for_selector("article.schedule", timeout=30_000)
+            card = page.locator("article.schedule").first
+            assert await card.locator(".schedule-state").inner_text() == "active"
+            await card.locator("[data-action=pause]").click()
+            await page.wait_for_selector("[data-action=unpause]", timeout=30_000)
+            assert await card.locator(".schedule-state").inner_text() == "paused"
+            await page.locator("[data-action=delete]").first.click()
+            await page.wait_for_selector("#no-schedules", timeout=30_000)
+        finally:
+            await browser.close()

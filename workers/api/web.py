@@ -23,6 +23,7 @@ from workers.boundary.web_session import (
     sign_out_token,
 )
 from workers.client import SessionError, list_page, session_view
+from workers.client.schedules import Schedules
 from workers.client.sessions import STATUSES
 
 HERE = Path(__file__).parent
@@ -87,6 +88,23 @@ async def index(
         statuses=list(STATUSES),
         signed_in=request.app.state.auth.enabled,
     )
+
+
+@router.get("/schedules", response_class=HTMLResponse)
+async def schedules_page(request: Request) -> Response:
+    """The caller's schedules (an admin's: all), each with its runs, and a form for a new one."""
+    caller = _signed_in(request)
+    if isinstance(caller, Response):
+        return caller
+    found = Schedules(sessions_of(request))
+    views, error = [], None
+    try:
+        listed = await found.list(None if caller.admin else caller.tenant)
+        views = [await found.show(view.id) for view in listed]
+    except SessionError as failure:
+        error = str(failure)
+    return _page(request, "schedules.html", schedules=views, error=error,
+                 signed_in=request.app.state.auth.enabled)  # fmt: skip
 
 
 @router.get("/sessions/{session_id}", response_class=HTMLResponse)

@@ -345,5 +345,46 @@ function setUpSession() {
   watch(sessionId);
 }
 
+// -- schedules: create one, pause / unpause / run now / delete --------------------------------
+
+function setUpSchedules() {
+  const form = $("#schedule-form");
+  if (!form) return;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = { question: $("#schedule-question").value, notify: $("#schedule-notify").value };
+    for (const name of ["every", "cron"]) {
+      const value = $(`#schedule-${name}`).value.trim();
+      if (value) body[name] = value;
+    }
+    const webhook = $("#schedule-webhook").value.trim();
+    if (webhook) body.webhook = { url: webhook };
+    if ($("#schedule-report").checked) body.report = true;
+    const error = await post("/v1/schedules", body);
+    $("#schedule-error").textContent = error;
+    if (!error) window.location.reload();
+  });
+  document.addEventListener("click", async (event) => {
+    const button = event.target;
+    if (!(button instanceof HTMLButtonElement) || !button.dataset.action) return;
+    const item = button.closest("[data-schedule]");
+    if (!item) return;
+    const base = `/v1/schedules/${encodeURIComponent(item.dataset.schedule)}`;
+    const action = button.dataset.action;
+    button.disabled = true;
+    let error = "";
+    if (action === "delete") {
+      const response = await fetch(base, { method: "DELETE", headers: CSRF, credentials: "same-origin" });
+      error = response.ok ? "" : await errorOf(response);
+    } else {
+      error = await post(`${base}/${action}`, {});
+    }
+    $("#schedule-message").textContent = error;
+    if (!error) window.location.reload();
+    button.disabled = false;
+  });
+}
+
 setUpAsk();
 setUpSession();
+setUpSchedules();
