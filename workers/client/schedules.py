@@ -4,6 +4,7 @@ the last still runs; each run compares itself with the one before (`compare_runs
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field
 from temporalio.client import (
     Client,
     Schedule,
+    ScheduleActionExecutionStartWorkflow,
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleHandle,
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
 # Runs missed while the server or every worker was down longer than this are skipped, not
 # caught up (one run then, at the next time).
 CATCHUP_WINDOW = timedelta(minutes=10)
-RUNS_SHOWN = 20
+log = logging.getLogger(__name__)
 # The webhook events of a scheduled run by `notify`
 NOTIFY_EVENTS = {"changed": ["changed", "failed"], "always": ["completed", "failed"]}
 MEMO_KEYS = ("tenant", "question", "notify", "every", "cron")
@@ -166,19 +168,25 @@ class Schedules:
             "every": options.every,
             "cron": options.cron,
         }
+        schedule = Schedule(
+            action=action,
+            spec=spec,
+            policy=SchedulePolicy(
+                overlap=ScheduleOverlapPolicy.SKIP, catchup_window=CATCHUP_WINDOW
+            ),
+            state=ScheduleState(note=f"watching: {options.question[:200]}"),
+        )
         try:
-            await self.client.create_schedule(
-                schedule_id,
-                Schedule(
-                    action=action,
-                    spec=spec,
-                    policy=SchedulePolicy(
-                        overlap=ScheduleOverlapPolicy.SKIP, catchup_window=CATCHUP_WINDOW
-                    ),
-                    state=ScheduleState(note=f"watching: {options.question[:200]}"),
-                ),
-                memo=memo,
-            )
+            try:
+                await self.client.create_schedule(schedule_id, schedule, memo=memo)
+            except RPCError as error:
+                if "search attribute" not in error.message or not pairs:
+                    raise
+                # a server that registered our attributes moments ago may not know them yet:
+                # the runs then go without (the schedule finds them by its own record)
+                log.warning("schedule %s without search attributes: %s", schedule_id, error)
+                action.typed_search_attributes = TypedSearchAttributes([])
+                await self.client.create_schedule(schedule_id, schedule, memo=memo)
         except ScheduleAlreadyRunningError:
             raise SessionConflict(
                 f"the schedule id {schedule_id!r} is taken; choose another"
@@ -225,22 +233,7 @@ class Schedules:
         return view
 
     async def _runs(self, schedule_id: str) -> list[ScheduleRun]:
-        from workers.client.sessions import status_name
-
-        query = f"{search_attributes.SCHEDULE.name} = '{schedule_id}'"
-        runs = []
-        try:
-            async for execution in self.client.list_workflows(query, limit=RUNS_SHOWN):
-                runs.append(
-                    ScheduleRun(
-                        session_id=execution.id,
-                        status=status_name(execution.status),
-                        started=execution.start_time.isoformat(),
-                    )
-                )
-        except RPCError:  # the attribute is not indexed here
-            return []
-        return sorted(runs, key=lambda run: run.started, reverse=True)
+        return await recent_runs(self.client, schedule_id)
 
     async def list(self, tenant: str | None = None) -> list[ScheduleView]:
         """Schedules (of `tenant`; None: all), without their runs."""
@@ -282,28 +275,56 @@ class Schedules:
         await self._handle(schedule_id).delete()
 
 
+async def recent_runs(client: Client, schedule_id: str) -> list[ScheduleRun]:
+    """The schedule's recent runs (the server keeps its last ten), newest first, with each
+    session's status now; a run whose session is gone is left out."""
+    from workers.client.sessions import status_name
+
+    try:
+        described = await client.get_schedule_handle(schedule_id).describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return []  # deleted while its last run ran
+        raise
+    runs = []
+    for done in reversed(described.info.recent_actions):
+        action = done.action
+        if not isinstance(action, ScheduleActionExecutionStartWorkflow):
+            continue
+        try:
+            execution = await client.get_workflow_handle(action.workflow_id).describe()
+        except RPCError:
+            continue
+        runs.append(
+            ScheduleRun(
+                session_id=action.workflow_id,
+                status=status_name(execution.status),
+                started=execution.start_time.isoformat(),
+            )
+        )
+    return runs
+
+
 async def compare_runs(client: Client, request: CompareRequest) -> Comparison:
     """This run against the newest completed run of its schedule that started before it:
     sources new and gone, pages read by both whose content (blob digest) differs, and
     whether the answer changed."""
     this = await client.get_workflow_handle(request.session_id).describe()
-    query = (
-        f"{search_attributes.SCHEDULE.name} = '{request.schedule_id}' "
-        "AND ExecutionStatus = 'Completed'"
-    )
     earlier = [
-        execution
-        async for execution in client.list_workflows(query, limit=RUNS_SHOWN)
-        if execution.id != request.session_id and execution.start_time < this.start_time
+        run
+        for run in await recent_runs(client, request.schedule_id)
+        if run.session_id != request.session_id
+        and run.status == "completed"
+        and run.started < this.start_time.isoformat()
     ]
     if not earlier:
         return Comparison()
-    previous = max(earlier, key=lambda execution: execution.start_time)
-    report = await client.get_workflow_handle(previous.id, result_type=ResearchReport).result()
-    before = await pages_read(client, await session_histories(client, previous.id))
+    previous = earlier[0].session_id  # newest first
+    report = await client.get_workflow_handle(previous, result_type=ResearchReport).result()
+    before = await pages_read(client, await session_histories(client, previous))
     now = await pages_read(client, await session_histories(client, request.session_id))
     return Comparison(
-        previous=previous.id,
+        previous=previous,
         new=[url for url in request.sources if url not in report.sources],
         gone=[url for url in report.sources if url not in request.sources],
         changed=[url for url, blob in now.items() if url in before and before[url] != blob],
