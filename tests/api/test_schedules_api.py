@@ -27,7 +27,8 @@ def test_schedules_over_http(stack: Stack, api_process: list[ApiProcess], tmp_pa
         ({"question": QUESTION}, "give one of every"),
         ({"question": QUESTION, "every": "soon"}, "every: 'soon' is not a duration"),
         ({"question": QUESTION, "cron": "whenever"}, "invalid schedule:"),
-        ({"question": QUESTION, "every": "1h", "mode": "heavy"}, "mode: Extra inputs"),
+        ({"question": QUESTION, "every": "1h", "mode": "swarm"}, "mode: Input should be"),
+        ({"question": QUESTION, "every": "1h", "budget": {}}, "budget: Extra inputs"),
     ):
         refused = http.post("/v1/schedules", json=body, headers=auth(ALPHA))
         assert refused.status_code == 422, refused.text

@@ -87,9 +87,13 @@ def test_token_usage_is_the_servers_when_not_streaming(real: Real) -> None:
 def test_forced_answer_before_the_servers_window(real: Real) -> None:
     """A conversation past DEEPRESEARCH_MAX_CONTEXT_TOKENS (set below the server's window)
     gets the reference's forced-answer turn, which the server still accepts."""
-    asked = real.ask(QUESTION, DEEPRESEARCH_MAX_CONTEXT_TOKENS="1024",
-                     DEEPRESEARCH_MAX_LLM_CALLS="4")  # fmt: skip
-    report = asked.report
+    for attempt in range(3):  # the model may answer at once (no turn passes the budget then)
+        asked = real.ask(QUESTION, "--id", f"forced-{attempt}",
+                         DEEPRESEARCH_MAX_CONTEXT_TOKENS="1024",
+                         DEEPRESEARCH_MAX_LLM_CALLS="4")  # fmt: skip
+        report = asked.report
+        if report["termination"] != "answer" or report["llm_calls"] > 1:
+            break
     assert report["termination"] in {
         prompts.TERMINATION_TOKEN_LIMIT,
         prompts.TERMINATION_TOKEN_LIMIT_FORMAT_ERROR,

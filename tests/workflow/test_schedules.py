@@ -41,6 +41,18 @@ def wait_for_run(stack: Stack, after: float, timeout: float = 90) -> dict[str, A
         time.sleep(0.3)
 
 
+def settle(stack: Stack, timeout: float = 90) -> None:
+    """Pause `watch` and wait until none of its runs is running."""
+    assert stack.cli("schedule", "pause", "watch", **ENV).returncode == 0
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = shown(stack, "watch")["runs"]
+        if not any(r["status"] == "running" for r in runs):
+            return
+        assert time.monotonic() < deadline, runs
+        time.sleep(0.3)
+
+
 def time_of(iso: str) -> float:
     from datetime import datetime
 
@@ -77,12 +89,14 @@ def check_a_schedule(stack: Stack, hook: Receiver) -> None:
         assert (view["every"], view["notify"], view["paused"]) == ("4s", "changed", False)
         first = wait_for_run(stack, began)
         assert report_of(stack, first["session_id"])["comparison"]["previous"] is None
+        settle(stack)  # paused, every run read the first version
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(20)
     changed_at = time.time()
     stack.jina.pages["/page/watched"] = "# Watched\n\nThe second version: it changed."
     assert hook.received == []  # notify changed: nothing for a first run
+    assert stack.cli("schedule", "unpause", "watch", **ENV).returncode == 0
     time.sleep(5)  # a run falls due while no worker runs
     worker = stack.spawn_worker("worker-schedule-2.log", **ENV)
     try:
@@ -103,10 +117,10 @@ def check_a_schedule(stack: Stack, hook: Receiver) -> None:
         paused = stack.cli("schedule", "pause", "watch", **ENV)
         assert paused.returncode == 0, paused.stderr
         time.sleep(1)  # a run that was starting as it paused
-        count = len(shown(stack, "watch")["runs"])
+        runs = {r["session_id"] for r in shown(stack, "watch")["runs"]}
         time.sleep(9)
         after = shown(stack, "watch")
-        assert after["paused"] and len(after["runs"]) == count
+        assert after["paused"] and {r["session_id"] for r in after["runs"]} == runs
     finally:
         worker.terminate()
         worker.wait(20)
@@ -139,3 +153,43 @@ def test_bad_schedules_are_one_line(stack: Stack) -> None:
         assert result.returncode == 2, (args, result.stderr)
         assert error in result.stderr, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_heavy_schedule_compares_the_pages_its_branches_read(stack: Stack) -> None:
+    """--mode heavy: each run a Heavy session; its comparison spans the branches' pages."""
+    from tests.workflow.test_heavy import route
+
+    page = f"{stack.jina.url}/page/watched-heavy"
+    stack.jina.pages["/page/watched-heavy"] = "# Watched\n\nVersion one."
+    visit = call("visit", {"url": [page], "goal": "what it says"})
+    stack.model.script_key = route
+    stack.model.scripts.update(
+        {
+            "b0": [visit, "<think>read</think>\n<answer>Version one.</answer>"],
+            "b1": ["<think>guess</think>\n<answer>Version one.</answer>"],
+            "report": ["<think>condensing</think>\n<report>## Solution Planning\n...</report>"],
+            "integrate": ["<think>weighing</think>\n<answer>Version one.</answer>"],
+        }
+    )
+    began = time.time()
+    worker = stack.spawn_worker("worker-heavy-schedule.log", **ENV)
+    try:
+        created = stack.cli(
+            "schedule", "create", WATCHED, "--every", "4s", "--id", "watch", "--mode", "heavy",
+            "--branches", "2", **ENV,
+        )  # fmt: skip
+        assert created.returncode == 0, created.stderr
+        assert "· heavy ·" in created.stdout
+        first = wait_for_run(stack, began)
+        assert report_of(stack, first["session_id"])["comparison"]["previous"] is None
+        settle(stack)
+        changed_at = time.time()
+        stack.jina.pages["/page/watched-heavy"] = "# Watched\n\nVersion two."
+        assert stack.cli("schedule", "unpause", "watch", **ENV).returncode == 0
+        second = wait_for_run(stack, changed_at)
+        comparison = report_of(stack, second["session_id"])["comparison"]
+        assert comparison["changed"] == [page] and comparison["previous"] is not None
+    finally:
+        stack.cli("schedule", "delete", "watch", **ENV)
+        worker.terminate()
+        worker.wait(20)

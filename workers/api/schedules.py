@@ -27,6 +27,8 @@ class ScheduleRequest(BaseModel):
     every: str | None = Field(None, description="An interval: 90s, 30m, 12h, 1d.")
     cron: str | None = Field(None, description="A cron expression (UTC), e.g. '0 8 * * MON'.")
     report: bool = Field(False, description="Write a long report each run.")
+    mode: Literal["react", "heavy"] = Field("react", description="One loop, or Heavy mode.")
+    branches: int = Field(3, ge=1, le=16, description="Heavy mode's parallel branches.")
     webhook: WebhookRequest | None = Field(
         None, description="Where runs are announced (its events follow `notify`)."
     )

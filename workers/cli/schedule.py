@@ -36,7 +36,10 @@ def print_schedule(view: ScheduleView, as_json: bool) -> None:
         return
     when = f"every {view.every}" if view.every else f"cron {view.cron}"
     state = "paused" if view.paused else "active"
-    out.print(f"{safe(view.id)} · {state} · {safe(when)} · notify {view.notify}", highlight=False)
+    heavy = " · heavy" if view.mode == "heavy" else ""
+    out.print(
+        f"{safe(view.id)} · {state} · {safe(when)}{heavy} · notify {view.notify}", highlight=False
+    )
     out.print(f"question: {safe(view.question)}", highlight=False)
     if view.next_runs and not view.paused:
         out.print(f"next run: {view.next_runs[0]}", highlight=False)
@@ -54,6 +57,8 @@ def create(
         str | None, typer.Option(help="A cron expression (UTC), e.g. '0 8 * * MON'.")
     ] = None,
     report: Annotated[bool, typer.Option("--report", help="Write a long report each run.")] = False,
+    mode: Annotated[str, typer.Option(help="react (one session) or heavy (branches).")] = "react",
+    branches: Annotated[int, typer.Option(min=1, max=16, help="Heavy mode's branches.")] = 3,
     webhook: Annotated[
         str | None, typer.Option(help="Announce runs to this URL (Standard Webhooks).")
     ] = None,
@@ -76,7 +81,7 @@ def create(
         try:
             options = ScheduleOptions(
                 question=question, every=every, cron=cron, report=report, notify=notify,  # type: ignore[arg-type]
-                tenant=tenant, id=schedule_id,
+                tenant=tenant, id=schedule_id, mode=mode, branches=branches,  # type: ignore[arg-type]
                 webhook=WebhookRequest(url=webhook) if webhook else None,
             )  # fmt: skip
         except ValidationError as error:

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
     Schedule,
@@ -34,6 +35,7 @@ from workers.client.inputs import AskOptions, WebhookRequest
 from workers.client.timeline import pages_read, session_histories
 from workers.config import duration_seconds
 from workers.workflows import search_attributes
+from workers.workflows.heavy import HeavyWorkflow
 from workers.workflows.models import ResearchReport, ScheduleLink
 from workers.workflows.research import ResearchWorkflow
 
@@ -46,7 +48,7 @@ CATCHUP_WINDOW = timedelta(minutes=10)
 log = logging.getLogger(__name__)
 # The webhook events of a scheduled run by `notify`
 NOTIFY_EVENTS = {"changed": ["changed", "failed"], "always": ["completed", "failed"]}
-MEMO_KEYS = ("tenant", "question", "notify", "every", "cron")
+MEMO_KEYS = ("tenant", "question", "mode", "notify", "every", "cron")
 
 
 class ScheduleNotFound(SessionError):
@@ -63,6 +65,8 @@ class ScheduleOptions(BaseModel):
     every: str | None = Field(None, description="An interval: 90s, 30m, 12h, 1d.")
     cron: str | None = Field(None, description="A cron expression, e.g. '0 8 * * MON' (UTC).")
     report: bool = False
+    mode: Literal["react", "heavy"] = "react"
+    branches: int = Field(3, ge=1, le=16, description="Heavy mode's branches.")
     webhook: WebhookRequest | None = None
     notify: Literal["changed", "always"] = "changed"
     tenant: str = Field(DEFAULT_TENANT, pattern=TENANT.pattern)
@@ -81,6 +85,7 @@ class ScheduleView(BaseModel):
     id: str
     tenant: str
     question: str
+    mode: str = "react"
     every: str | None = None
     cron: str | None = None
     notify: str = "changed"
@@ -132,28 +137,31 @@ class Schedules:
 
         schedule_id = check_session_id(options.id or f"schedule-{uuid.uuid4().hex[:10]}")
         spec = spec_of(options, self.settings.schedule_min_interval)
-        webhook = options.webhook
-        if webhook is not None:
-            webhook = webhook.model_copy(update={"events": NOTIFY_EVENTS[options.notify]})
         asked = AskOptions(
             question=options.question, report=options.report, tenant=options.tenant,
-            webhook=webhook,
+            webhook=options.webhook, mode=options.mode, branches=options.branches,
         )  # fmt: skip
         validate(self.settings, asked)
         request = inputs.research_input(self.settings, asked, {})
         await inputs.check_webhook(self.settings, request.webhook)
         request = await inputs.stamp(self.client, self.settings, request)
-        request = request.model_copy(
-            update={"schedule": ScheduleLink(id=schedule_id, notify=options.notify)}
-        )
+        webhook = request.webhook  # asked, or DEEPRESEARCH_WEBHOOK_URL's: events by `notify`
+        if webhook is not None:
+            webhook = webhook.model_copy(update={"events": NOTIFY_EVENTS[options.notify]})
+        link = ScheduleLink(id=schedule_id, notify=options.notify)
+        request = request.model_copy(update={"schedule": link, "webhook": webhook})
         owned = tenant_options(request, BATCH_PRIORITY)
         indexed = owned.get("search_attributes")
         pairs = list(indexed.search_attributes) if indexed is not None else []
         if request.indexed:
             pairs.append(SearchAttributePair(search_attributes.SCHEDULE, schedule_id))
+        run: Any = ResearchWorkflow.run
+        argument: Any = request
+        if options.mode == "heavy":
+            run, argument = HeavyWorkflow.run, inputs.heavy_input(self.settings, asked, request)
         action = ScheduleActionStartWorkflow(
-            ResearchWorkflow.run,
-            request,
+            run,
+            argument,
             id=schedule_id,
             task_queue=self.settings.task_queue,
             memo=owned["memo"],
@@ -164,6 +172,7 @@ class Schedules:
         memo = {
             "tenant": options.tenant,
             "question": options.question[:1000],
+            "mode": options.mode,
             "notify": options.notify,
             "every": options.every,
             "cron": options.cron,
@@ -305,6 +314,21 @@ async def recent_runs(client: Client, schedule_id: str) -> list[ScheduleRun]:
     return runs
 
 
+async def run_pages(client: Client, session_id: str) -> dict[str, str]:
+    """URL -> blob digest of the pages a run read: its own, and a Heavy run's branches'."""
+    histories = await session_histories(client, session_id)
+    pages = await pages_read(client, histories)
+    for history in histories:
+        for event in history.events:
+            if event.event_type != EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+                continue
+            child = event.start_child_workflow_execution_initiated_event_attributes
+            if child.workflow_type.name == ResearchWorkflow.__name__:
+                branch = await session_histories(client, child.workflow_id)
+                pages = await pages_read(client, branch) | pages
+    return pages
+
+
 async def compare_runs(client: Client, request: CompareRequest) -> Comparison:
     """This run against the newest completed run of its schedule that started before it:
     sources new and gone, pages read by both whose content (blob digest) differs, and
@@ -321,8 +345,8 @@ async def compare_runs(client: Client, request: CompareRequest) -> Comparison:
         return Comparison()
     previous = earlier[0].session_id  # newest first
     report = await client.get_workflow_handle(previous, result_type=ResearchReport).result()
-    before = await pages_read(client, await session_histories(client, previous))
-    now = await pages_read(client, await session_histories(client, request.session_id))
+    before = await run_pages(client, previous)
+    now = await run_pages(client, request.session_id)
     return Comparison(
         previous=previous,
         new=[url for url in request.sources if url not in report.sources],

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from workers.workflows.options import WRITING_TIMEOUT, policy_options
     from workers.workflows.reports import assemble, write_report
     from workers.workflows.research import ResearchWorkflow, root_message
+    from workers.workflows.scheduled import compare_with_last
     from workers.workflows.webhooks import Sent, announce
 
 
@@ -104,6 +105,7 @@ class HeavyWorkflow:
                 "return_trajectory": True,
                 "report": False,
                 "webhook": None,  # the Heavy session announces itself, not each branch
+                "schedule": None,  # and compares itself with its schedule's last run
             }
         )
         try:
@@ -139,6 +141,13 @@ class HeavyWorkflow:
         except FailureError as error:  # no branch answered, or an aggregation failed for good
             await self._announce(request, "failed", status="failed", error=root_message(error))
             raise
+        link = request.session.schedule
+        if link is not None:
+            report.schedule_id = link.id
+            report.comparison = await compare_with_last(
+                link, report, request.session.activities, task_queue=request.task_queue
+            )
+        compared = {"comparison": report.comparison.model_dump()} if report.comparison else {}
         event = "cancelled" if report.termination == prompts.TERMINATION_CANCELLED else "completed"
         await self._announce(
             request,
@@ -147,7 +156,12 @@ class HeavyWorkflow:
             termination=report.termination,
             answer=report.answer,
             spent=report.spent.model_dump(),
+            **compared,
         )
+        if report.comparison is not None and report.comparison.any():
+            await self._announce(
+                request, "changed", status="completed", answer=report.answer, **compared
+            )
         return report
 
     async def _announce(self, request: HeavyInput, event: str, **data: Any) -> None:

@@ -15,7 +15,6 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.langgraph import graph
 
     from activities.plan import DraftedPlan, PlanRequest
-    from activities.schedules import CompareRequest, Comparison
     from graphs import prompts
     from graphs.budget import TENANT_HOLD, Budget, lifted, spent
     from graphs.plan import (
@@ -42,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workers.workflows.options import ActivityPolicy, policy_options
     from workers.workflows.reports import assemble, write_report
+    from workers.workflows.scheduled import compare_with_last
     from workers.workflows.webhooks import Sent, announce
 
 RECURSION_LIMIT = 100_000  # supersteps; the session's own limits end it long before
@@ -52,7 +52,6 @@ READ_IN_ONE = "read-in-one-activity"
 USAGE_MEMO = "usage-memo"
 TENANT_CHECK_TIMEOUT = timedelta(minutes=1)
 PLANNING_TIMEOUT = timedelta(minutes=5)
-COMPARE_TIMEOUT = timedelta(minutes=2)
 
 
 def describe_update(node: str, update: dict[str, Any]) -> str | None:
@@ -529,7 +528,8 @@ class ResearchWorkflow:
                 )
             )
         written = None
-        if request.report and final.get("termination") != prompts.TERMINATION_REJECTED:
+        unplanned = self._plan is not None and self._plan.status == "rejected"
+        if request.report and not unplanned:  # a rejected plan: nothing was read to report
             self._progress.node = "report"
             written = await write_report(
                 request.question,
@@ -565,7 +565,9 @@ class ResearchWorkflow:
         self._progress.spent = report.spent
         if request.schedule is not None:
             report.schedule_id = request.schedule.id
-            report.comparison = await self._compare(request, report)
+            report.comparison = await compare_with_last(
+                request.schedule, report, request.activities
+            )
         cancelled = report.termination in (
             prompts.TERMINATION_CANCELLED,
             prompts.TERMINATION_REJECTED,
@@ -581,22 +583,3 @@ class ResearchWorkflow:
         if report.comparison is not None and report.comparison.any():
             await self._announce("changed", status="completed", answer=report.answer, **compared)
         return report
-
-    async def _compare(self, request: ResearchInput, report: ResearchReport) -> Comparison | None:
-        """A scheduled run against the run of its schedule before it; None when the check
-        fails for good (the run itself stands)."""
-        assert request.schedule is not None
-        try:
-            return await workflow.execute_activity(
-                "schedule.compare",
-                CompareRequest(
-                    schedule_id=request.schedule.id,
-                    session_id=workflow.info().workflow_id,
-                    answer=report.answer,
-                    sources=report.sources,
-                ),
-                result_type=Comparison,
-                **policy_options(request.activities, COMPARE_TIMEOUT, summary="compare: last run"),
-            )
-        except ActivityError:
-            return None

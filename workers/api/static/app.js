@@ -48,26 +48,30 @@ function setUpAsk() {
       if (file instanceof File && !file.name && file.size === 0) data.delete("files[]");
     }
     if ($("#mode").value !== "heavy") data.delete("branches");
-    $("#ask-button").disabled = true;
-    try {
-      const response = await fetch("/v1/sessions", {
-        method: "POST",
-        body: data,
-        headers: CSRF,
-        credentials: "same-origin",
-      });
-      if (!response.ok) {
-        message.textContent = await errorOf(response);
-        return;
-      }
-      const started = await response.json();
-      window.location.assign(`/sessions/${encodeURIComponent(started.id)}`);
-    } catch (failure) {
-      message.textContent = `cannot reach the API: ${failure}`;
-    } finally {
-      $("#ask-button").disabled = false;
-    }
+    await startSession({ body: data, headers: CSRF }, message, $("#ask-button"));
   });
+}
+
+// POST /v1/sessions, then open the new session's page (or say why not, in one line)
+async function startSession(request, message, button) {
+  button.disabled = true;
+  try {
+    const response = await fetch("/v1/sessions", {
+      method: "POST",
+      credentials: "same-origin",
+      ...request,
+    });
+    if (!response.ok) {
+      message.textContent = await errorOf(response);
+      return;
+    }
+    const started = await response.json();
+    window.location.assign(`/sessions/${encodeURIComponent(started.id)}`);
+  } catch (failure) {
+    message.textContent = `cannot reach the API: ${failure}`;
+  } finally {
+    button.disabled = false;
+  }
 }
 
 // -- the session page --------------------------------------------------------------------------
@@ -312,28 +316,12 @@ function setUpFollowUp() {
     event.preventDefault();
     const message = $("#follow-up-error");
     message.textContent = "";
-    $("#follow-up-button").disabled = true;
-    try {
-      const response = await fetch("/v1/sessions", {
-        method: "POST",
-        headers: { ...CSRF, "Content-Type": "application/json" },
-        body: JSON.stringify({
-          question: $("#follow-up-question").value,
-          follow_up_of: form.dataset.followUpOf,
-        }),
-        credentials: "same-origin",
-      });
-      if (!response.ok) {
-        message.textContent = await errorOf(response);
-        return;
-      }
-      const started = await response.json();
-      window.location.assign(`/sessions/${encodeURIComponent(started.id)}`);
-    } catch (failure) {
-      message.textContent = `cannot reach the API: ${failure}`;
-    } finally {
-      $("#follow-up-button").disabled = false;
-    }
+    const body = { question: $("#follow-up-question").value, follow_up_of: form.dataset.followUpOf };
+    await startSession(
+      { body: JSON.stringify(body), headers: { ...CSRF, "Content-Type": "application/json" } },
+      message,
+      $("#follow-up-button"),
+    );
   });
 }
 
