@@ -21,7 +21,7 @@ async def _show(session_id: str, as_json: bool, follow: bool) -> None:
     from workers.client import Sessions
 
     sessions = await Sessions.connect()
-    timeline = await sessions.timeline(session_id)
+    timeline = await sessions.timeline(session_id, links=not follow)
     if not follow:
         if as_json:
             out.print_json(json.dumps({"session_id": session_id, **timeline}, default=str))
@@ -39,6 +39,7 @@ async def _show(session_id: str, as_json: bool, follow: bool) -> None:
             else:
                 print_step(printed, step)
         if timeline["status"] != "running":
+            timeline |= await sessions.links(session_id)
             if as_json:
                 outcome = {k: v for k, v in timeline.items() if k != "steps"}
                 out.print(json.dumps(outcome, default=str), highlight=False)
@@ -46,7 +47,7 @@ async def _show(session_id: str, as_json: bool, follow: bool) -> None:
                 print_outcome(timeline)
             return
         await asyncio.sleep(1.0)
-        timeline = await sessions.timeline(session_id)
+        timeline = await sessions.timeline(session_id, links=False)
 
 
 @app.command()

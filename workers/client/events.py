@@ -61,7 +61,7 @@ async def session_events(
         ended = status not in ("running", "continued_as_new")
         if length != seen or ended:
             seen = length
-            timeline = await sessions.timeline(session_id)
+            timeline = await sessions.timeline(session_id, links=False)
             steps = timeline["steps"]
             ended = ended and timeline["status"] != "running"
             while delivered < len(steps) and (

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -17,6 +19,7 @@ from temporalio.client import (
     ScheduleActionExecutionStartWorkflow,
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
+    ScheduleDescription,
     ScheduleHandle,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
@@ -56,6 +59,17 @@ class ScheduleNotFound(SessionError):
 
     def __init__(self, schedule_id: str) -> None:
         super().__init__(f"no schedule with id {schedule_id!r}")
+
+
+@contextmanager
+def found(schedule_id: str) -> Iterator[None]:
+    """Temporal's NOT_FOUND for a schedule as our one-line ScheduleNotFound."""
+    try:
+        yield
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise ScheduleNotFound(schedule_id) from None
+        raise
 
 
 class ScheduleOptions(BaseModel):
@@ -206,13 +220,9 @@ class Schedules:
             raise
         return await self.show(schedule_id)
 
-    async def _memo(self, schedule_id: str) -> tuple[Any, dict[str, Any]]:
-        try:
+    async def _memo(self, schedule_id: str) -> tuple[ScheduleDescription, dict[str, Any]]:
+        with found(schedule_id):
             described = await self._handle(schedule_id).describe()
-        except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                raise ScheduleNotFound(schedule_id) from None
-            raise
         return described, await described.memo()
 
     async def check_access(self, caller: Caller, schedule_id: str) -> None:
@@ -230,7 +240,7 @@ class Schedules:
             paused=state.paused,
             note=state.note or "",
             next_runs=[t.isoformat() for t in described.info.next_action_times[:3]],
-            runs=await self._runs(schedule_id),
+            runs=await recent_runs(self.client, schedule_id, described),
         )
         for run in view.runs:
             if run.status == "completed":
@@ -240,9 +250,6 @@ class Schedules:
                     view.last_comparison = report.comparison.model_dump()
                 break
         return view
-
-    async def _runs(self, schedule_id: str) -> list[ScheduleRun]:
-        return await recent_runs(self.client, schedule_id)
 
     async def list(self, tenant: str | None = None) -> list[ScheduleView]:
         """Schedules (of `tenant`; None: all), without their runs."""
@@ -263,38 +270,42 @@ class Schedules:
         return sorted(views, key=lambda view: view.id)
 
     async def pause(self, schedule_id: str, note: str = "") -> ScheduleView:
-        await self._memo(schedule_id)
-        await self._handle(schedule_id).pause(note=note.strip() or "paused")
+        with found(schedule_id):
+            await self._handle(schedule_id).pause(note=note.strip() or "paused")
         return await self.show(schedule_id)
 
     async def unpause(self, schedule_id: str) -> ScheduleView:
-        await self._memo(schedule_id)
-        await self._handle(schedule_id).unpause(note="unpaused")
+        with found(schedule_id):
+            await self._handle(schedule_id).unpause(note="unpaused")
         return await self.show(schedule_id)
 
     async def trigger(self, schedule_id: str) -> ScheduleView:
         """A run now (skipped while the last still runs, as any run is)."""
-        await self._memo(schedule_id)
-        await self._handle(schedule_id).trigger()
+        with found(schedule_id):
+            await self._handle(schedule_id).trigger()
         return await self.show(schedule_id)
 
     async def delete(self, schedule_id: str) -> None:
         """The schedule goes; its runs stay, as the sessions they are."""
-        await self._memo(schedule_id)
-        await self._handle(schedule_id).delete()
+        with found(schedule_id):
+            await self._handle(schedule_id).delete()
 
 
-async def recent_runs(client: Client, schedule_id: str) -> list[ScheduleRun]:
+async def recent_runs(
+    client: Client, schedule_id: str, described: ScheduleDescription | None = None
+) -> list[ScheduleRun]:
     """The schedule's recent runs (the server keeps its last ten), newest first, with each
-    session's status now; a run whose session is gone is left out."""
+    session's status now; a run whose session is gone is left out. `described`: the
+    schedule's description, when the caller has it already."""
     from workers.client.sessions import status_name
 
-    try:
-        described = await client.get_schedule_handle(schedule_id).describe()
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            return []  # deleted while its last run ran
-        raise
+    if described is None:
+        try:
+            described = await client.get_schedule_handle(schedule_id).describe()
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return []  # deleted while its last run ran
+            raise
     runs = []
     for done in reversed(described.info.recent_actions):
         action = done.action

@@ -602,9 +602,10 @@ class Sessions:
                 raise SessionNotFound(session_id) from None
             raise
 
-    async def timeline(self, session_id: str) -> dict[str, Any]:
+    async def timeline(self, session_id: str, links: bool = True) -> dict[str, Any]:
         """What `show --json` prints: the steps and the outcome, from the history; while it
-        runs, its live progress too (what it spent, whether it waits for budget)."""
+        runs, its live progress too (what it spent, whether it waits for budget); with
+        `links`, its follow-up links (a visibility query: pollers of steps leave them out)."""
         histories = await self.histories(session_id)
         timeline = await read_timeline(self.client, histories)
         if timeline.get("status") == "running" and not await self.is_heavy(session_id):
@@ -614,12 +615,14 @@ class Sessions:
         sent = await webhook_deliveries(self.client, histories)
         if sent:
             timeline["webhooks"] = sent
-        return {**timeline, **await self.links(session_id)}
+        return {**timeline, **await self.links(session_id)} if links else timeline
 
-    async def links(self, session_id: str) -> dict[str, Any]:
+    async def links(self, session_id: str, memo: dict[str, Any] | None = None) -> dict[str, Any]:
         """A session's follow-up links, both ways: the session it follows (`follow_up_of`)
-        and its own follow-ups (`follow_ups`); only those that exist."""
-        memo = await (await self.describe(session_id)).memo()
+        and its own follow-ups (`follow_ups`); only those that exist. `memo`: the session's,
+        when the caller has it already."""
+        if memo is None:
+            memo = await (await self.describe(session_id)).memo()
         links: dict[str, Any] = {}
         if isinstance(memo.get(FOLLOW_UP_MEMO), str):
             links["follow_up_of"] = memo[FOLLOW_UP_MEMO]

@@ -320,10 +320,17 @@ async def last_turn_state(
     session resumes, with the whole conversation (an iterative round's input holds only the
     question and the last round: the earlier rounds come from the earlier calls' inputs).
     None when no model call was scheduled."""
-    state, _ = await _last_think(client, histories)
+    return (await _last_turn(client, histories))[0]
+
+
+async def _last_turn(
+    client: Client, histories: Sequence[WorkflowHistory]
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """`last_turn_state` and the last model call's result (None if it did not finish)."""
+    state, result = await _last_think(client, histories)
     if state is None or strategy_of(state).name == "react":
-        return state
-    return {**state, "messages": await _every_round(client, histories)}
+        return state, result
+    return {**state, "messages": await _every_round(client, histories)}, result
 
 
 async def _every_round(client: Client, histories: Sequence[WorkflowHistory]) -> list[Any]:
@@ -357,10 +364,9 @@ async def earlier_context(
     """What a follow-up starts from (`ask --follow-up`): the earlier session's conversation as
     its last model call saw it plus that call's reply, its ledger, and the pages it read (URL
     -> blob digest, so that they are not fetched again). None before any model call."""
-    state = await last_turn_state(client, histories)
+    state, result = await _last_turn(client, histories)
     if state is None:
         return None
-    _, result = await _last_think(client, histories)
     messages = list(state.get("messages") or [])
     if result and result.get("messages"):
         messages.append(result["messages"][-1])

@@ -108,10 +108,11 @@ async def session_view(sessions: Sessions, session_id: str) -> SessionView:
             view.question = view.question or report.question
     found = (view.progress or {}).get("plan") or (view.result or {}).get("plan")
     view.plan = found if isinstance(found, dict) else None
-    links = await sessions.links(session_id)
+    memo = await execution.memo()
+    links = await sessions.links(session_id, memo)
     view.follow_up_of = links.get("follow_up_of")
     view.follow_ups = links.get("follow_ups") or []
-    if (await execution.memo()).get(WEBHOOK_MEMO):
+    if memo.get(WEBHOOK_MEMO):
         view.webhooks = await sessions.webhooks(session_id)
     return view
 
