@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -313,6 +314,8 @@ async def healthy(endpoint: ModelEndpoint, timeout: float = 3.0) -> bool:
 async def think(state: dict[str, Any], endpoint: ModelEndpoint | None = None) -> dict[str, Any]:
     """One research turn: render the conversation, call the model, parse its actions."""
     endpoint = endpoint or current().research_model
+    if state.get("model"):  # a fork asks the same server for another of its models
+        endpoint = dataclasses.replace(endpoint, model=state["model"])
     turn = state.get("llm_calls", 0) + 1
     messages = to_messages(state["messages"])
     sampling = Sampling(**state.get("sampling", {}))

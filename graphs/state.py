@@ -181,6 +181,7 @@ class ResearchState(TypedDict, total=False):
     context_tokens: int
     clock: Annotated[float, latest]
     replica: str  # the inference replica serving this session (cache affinity)
+    model: str  # a fork's model name for its own turns (absent: the endpoint's)
     forced: bool
     steered: int
     cancelled: str

@@ -22,6 +22,8 @@ from workers.api.schemas import (
     BudgetOut,
     CancelRequest,
     ErrorOut,
+    ForkedOut,
+    ForkRequest,
     Health,
     PlanOut,
     RejectRequest,
@@ -206,6 +208,22 @@ async def list_sessions(
     return await list_page(sessions, status, since, q, limit, cursor, tenant)
 
 
+@router.get(
+    "/sessions/compare",
+    summary="Two sessions side by side from where they diverge (what `compare --json` prints)",
+    response_class=JSONText,
+)
+async def compare_sessions(
+    sessions: SessionsDep,
+    caller: CallerDep,
+    a: Annotated[str, Query(description="A session id (e.g. the original).")],
+    b: Annotated[str, Query(description="Another session id (e.g. its fork).")],
+) -> JSONText:
+    for session_id in (a, b):
+        await sessions.check_access(caller, session_id)
+    return JSONText(await sessions.compare(a, b))
+
+
 @router.get("/sessions/{session_id}", response_model=SessionView, summary="One session")
 async def get_session(session_id: Visible, sessions: SessionsDep) -> SessionView:
     """Status; while running, live progress; once ended, the answer, sources, termination,
@@ -343,6 +361,30 @@ async def usage(
         tenant = caller.tenant
     rows = await sessions.usage(since, tenant)
     return UsageOut(since=since, usage=[row.model_dump() for row in rows])  # type: ignore[misc]
+
+
+@router.post(
+    "/sessions/{session_id}/fork",
+    status_code=202,
+    response_model=ForkedOut,
+    summary="A new session whose first steps are this one's, live from the next with changes",
+)
+async def fork(
+    session_id: Visible, body: ForkRequest, sessions: SessionsDep, caller: CallerDep
+) -> JSONResponse:
+    """Steps 1..`at_step` are taken from this session's record (nothing is sent again for
+    them); the fork goes on live from the next step with the model, strategy, dialect or
+    question given, as the caller's tenant's session."""
+    started = await sessions.fork(session_id, body.options(caller.tenant), body.id)
+    out = ForkedOut(
+        id=started.session_id,
+        forked_from=session_id,
+        at_step=body.at_step,
+        live_from=started.resumed_at or body.at_step + 1,
+    )
+    return JSONResponse(
+        out.model_dump(), status_code=202, headers={"Location": f"/v1/sessions/{out.id}"}
+    )
 
 
 @router.post(

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from graphs.budget import Budget, OnBudget, Spent
 from graphs.plan import Plan
 from workers.client import AskOptions, InvalidRequest
-from workers.client.inputs import MAX_LLM_CALLS, WebhookRequest, one_line
+from workers.client.inputs import MAX_LLM_CALLS, ForkOptions, WebhookRequest, one_line
 
 SESSION_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
@@ -123,6 +123,35 @@ class StartedOut(BaseModel):
         "session (stopped: failed, terminated or timed out; resume continues it)."
     )
     heavy: bool = False
+
+
+class ForkRequest(BaseModel):
+    """`POST /v1/sessions/{id}/fork`: what changes from step `at_step` + 1 on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at_step: int = Field(ge=1, le=MAX_LLM_CALLS, description="The last step taken over.")
+    model: str | None = Field(
+        None, min_length=1, max_length=200, description="The model name its own turns ask for."
+    )
+    strategy: Literal["react", "iterative"] | None = None
+    dialect: Literal["tongyi", "openai"] | None = None
+    question: str | None = Field(None, description="A new question in place of the original's.")
+    report: bool = False
+    id: str | None = Field(None, description="The fork's session id (default: a new one).")
+
+    def options(self, tenant: str) -> ForkOptions:
+        return ForkOptions(**self.model_dump(exclude={"id"}), tenant=tenant)
+
+
+class ForkedOut(BaseModel):
+    id: str
+    status: Literal["started"] = "started"
+    forked_from: str
+    at_step: int
+    live_from: int = Field(
+        description="Its first step run live (the steps before: the original's)."
+    )
 
 
 class ResumedOut(BaseModel):

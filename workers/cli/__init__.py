@@ -9,6 +9,7 @@ import sys
 from workers.cli import (  # noqa: F401 - registers the commands
     blobs,
     budget,
+    compare,
     demo,
     evaluate,
     inspect,

@@ -184,6 +184,8 @@ def print_step(number: int, step: dict[str, Any]) -> None:
         retries += f" · {step['duration_s']:.2f}s"
     if retried and "total_s" in step:
         retries += f", {step['total_s']:.2f}s with its retries"
+    if step.get("from"):  # a fork's step, taken over from the original's record
+        retries += f" · from {safe(step['from'])}"
     out.print(
         f"[cyan]{number:>3}. {safe(step['summary'] or step['node'])}[/cyan]"
         f" [dim]({step['status']}{retries})[/dim]"
@@ -229,6 +231,13 @@ def print_outcome(timeline: dict[str, Any]) -> None:
         out.print(f"follow-up of {safe(timeline['follow_up_of'])}", highlight=False)
     if timeline.get("follow_ups"):
         out.print(f"follow-ups: {safe(', '.join(timeline['follow_ups']))}", highlight=False)
+    origin = timeline.get("forked_from")
+    if origin:
+        out.print(
+            f"forked from {safe(origin['session'])} at step {origin['step']}", highlight=False
+        )
+    if timeline.get("forks"):
+        out.print(f"forks: {safe(', '.join(timeline['forks']))}", highlight=False)
     plan = progress.get("plan") or (timeline.get("report") or {}).get("plan")
     if plan:
         for line in plan_lines(str(timeline.get("session_id", "ID")), plan):

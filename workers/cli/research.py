@@ -29,7 +29,7 @@ from workers.hosting import background
 if TYPE_CHECKING:  # the session layer and the worker load with the command that runs
     from graphs.budget import Budget
     from workers.client import AskOptions, Sessions
-    from workers.client.inputs import WebhookRequest
+    from workers.client.inputs import ForkOptions, WebhookRequest
     from workers.workflows.models import ResearchReport
 
 WEBHOOK_GRACE = 15.0  # seconds `ask` keeps its worker for the session's webhook messages
@@ -361,6 +361,85 @@ def resume(
 ) -> None:
     """Continue a failed session from its last model call, keeping everything done before it."""
     run(_resume(session_id, as_json, detach, worker))
+
+
+async def _fork(
+    session_id: str,
+    options: ForkOptions,
+    new_id: str | None,
+    *,
+    as_json: bool,
+    detach: bool,
+    worker: bool,
+) -> None:
+    from activities.llm import probe
+    from workers.client import Sessions
+    from workers.hosting.research_worker import research_endpoint
+
+    settings = load_settings()
+    log_to_file(settings, "ask.log")
+    if worker:
+        await probe(research_endpoint(settings))
+    sessions = await Sessions.connect(settings)
+    started = await sessions.fork(session_id, options, new_id)
+    if not as_json:
+        err.print(
+            f"{started.session_id}: forked from {session_id} after step {options.at_step}; "
+            f"live from step {started.resumed_at}"
+        )
+    await follow(sessions, started.session_id, as_json=as_json, detach=detach, worker=worker)
+
+
+@app.command()
+def fork(
+    session_id: Annotated[str, typer.Argument(help="Id of the session to fork (any status).")],
+    at_step: Annotated[
+        int, typer.Option("--at-step", min=1, help="The last of its steps the fork takes over.")
+    ],
+    model: Annotated[
+        str | None, typer.Option(help="The model name its own turns ask the endpoint for.")
+    ] = None,
+    strategy: Annotated[str | None, typer.Option(help="react or iterative.")] = None,
+    dialect: Annotated[str | None, typer.Option(help="tongyi or openai.")] = None,
+    question: Annotated[
+        str | None, typer.Option(help="A new question in place of the original's.")
+    ] = None,
+    report: Annotated[bool, typer.Option("--report", help="Also write a report.")] = False,
+    tenant: Annotated[
+        str | None, typer.Option(help="Whose fork (default: the original's tenant).")
+    ] = None,
+    new_id: Annotated[str | None, typer.Option("--id", help="The fork's session id.")] = None,
+    as_json: JsonOption = False,
+    detach: DetachOption = False,
+    worker: WorkerOption = True,
+) -> None:
+    """A new session whose steps 1..K are the original's (from its record: nothing is sent
+    again for them), going on live from step K+1 with the changes given."""
+
+    def options() -> ForkOptions:
+        from pydantic import ValidationError
+
+        from workers.client.inputs import ForkOptions, one_line
+
+        if strategy not in (None, *STRATEGY_NAMES):
+            raise CliError("--strategy is react or iterative")
+        if dialect not in (None, "tongyi", "openai"):
+            raise CliError("--dialect is tongyi or openai")
+        try:
+            return ForkOptions(
+                at_step=at_step,
+                model=model,
+                strategy=strategy,  # type: ignore[arg-type]
+                dialect=dialect,  # type: ignore[arg-type]
+                question=question,
+                report=report,
+                tenant=tenant,
+            )
+        except ValidationError as error:
+            raise CliError(one_line(error)) from None
+
+    flags = {"as_json": as_json, "detach": detach, "worker": worker}
+    run(_fork(session_id, run(options), new_id, **flags))
 
 
 async def _watch(session_id: str, as_json: bool) -> None:

@@ -31,7 +31,7 @@ from workers.eval.data import EvalItem
 from workers.workflows import search_attributes
 from workers.workflows.evaluation import EvalInput
 from workers.workflows.heavy import HeavyInput
-from workers.workflows.models import HistoryBudget, ResearchInput
+from workers.workflows.models import ForkFrom, HistoryBudget, ResearchInput
 from workers.workflows.options import ActivityPolicy
 from workers.workflows.webhooks import WebhookSpec
 
@@ -60,6 +60,25 @@ class AskOptions(BaseModel):
     plan: bool = Field(False, description="Draft a plan first and wait for its approval.")
     follow_up_of: str | None = Field(
         None, description="A completed session this one goes on from (its conversation, pages)."
+    )
+
+
+class ForkOptions(BaseModel):
+    """What a user changes in a fork (the CLI's `fork` flags, the API's request body); what
+    it does not name stays the original's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at_step: int = Field(ge=1, le=MAX_LLM_CALLS, description="The last step taken over.")
+    model: str | None = Field(
+        None, min_length=1, max_length=200, description="The model name its own turns ask for."
+    )
+    strategy: Strategy | None = None
+    dialect: Literal["tongyi", "openai"] | None = None
+    question: str | None = Field(None, description="A new question in place of the original's.")
+    report: bool = False
+    tenant: str | None = Field(
+        None, pattern=TENANT.pattern, description="Whose fork (None: the original's tenant)."
     )
 
 
@@ -253,14 +272,18 @@ def _research_input(**fields: Any) -> ResearchInput:
         raise InvalidRequest(one_line(error)) from None
 
 
-def research_input(settings: Settings, options: AskOptions, files: dict[str, str]) -> ResearchInput:
-    """A single session's input (the template of a Heavy session's branches), before `stamp`."""
-    size = len(options.question.encode("utf-8", "surrogatepass"))
+def check_question_size(settings: Settings, question: str) -> None:
+    size = len(question.encode("utf-8", "surrogatepass"))
     if size > settings.max_question_bytes:
         raise InvalidRequest(
             f"question: {size} bytes is longer than the {settings.max_question_bytes} allowed "
             "(DEEPRESEARCH_MAX_QUESTION_BYTES); put long material in a file"
         )
+
+
+def research_input(settings: Settings, options: AskOptions, files: dict[str, str]) -> ResearchInput:
+    """A single session's input (the template of a Heavy session's branches), before `stamp`."""
+    check_question_size(settings, options.question)
     tenant = tenant_budgets(settings.tenant_budgets_file).of(options.tenant)
     on_budget = options.on_budget or tenant.on_budget or "answer"
     if options.mode == "heavy" and on_budget == "pause":
@@ -318,6 +341,31 @@ def resume_input(
         resume_state=state,
         resumed_from=resumed_from,
         tenant=tenant,
+    )
+
+
+def fork_input(settings: Settings, fork: ForkFrom, options: ForkOptions) -> ResearchInput:
+    """A fork's input, before `stamp`: the original's limits, sampling, files, dialect and
+    strategy unless changed; its own budget (its tenant's default), prices and report."""
+    state = fork.state
+    question = options.question if options.question is not None else state.get("question", "")
+    check_question_size(settings, question)
+    owner = options.tenant or DEFAULT_TENANT
+    tenant = tenant_budgets(settings.tenant_budgets_file).of(owner)
+    return _research_input(
+        question=question,
+        limits=ResearchLimits(**state.get("limits", {})),
+        sampling=Sampling(**state.get("sampling", {})),
+        files=dict(state.get("files") or {}),
+        protocol=options.dialect or state.get("protocol", "tongyi"),
+        strategy=options.strategy or state.get("strategy", "react"),
+        budget=Budget().capped(tenant.session),
+        on_budget=tenant.on_budget or "answer",
+        prices=price_table(settings.prices).of(options.model or settings.model or ""),
+        tenant=owner,
+        tenant_watch_seconds=settings.tenant_watch_seconds if period_bounded(tenant) else 0,
+        report=options.report,
+        fork=fork,
     )
 
 

@@ -39,6 +39,7 @@ from graphs.budget import Budget
 from graphs.plan import Approval, NotWaiting, Plan
 from workers.boundary.keys import DEFAULT_TENANT, TENANT, Caller
 from workers.client import inputs
+from workers.client.compare import compare as compare_sessions
 from workers.client.errors import (
     InvalidRequest,
     SessionConflict,
@@ -51,8 +52,10 @@ from workers.client.inputs import AskOptions
 from workers.client.timeline import (
     earlier_context,
     last_turn_state,
+    pages_read,
     read_timeline,
     session_histories,
+    state_at_step,
     tongyi_record,
 )
 from workers.client.usage import UsageRow, check_tenant_budget
@@ -64,7 +67,7 @@ from workers.hosting.blobs import blob_store
 from workers.hosting.research_worker import connect
 from workers.workflows import search_attributes
 from workers.workflows.heavy import HeavyProgress, HeavyWorkflow
-from workers.workflows.models import FollowUp, Progress, ResearchInput, ResearchReport
+from workers.workflows.models import FollowUp, ForkFrom, Progress, ResearchInput, ResearchReport
 from workers.workflows.research import ResearchWorkflow, root_message
 
 STATUSES = {
@@ -159,6 +162,7 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_MEMO = "webhook"
 FOLLOW_UP_MEMO = "follow_up_of"  # a follow-up's earlier session
+FORK_MEMO = "forked_from"  # a fork's original session and step: {"session": ..., "step": N}
 
 
 def tenant_options(request: ResearchInput, priority: int = INTERACTIVE_PRIORITY) -> dict[str, Any]:
@@ -173,6 +177,9 @@ def tenant_options(request: ResearchInput, priority: int = INTERACTIVE_PRIORITY)
     if request.follow_up is not None:
         memo[FOLLOW_UP_MEMO] = request.follow_up.of
         pairs.append(SearchAttributePair(search_attributes.FOLLOW_UP_OF, request.follow_up.of))
+    if request.fork is not None:
+        memo[FORK_MEMO] = {"session": request.fork.of, "step": request.fork.step}
+        pairs.append(SearchAttributePair(search_attributes.FORK_OF, request.fork.of))
     options: dict[str, Any] = {
         "memo": memo,
         "priority": Priority(priority_key=priority, fairness_key=request.tenant),
@@ -432,12 +439,66 @@ class Sessions:
     async def follow_ups(self, session_id: str) -> list[str]:
         """The ids of the follow-ups of a session, oldest first (where the server indexes
         our search attributes)."""
-        query = f"{search_attributes.FOLLOW_UP_OF.name} = '{check_session_id(session_id)}'"
+        return await self._linked(search_attributes.FOLLOW_UP_OF.name, session_id)
+
+    async def forks(self, session_id: str) -> list[str]:
+        """The ids of the forks of a session, oldest first (where the server indexes our
+        search attributes)."""
+        return await self._linked(search_attributes.FORK_OF.name, session_id)
+
+    async def _linked(self, attribute: str, session_id: str) -> list[str]:
+        query = f"{attribute} = '{check_session_id(session_id)}'"
         try:
             found = [execution.id async for execution in self.client.list_workflows(query)]
         except RPCError:  # the attribute is not indexed here
             return []
         return found[::-1]
+
+    async def fork(
+        self, session_id: str, options: inputs.ForkOptions, new_id: str | None
+    ) -> Started:
+        """A new session whose steps 1..N are the original's, from its recorded results (no
+        model or tool call sent for them), going on live from step N+1 with the changes asked
+        for. The original may still be running (any step whose next turn has begun)."""
+        check_session_id(session_id)
+        new_id = new_session_id(new_id)
+        await self._require(session_id)
+        if await self.is_heavy(session_id):
+            raise SessionConflict(heavy_parent(session_id, "fork"))
+        if await self.status(new_id) is not None:
+            raise SessionConflict(f"the session id {new_id!r} is taken; choose another")
+        histories = await self.histories(session_id)
+        step = options.at_step
+        state, begun = await state_at_step(self.client, histories, step)
+        if state is None:
+            taken = max(begun - 1, 0)
+            raise SessionConflict(
+                f"session {session_id} has {taken} completed step(s) followed by a model turn; "
+                f"fork it at a step from 1 to {taken}"
+                if taken
+                else f"session {session_id} has no completed step followed by a model turn yet"
+            )
+        ledger = {entry.get("url") for entry in state.get("ledger") or []}
+        pages = {u: b for u, b in (await pages_read(self.client, histories)).items() if u in ledger}
+        fork = ForkFrom(
+            of=session_id,
+            step=step,
+            state=state,
+            pages=pages,
+            model=options.model,
+            question=options.question,
+        )
+        options = options.model_copy(
+            update={"tenant": options.tenant or await self.owner(session_id)}
+        )
+        request = inputs.fork_input(self.settings, fork, options)
+        await check_tenant_budget(self.client, self.settings, request.tenant, datetime.now(UTC))
+        stamped = await inputs.stamp(self.client, self.settings, request)
+        request = stamped.model_copy(
+            update={"model": options.model or stamped.model, "protocol": request.protocol}
+        )
+        await self._start_owned(ResearchWorkflow.run, request, request, id=new_id)
+        return Started(new_id, "started", resumed_at=step + 1)
 
     async def resume(self, session_id: str) -> Started:
         """Continue a failed or terminated session from its last model call."""
@@ -615,20 +676,52 @@ class Sessions:
         sent = await webhook_deliveries(self.client, histories)
         if sent:
             timeline["webhooks"] = sent
-        return {**timeline, **await self.links(session_id)} if links else timeline
+        if not links:
+            return timeline
+        found = await self.links(session_id)
+        if found.get("forked_from"):
+            timeline["steps"] = [*await self._taken_over(found["forked_from"]), *timeline["steps"]]
+        return {**timeline, **found}
+
+    async def compare(self, a: str, b: str) -> dict[str, Any]:
+        """Two single sessions side by side from where they diverge (`compare`)."""
+        for session_id in (a, b):
+            await self._require(check_session_id(session_id))
+            if await self.is_heavy(session_id):
+                raise SessionConflict(heavy_parent(session_id, "compare"))
+        left, right = await asyncio.gather(self.timeline(a), self.timeline(b))
+        return compare_sessions(a, left, b, right)
+
+    async def _taken_over(self, origin: dict[str, Any]) -> list[dict[str, Any]]:
+        """A fork's first steps, as the original recorded them (each marked `from`); none
+        when the original's history is gone (past the namespace's retention)."""
+        try:
+            histories = await self.histories(origin["session"])
+        except SessionNotFound:
+            return []
+        taken = await read_timeline(self.client, histories, until_step=origin["step"])
+        return [{**step, "from": origin["session"]} for step in taken["steps"]]
 
     async def links(self, session_id: str, memo: dict[str, Any] | None = None) -> dict[str, Any]:
-        """A session's follow-up links, both ways: the session it follows (`follow_up_of`)
-        and its own follow-ups (`follow_ups`); only those that exist. `memo`: the session's,
-        when the caller has it already."""
+        """A session's links, both ways: the session it follows (`follow_up_of`) and its own
+        follow-ups (`follow_ups`); the session and step it was forked from (`forked_from`) and
+        its own forks (`forks`); only those that exist. `memo`: the session's, when the caller
+        has it already."""
         if memo is None:
             memo = await (await self.describe(session_id)).memo()
         links: dict[str, Any] = {}
         if isinstance(memo.get(FOLLOW_UP_MEMO), str):
             links["follow_up_of"] = memo[FOLLOW_UP_MEMO]
-        follow_ups = await self.follow_ups(session_id)
+        origin = memo.get(FORK_MEMO)
+        if isinstance(origin, dict) and isinstance(origin.get("session"), str):
+            links["forked_from"] = {"session": origin["session"], "step": int(origin["step"])}
+        follow_ups, forks = await asyncio.gather(
+            self.follow_ups(session_id), self.forks(session_id)
+        )
         if follow_ups:
             links["follow_ups"] = follow_ups
+        if forks:
+            links["forks"] = forks
         return links
 
     async def settle_webhooks(self, session_id: str, timeout: float) -> list[dict[str, Any]]:

@@ -192,10 +192,13 @@ async def _resumed_from(client: Client, started: Any) -> str | None:
     return request.get("resumed_from") or None
 
 
-async def read_timeline(client: Client, histories: Sequence[WorkflowHistory]) -> dict[str, Any]:
+async def read_timeline(
+    client: Client, histories: Sequence[WorkflowHistory], until_step: int | None = None
+) -> dict[str, Any]:
     """Steps (activities with attempts, failures, timings, decoded inputs/outputs; child
     sessions with their answers or failures) and outcome, across the runs of a continued-as-new
-    session."""
+    session. `until_step`: only the steps of its first model turns and their tool calls (what
+    a fork of it at that step took over)."""
     steps: dict[tuple[int, int], dict[str, Any]] = {}
     outcome: dict[str, Any] = {"status": "running"}
     events = [(run, event) for run, history in enumerate(histories) for event in history.events]
@@ -219,6 +222,9 @@ async def read_timeline(client: Client, histories: Sequence[WorkflowHistory]) ->
                 "attempts": 1,
                 "_args": node_args(payload),
             }
+            if until_step is not None and _turn_of(steps[run, event.event_id]) > until_step:
+                del steps[run, event.event_id]
+                break
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             attrs = event.activity_task_started_event_attributes
             step = steps[run, attrs.scheduled_event_id]
@@ -281,6 +287,42 @@ async def read_timeline(client: Client, histories: Sequence[WorkflowHistory]) ->
     return {"steps": ordered, **outcome}
 
 
+def _turn_of(step: dict[str, Any]) -> int:
+    """The model turn a scheduled model call is (1 for the first); 0 for other activities."""
+    if step["node"] != "think":
+        return 0
+    state = step["_args"][0] if step["_args"] and isinstance(step["_args"][0], dict) else {}
+    return int(state.get("llm_calls") or 0) + 1
+
+
+async def state_at_step(
+    client: Client, histories: Sequence[WorkflowHistory], step: int
+) -> tuple[dict[str, Any] | None, int]:
+    """What a fork at `step` starts from: the graph state the model call after that step
+    started from (the conversation through the step's tool responses, its counters), with an
+    iterative session's every round up to it; and how many model turns the session has begun
+    (None for the state when the turn after `step` has not begun)."""
+    found: dict[str, Any] | None = None
+    begun = 0
+    for history in histories:
+        for event in history.events:
+            if event.event_type != EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                continue
+            attrs = event.activity_task_scheduled_event_attributes
+            if not attrs.activity_type.name.endswith(".think"):
+                continue
+            decoded = await _decode(client, attrs.input)
+            args = node_args(decoded[0] if decoded else None)
+            state = args[0] if args and isinstance(args[0], dict) else {}
+            turn = int(state.get("llm_calls") or 0)
+            begun = max(begun, turn + 1)
+            if turn == step and found is None:
+                found = state
+    if found is None or strategy_of(found).name == "react":
+        return found, begun
+    return {**found, "messages": await _every_round(client, histories, until=step)}, begun
+
+
 async def _last_think(client: Client, histories: Sequence[WorkflowHistory]) -> tuple[Any, Any]:
     """Decoded (input state, result) of the last model call; result None if it did not finish."""
     scheduled: dict[int, Any] = {}
@@ -333,9 +375,12 @@ async def _last_turn(
     return {**state, "messages": await _every_round(client, histories)}, result
 
 
-async def _every_round(client: Client, histories: Sequence[WorkflowHistory]) -> list[Any]:
+async def _every_round(
+    client: Client, histories: Sequence[WorkflowHistory], until: int | None = None
+) -> list[Any]:
     """The question and every round, from the model calls' inputs (each holds the round
-    before it), oldest first and each message once."""
+    before it), oldest first and each message once; `until`: of the calls up to the one after
+    that step."""
     messages: list[Any] = []
     seen: set[str] = set()
     for history in histories:
@@ -348,6 +393,8 @@ async def _every_round(client: Client, histories: Sequence[WorkflowHistory]) -> 
             decoded = await _decode(client, attrs.input)
             args = node_args(decoded[0] if decoded else None)
             state = args[0] if args and isinstance(args[0], dict) else {}
+            if until is not None and int(state.get("llm_calls") or 0) > until:
+                continue
             for message in state.get("messages") or []:
                 key = json.dumps(message, sort_keys=True, default=str)
                 if isinstance(message, dict) and message.get("id"):

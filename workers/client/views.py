@@ -55,6 +55,12 @@ class SessionView(BaseModel):
     follow_ups: list[str] = Field(
         default_factory=list, description="This session's follow-ups, oldest first."
     )
+    forked_from: dict[str, Any] | None = Field(
+        None, description="A fork's original: {session, step} (its steps 1..step are those)."
+    )
+    forks: list[str] = Field(
+        default_factory=list, description="This session's forks, oldest first."
+    )
     plan: dict[str, Any] | None = Field(
         None,
         description="`plan: true`: the drafted plan, its clarifying questions, the answers and "
@@ -112,6 +118,8 @@ async def session_view(sessions: Sessions, session_id: str) -> SessionView:
     links = await sessions.links(session_id, memo)
     view.follow_up_of = links.get("follow_up_of")
     view.follow_ups = links.get("follow_ups") or []
+    view.forked_from = links.get("forked_from")
+    view.forks = links.get("forks") or []
     if memo.get(WEBHOOK_MEMO):
         view.webhooks = await sessions.webhooks(session_id)
     return view

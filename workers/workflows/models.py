@@ -33,6 +33,19 @@ class FollowUp(BaseModel):
     pages: dict[str, str] = Field(default_factory=dict)
 
 
+class ForkFrom(BaseModel):
+    """What a fork starts from (`deepresearch fork`): the original session, the step it goes
+    on after, the graph state the original's next model call started from there, and the pages
+    read by then (URL -> blob digest, not fetched again); the changes asked for."""
+
+    of: str = Field(description="The original session's id.")
+    step: int = Field(ge=1, description="The last step taken over from it.")
+    state: dict[str, Any] = Field(default_factory=dict)
+    pages: dict[str, str] = Field(default_factory=dict)
+    model: str | None = Field(None, description="The model name its own turns ask for.")
+    question: str | None = Field(None, description="A new question in place of the original's.")
+
+
 class ScheduleLink(BaseModel):
     """A scheduled run's schedule, and when its webhook speaks (`changed`: only when the run
     differs from the one before; `always`: every run)."""
@@ -80,6 +93,9 @@ class ResearchInput(BaseModel):
     )
     schedule: ScheduleLink | None = Field(
         None, description="A run of `deepresearch schedule`: it compares itself with the last."
+    )
+    fork: ForkFrom | None = Field(
+        None, description="`deepresearch fork`: the session and step it goes on from."
     )
     tenant_watch_seconds: float = Field(
         0,
@@ -164,6 +180,8 @@ class ResearchReport(BaseModel):
     tail: list[dict[str, str]] | None = None
     plan: Plan | None = None  # `ask --plan`: the plan it researched with (or why not)
     follow_up_of: str | None = None  # `ask --follow-up`: the earlier session
+    forked_from: str | None = None  # `fork`: the original session
+    forked_at_step: int | None = None  # `fork`: its steps 1..N are the original's
     schedule_id: str | None = None  # a scheduled run's schedule
     comparison: Comparison | None = None  # a scheduled run against the run before it
     report_markdown: str | None = None  # `ask --report`: grounded in the pages read

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from workers.workflows.graph import GRAPH_NAME, compiled
     from workers.workflows.models import (
         FollowUp,
+        ForkFrom,
         HistoryBudget,
         Progress,
         ResearchInput,
@@ -123,6 +124,43 @@ def following(earlier: FollowUp, state: ResearchState) -> ResearchState:
         "sources": list(earlier.sources),
         "known_pages": dict(earlier.pages),
     }
+
+
+# What a fork spends is counted from zero (the original paid for the steps it took over).
+SPENDING = ("prompt_tokens", "completion_tokens", "estimated_tokens", "searches", "pages_read")
+# Where the original stood in its own run: its replica, a pause for budget, its bounds.
+NOT_FORKED = ("replica", "resume_at", "awaiting_budget", "budget_need", "budget_spent")
+
+
+def forked(fork: ForkFrom, fresh: ResearchState) -> ResearchState:
+    """A fork's first state: the original's when its model call after `fork.step` began (the
+    conversation through that step, its date included, so the next prompt is the original's
+    byte for byte; its counters, so the limits hold across both), with a fresh clock and
+    wall-clock budget, its own dialect, strategy, budget and spending, and the changes asked
+    for. The pages read by then are known: a visit of one reads the stored page."""
+    state = resumed(fork.state, fresh, fresh_budget=True)
+    state["today"] = str(fork.state.get("today") or fresh["today"])
+    state["started"] = fresh["started"]
+    state["protocol"], state["strategy"] = fresh["protocol"], fresh["strategy"]
+    state["known_pages"] = {**(fork.state.get("known_pages") or {}), **fork.pages}
+    for key in SPENDING:
+        state[key] = 0  # type: ignore[literal-required]
+    for key in (*NOT_FORKED, "budget", "on_budget", "prices"):
+        state.pop(key, None)  # type: ignore[misc]
+    for key in ("budget", "on_budget", "prices"):
+        if key in fresh:
+            state[key] = fresh[key]  # type: ignore[literal-required]
+    if fork.model:
+        state["model"] = fork.model
+    if fork.question:
+        state["question"] = fresh["question"]
+        state["messages"] = [
+            HumanMessage(content=fresh["messages"][0].content, id="question")
+            if getattr(message, "id", None) == "question"
+            else message
+            for message in state["messages"]
+        ]
+    return state
 
 
 def resumed(saved: dict[str, Any], fresh: ResearchState, *, fresh_budget: bool) -> ResearchState:
@@ -486,6 +524,8 @@ class ResearchWorkflow:
             }
         if request.follow_up is not None and request.resume_state is None:
             state = following(request.follow_up, state)
+        if request.fork is not None and request.resume_state is None:
+            state = forked(request.fork, state)
         if request.resume_state is not None:
             state = resumed(request.resume_state, state, fresh_budget=not request.continued)
         state["read_in_one"] = workflow.patched(READ_IN_ONE)
@@ -561,6 +601,8 @@ class ResearchWorkflow:
             tail=record_tail(final),
             plan=self._plan,
             follow_up_of=request.follow_up.of if request.follow_up else None,
+            forked_from=request.fork.of if request.fork else None,
+            forked_at_step=request.fork.step if request.fork else None,
         )
         self._progress.spent = report.spent
         if request.schedule is not None:

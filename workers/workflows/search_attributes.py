@@ -17,6 +17,8 @@ QUESTION = SearchAttributeKey.for_text("DeepResearchQuestion")
 TENANT = SearchAttributeKey.for_keyword("DeepResearchTenant")  # set by the client at start
 # a follow-up's earlier session (set by the client at start): an earlier session's follow-ups
 FOLLOW_UP_OF = SearchAttributeKey.for_keyword("DeepResearchFollowUpOf")
+# a fork's original session (set by the client at start): a session's forks
+FORK_OF = SearchAttributeKey.for_keyword("DeepResearchForkOf")
 # a scheduled run's schedule (set by the schedule's action): a schedule's runs
 SCHEDULE = SearchAttributeKey.for_keyword("DeepResearchSchedule")
 
@@ -29,6 +31,7 @@ TYPES = {
     TENANT.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     FOLLOW_UP_OF.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     SCHEDULE.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    FORK_OF.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
 
