@@ -308,3 +308,40 @@ async def test_plan_follow_up_and_schedules_on_the_page(
             await page.wait_for_selector("#no-schedules", timeout=30_000)
         finally:
             await browser.close()
+
+
+async def test_fork_from_a_step_on_the_page(
+    stack: Stack, api_process: list[ApiProcess], tmp_path: Path
+) -> None:
+    """A step's "Fork here" starts a fork at the step before it, with the model name typed
+    in; the fork's page links to its original and ends with the fork's own answer."""
+    from tests.workflow.test_fork import FORK_ANSWER, FORK_MODEL, script_fork, six_steps
+
+    stack.script(QUESTION, six_steps(stack))
+    script_fork(stack)
+    server = ApiProcess(stack, "--worker").wait_ready()
+    api_process.append(server)
+    http = httpx.Client(base_url=server.url, timeout=30)
+    started = http.post("/v1/sessions", json={"question": QUESTION, "id": "k-web"})
+    assert started.status_code == 202, started.text
+    async with playwright.async_playwright() as driver:
+        browser = await driver.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
+            viewport={"width": 1200, "height": 900}, bypass_csp=True,
+        )  # fmt: skip
+        try:
+            page = browser.pages[0] if browser.pages else await browser.new_page()
+            await page.goto(server.url + "/sessions/k-web")
+            await page.wait_for_selector("#answer", timeout=60_000)
+            buttons = page.locator("button.fork-here")
+            assert await buttons.count() == 5  # turns 2..6
+            await buttons.nth(2).click()  # turn 4: steps 1-3 taken over
+            assert "live from step 4" in await page.inner_text("#fork-at")
+            await page.fill("#fork-model", FORK_MODEL)
+            await page.click("#fork-button")
+            await page.wait_for_selector("#forked-from", timeout=30_000)
+            assert "k-web" in await page.inner_text("#forked-from")
+            await page.wait_for_selector("#answer", timeout=60_000)
+            assert await page.inner_text("#answer") == FORK_ANSWER
+        finally:
+            await browser.close()

@@ -198,6 +198,23 @@ function showBranches(progress) {
 
 const DETAILS = ["thought", "tool_call", "invalid_tool_call", "answer", "observation", "failure", "last_failure"];
 const seenSources = new Set();
+let turnsSeen = Number(document.body.dataset.stepsBefore || 0); // a fork's: the original's
+
+// A model turn after the first offers "Fork here": a new session that takes over the steps
+// before it from this one's record and redoes this turn live, with the changes asked for.
+function forkButton(turn) {
+  const button = el("button", "Fork here", "secondary fork-here");
+  button.type = "button";
+  button.dataset.atStep = String(turn - 1);
+  button.addEventListener("click", () => {
+    const form = $("#fork-form");
+    form.dataset.atStep = button.dataset.atStep;
+    $("#fork-at").textContent = `Steps 1–${turn - 1} from this session, live from step ${turn}:`;
+    form.hidden = false;
+    $("#fork-model").focus();
+  });
+  return button;
+}
 
 function showStep(step) {
   const item = el("li", null, `step step-${step.status.replace(/\s+/g, "-")}`);
@@ -207,6 +224,10 @@ function showStep(step) {
   const timing = step.duration_s !== undefined ? ` · ${step.duration_s.toFixed(2)} s` : "";
   const attempts = step.attempts > 1 ? ` · attempt ${step.attempts}` : "";
   head.append(el("span", ` ${step.status}${attempts}${timing}`, "muted"));
+  if (step.node === "think" && document.body.dataset.heavy !== "true") {
+    turnsSeen += 1;
+    if (turnsSeen > 1) head.append(forkButton(turnsSeen));
+  }
   item.append(head);
   for (const key of DETAILS) {
     if (step[key] === undefined) continue;
@@ -325,10 +346,46 @@ function setUpFollowUp() {
   });
 }
 
+function setUpFork(sessionId) {
+  const form = $("#fork-form");
+  $("#fork-close").addEventListener("click", () => (form.hidden = true));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const message = $("#fork-error");
+    message.textContent = "";
+    const body = { at_step: Number(form.dataset.atStep) };
+    const model = $("#fork-model").value.trim();
+    const question = $("#fork-question").value.trim();
+    if (model) body.model = model;
+    if (question) body.question = question;
+    const button = $("#fork-button");
+    button.disabled = true;
+    try {
+      const response = await fetch(`/v1/sessions/${encodeURIComponent(sessionId)}/fork`, {
+        method: "POST",
+        headers: { ...CSRF, "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+        credentials: "same-origin",
+      });
+      if (!response.ok) {
+        message.textContent = await errorOf(response);
+        return;
+      }
+      const forked = await response.json();
+      window.location.assign(`/sessions/${encodeURIComponent(forked.id)}`);
+    } catch (failure) {
+      message.textContent = `cannot reach the API: ${failure}`;
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
 function setUpSession() {
   const sessionId = document.body.dataset.session;
   if (!sessionId) return;
   setUpFollowUp();
+  setUpFork(sessionId);
   setUpControls(sessionId);
   watch(sessionId);
 }
