@@ -32,6 +32,9 @@ from graphs.state import Control, ResearchLimits, ResearchState, ToolTask
 # Re-exported: the token estimate lived here (activities/files.py imports it from here).
 from graphs.tokens import estimate_tokens, truncate_tokens  # noqa: F401
 
+# The tool nodes a replay evaluation answers from its tape (the web; not the sandbox or files).
+TAPED = frozenset({"search", "scholar", "read"})
+
 
 @dataclass(frozen=True)
 class ToolRoute:
@@ -160,6 +163,9 @@ def make_act(available: set[str], reads: bool = False) -> Callable[[ResearchStat
                 tasks = [
                     {**t, "blob": known[t["url"]]} if t.get("url") in known else t for t in tasks
                 ]
+        tape = state.get("tape")
+        if tape:  # a replay evaluation: the web's tools answer from the earlier run's record
+            tasks = [{**t, "tape": tape} if t["tool"] in TAPED else t for t in tasks]
         update: dict[str, Any] = {"resume_at": None} if state.get("resume_at") else {}
         planned = tasks
         operator = control()

@@ -57,6 +57,7 @@ class ToolTask(TypedDict, total=False):
     files: dict[str, str]
     missing: list[str]
     clock: float
+    tape: dict[str, str]  # a replay evaluation's tape: {"blob": digest, "on_miss": fail | live}
 
 
 class Observation(TypedDict, total=False):
@@ -181,6 +182,7 @@ class ResearchState(TypedDict, total=False):
     context_tokens: int
     clock: Annotated[float, latest]
     replica: str  # the inference replica serving this session (cache affinity)
+    tape: dict[str, str]  # a replay evaluation's: its tool calls answered from an earlier run
     model: str  # a fork's model name for its own turns (absent: the endpoint's)
     forced: bool
     steered: int

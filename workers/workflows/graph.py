@@ -10,6 +10,7 @@ from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from activities import files, python_exec, read, scholar, search
+from activities.tape import taped
 from graphs.react import NodeSpec, make_react_graph
 from workers.config import RATE_LIMITED, Settings
 from workers.workflows.llm_routing import ModelCallOptions, make_think_node
@@ -96,14 +97,14 @@ def make_research_graph(settings: Settings) -> StateGraph:
     return make_react_graph(
         think=NodeSpec(think, {"execute_in": "workflow"}),
         extract=NodeSpec(read.extract, extract),
-        read=NodeSpec(read.read, {**read_page, **paced.get("read", {})}),
+        read=NodeSpec(taped("read", read.read), {**read_page, **paced.get("read", {})}),
         tools={
             "search": NodeSpec(
-                search.search,
+                taped("search", search.search),
                 {**tool, "summary_fn": summarize_query("search"), **paced.get("search", {})},
             ),
             "scholar": NodeSpec(
-                scholar.scholar,
+                taped("scholar", scholar.scholar),
                 {
                     **tool,
                     "summary_fn": summarize_query("google_scholar"),

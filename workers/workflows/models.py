@@ -46,6 +46,14 @@ class ForkFrom(BaseModel):
     question: str | None = Field(None, description="A new question in place of the original's.")
 
 
+class TapeRef(BaseModel):
+    """A replay evaluation's tape (`eval --replay-from`): the blob of an earlier run's
+    observations by request, and what a request it lacks does (fail the session, or go live)."""
+
+    blob: str
+    on_miss: Literal["fail", "live"] = "fail"
+
+
 class ScheduleLink(BaseModel):
     """A scheduled run's schedule, and when its webhook speaks (`changed`: only when the run
     differs from the one before; `always`: every run)."""
@@ -96,6 +104,9 @@ class ResearchInput(BaseModel):
     )
     fork: ForkFrom | None = Field(
         None, description="`deepresearch fork`: the session and step it goes on from."
+    )
+    tape: TapeRef | None = Field(
+        None, description="`eval --replay-from`: its web tools answer from an earlier run."
     )
     tenant_watch_seconds: float = Field(
         0,

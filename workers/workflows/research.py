@@ -526,6 +526,8 @@ class ResearchWorkflow:
             state = following(request.follow_up, state)
         if request.fork is not None and request.resume_state is None:
             state = forked(request.fork, state)
+        if request.tape is not None and request.resume_state is None:
+            state["tape"] = request.tape.model_dump()
         if request.resume_state is not None:
             state = resumed(request.resume_state, state, fresh_budget=not request.continued)
         state["read_in_one"] = workflow.patched(READ_IN_ONE)
