@@ -251,3 +251,44 @@ def test_a_zip_without_a_manifest_is_no_bundle(tmp_path: Path) -> None:
         verify(path)
     with pytest.raises(BundleError, match="is a directory"):
         verify(tmp_path)
+
+
+async def test_stored_histories_give_honest_bundles(tmp_path: Path) -> None:
+    """Sessions recorded before reads kept how they fetched (and before `read`: `fetch` then
+    `extract`): each page read is there with the text the model got, and what was never
+    recorded says `unknown`."""
+    from types import SimpleNamespace
+
+    from temporalio.client import WorkflowHistory
+
+    from activities.blobstore import open_blob_store
+    from workers.client.timeline import final_report, first_input, page_reads
+    from workers.hosting.research_worker import data_converter
+
+    stored = Path(__file__).resolve().parent.parent / "histories"
+    client = SimpleNamespace(data_converter=data_converter(stored / "blobs"))
+    store = open_blob_store(None, stored / "blobs")
+    for name in ("tongyi-four-calls.json", "tongyi-four-calls-read.json"):
+        history = WorkflowHistory.from_json(name, (stored / name).read_text())
+        reads = await page_reads(client, [history])  # type: ignore[arg-type]
+        assert len(reads) == 2 and {read["node"] for read in reads} <= {"read", "extract"}
+        assert all(read["observation"].startswith("The useful information in") for read in reads)
+        pages = {read["blob"]: store.get(read["blob"]) for read in reads}
+        data = BundleInput(
+            session_id=name,
+            request=await first_input(client, [history]),  # type: ignore[arg-type]
+            report=await final_report(client, [history]) or {},  # type: ignore[arg-type]
+            reads=reads,
+            pages=pages,  # type: ignore[arg-type]
+            histories=[(history.run_id, history.to_json())],
+            created_at=datetime(2025, 1, 1, tzinfo=UTC),
+        )
+        path = tmp_path / f"{name}.zip"
+        path.write_bytes(build(data))
+        assert verify(path).mismatches == []
+        with zipfile.ZipFile(path) as archive:
+            source = json.loads(archive.read("sources/01/source.json"))
+            page = archive.read("sources/01/page.txt")
+        assert source["content_digest"] == sha256(page)
+        assert source["final_url"] == source["http_status"] == source["fetched_at"] == "unknown"
+        assert source["content_digest"].startswith("sha256:") and source["step"] > 1
