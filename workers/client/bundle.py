@@ -32,8 +32,8 @@ PROMPT_RULE = (
 )
 HISTORY_RULE = (
     "one file per run, oldest first: temporalio WorkflowHistory.to_json() (the proto JSON that "
-    "WorkflowHistory.from_json reads back); the history digest is the sha256 of the runs' "
-    "sha256 hex digests, one per line"
+    "WorkflowHistory.from_json reads back); each run's digest is its file's sha256, the history "
+    "digest the sha256 of the runs' digests (the sha256:... strings), each followed by a newline"
 )
 # A report's own sources list, as `graphs.citations.ground` writes it.
 SOURCES = re.compile(r"\n#+\s*Sources\s*\n(?P<lines>(?:\s*\[\d+\] \S+)+)\s*\Z")
