@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 from tests.conftest import Stack
-from tests.unit.test_bundle import _flip, _rewrite
+from tests.unit.test_bundle_zip import _flip, _rewrite
 from tests.unit.test_prompts import DIGESTS
 from tests.workflow.test_report import WRITER
 from tests.workflow.test_session import ANSWER, QUESTION, answer, call
