@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
@@ -42,7 +43,22 @@ def visit_failure(url: str, goal: str) -> str:
     )
 
 
-async def _jina(ctx: ToolContext, url: str) -> str:
+def fetch_record(
+    via: str, status: int | None = None, final_url: str | None = None
+) -> dict[str, Any]:
+    """How a page's text was obtained, for provenance bundles: who fetched it (`jina`,
+    `direct`, `index`), the HTTP status of the response the text came from (the reader's own
+    for `jina`: the page's is not reported), the URL after redirects (None where only the
+    reader knows it) and when, in UTC."""
+    return {
+        "via": via,
+        "status": status,
+        "final_url": final_url,
+        "fetched_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    }
+
+
+async def _jina(ctx: ToolContext, url: str, record: dict[str, Any] | None = None) -> str:
     headers = {"Authorization": f"Bearer {ctx.jina_key}"} if ctx.jina_key else {}
     try:
         response = await ctx.http.get(f"{ctx.jina_url.rstrip('/')}/{url}", headers=headers)
@@ -51,10 +67,12 @@ async def _jina(ctx: ToolContext, url: str) -> str:
     except httpx.HTTPError as error:
         raise from_transport("Jina Reader", error) from error
     raise_for_http("Jina Reader", response)
+    if record is not None:
+        record.update(fetch_record("jina", response.status_code))
     return response_text(response)
 
 
-async def _direct(ctx: ToolContext, url: str) -> str:
+async def _direct(ctx: ToolContext, url: str, record: dict[str, Any] | None = None) -> str:
     """GET with every redirect hop re-checked by netguard and the body size capped."""
     for _ in range(MAX_REDIRECTS + 1):
         address = await check_url(url, allow_loopback=ctx.allow_loopback)
@@ -78,6 +96,8 @@ async def _direct(ctx: ToolContext, url: str) -> str:
                         raise ToolError(f"page larger than {ctx.page_max_bytes} bytes", url=url)
                 is_pdf = "pdf" in response.headers.get("content-type", "")
                 charset = response.charset_encoding
+                if record is not None:
+                    record.update(fetch_record("direct", response.status_code, url))
         except httpx.InvalidURL as error:  # e.g. a Location httpx cannot parse ("http:x/")
             raise ToolError(f"invalid URL reading {url!r}: {error}", url=url) from None
         except httpx.HTTPError as error:
@@ -99,31 +119,38 @@ def _redirect_target(url: str, location: str) -> str:
         ) from None
 
 
-async def read_page(ctx: ToolContext, url: str) -> str:
+async def read_page(ctx: ToolContext, url: str, record: dict[str, Any] | None = None) -> str:
     """Jina Reader fetches remotely (the URL is checked, the reader's own hops cannot be); a
     direct fetch is guarded hop by hop. A `doc:` id from the local search backend is read from
-    the index, not the network, so netguard has nothing to check."""
+    the index, not the network, so netguard has nothing to check. `record`, when given, is
+    filled with how the text was obtained (`fetch_record`)."""
     if url.startswith(DOC_PREFIX):
         if not ctx.index_dir:
             raise ToolError(f"cannot read {url!r}: no local index is configured", url=url)
-        return await asyncio.to_thread(read_document, ctx.index_dir, url)
+        text = await asyncio.to_thread(read_document, ctx.index_dir, url)
+        if record is not None:
+            record.update(fetch_record("index", final_url=url))
+        return text
     if ctx.jina_key or ctx.jina_keyless:
         await check_reader_url(url, allow_loopback=ctx.allow_loopback)
         try:
-            return await _jina(ctx, url)
+            return await _jina(ctx, url, record)
         except ApplicationError as error:
             if not error.non_retryable or error.type in ("HTTP401", "HTTP402"):
                 raise  # retry Jina itself; a bad key or quota is the operator's to fix
             # Jina refused this page (blocked, 403, 422): read it ourselves instead.
-    return await _direct(ctx, url)
+    return await _direct(ctx, url, record)
 
 
 async def _fetched(
-    ctx: ToolContext, task: dict[str, Any], deadline: float | None = None
+    ctx: ToolContext,
+    task: dict[str, Any],
+    deadline: float | None = None,
+    record: dict[str, Any] | None = None,
 ) -> str | None:
     """The page's text, or None when it cannot be read (the reader's error, a blank page)."""
     content = await tool_outcome(
-        read_page(ctx, task["url"]),
+        read_page(ctx, task["url"], record),
         fallback=prompts.VISIT_READ_FAILED,
         label="visit",
         deadline=deadline,
@@ -224,11 +251,16 @@ async def extract(task: dict[str, Any]) -> dict[str, Any]:
     return await _extracted(ctx, task, content)
 
 
-async def _read_before(ctx: ToolContext) -> tuple[str, str] | None:
-    """The page an earlier attempt of this activity read (its digest in the heartbeat details)
-    and its text; None on a first attempt, or when the blob is gone."""
+async def _read_before(ctx: ToolContext) -> tuple[str, str, dict[str, Any] | None] | None:
+    """The page an earlier attempt of this activity read (its digest in the heartbeat details,
+    then how it was fetched, where recorded), its text and that record; None on a first
+    attempt, or when the blob is gone."""
     details = activity.info().heartbeat_details if activity.in_activity() else []
-    return await _stored(ctx, details[0] if details else None)
+    stored = await _stored(ctx, details[0] if details else None)
+    if stored is None:
+        return None
+    record = details[1] if len(details) > 1 and isinstance(details[1], dict) else None
+    return *stored, record
 
 
 async def _stored(ctx: ToolContext, blob: Any) -> tuple[str, str] | None:
@@ -249,19 +281,25 @@ async def read(task: dict[str, Any]) -> dict[str, Any]:
     that follows a failed extraction, or a dead worker, extracts it without reading it again."""
     ctx = current()
     deadline = attempt_deadline()  # one deadline for both halves of the attempt
-    earlier = await _read_before(ctx) or await _stored(ctx, task.get("blob"))
-    if earlier is None:
-        content = await _fetched(ctx, task, deadline)
+    earlier = await _read_before(ctx)
+    record: dict[str, Any] | None = {}
+    if earlier is not None:
+        blob, content, record = earlier
+    elif (stored := await _stored(ctx, task.get("blob"))) is not None:
+        blob, content = stored  # a follow-up's earlier session read it
+        record = {"via": "earlier session"}
+    else:
+        content = await _fetched(ctx, task, deadline, record)
         if content is None:
             return _unread(task)
         blob = await ctx.blobs.put_async(content.encode("utf-8"))
-        remember(blob)
-    else:
-        blob, content = earlier
+        remember(blob, record)
     try:
         update = await _extracted(ctx, task, content, deadline)
     except Exception:
-        beat(blob)  # the details, before the failure: the next attempt starts from them
+        beat(blob, record)  # the details, before the failure: the next attempt starts from them
         raise
     update["observations"][0]["blob"] = blob  # the page as read: `show --blob`
+    if record:
+        update["observations"][0]["fetch"] = record  # how it was fetched: provenance bundles
     return {**update, "sources": [task["url"]]}

@@ -259,13 +259,15 @@ async def test_read_node_retry_extracts_the_page_its_heartbeat_named(
     model.fail_next(1, 503)
     with pytest.raises(ApplicationError):  # retryable, and not the last attempt
         await first.run(read, _task(url))
-    (blob,) = beats[-1]
+    blob, record = beats[-1]
     assert isinstance(blob, str) and len(jina.read_targets()) == 1
+    assert isinstance(record, dict) and record["via"] == "jina" and record["status"] == 200
     second = ActivityEnvironment()
-    second.info = replace(second.info, attempt=2, heartbeat_details=[blob])
+    second.info = replace(second.info, attempt=2, heartbeat_details=[blob, record])
     result = await second.run(read, _task(url))
     assert len(jina.read_targets()) == 1  # not read again
     assert result["observations"][0]["blob"] == blob and result["sources"] == [url]
+    assert result["observations"][0]["fetch"] == record  # how the first attempt fetched it
     assert model.extraction_requests()[-1].meta["webpage"] == tools.blobs.get(blob).decode()
     assert result["observations"][0]["text"] != _failure(url)
 
@@ -326,6 +328,20 @@ async def test_direct_follows_redirect_to_allowed_page(direct: ToolContext, jina
         text = await read_page(direct, f"{hop.url}/start")
     assert default_paragraphs("/page/landing")[0] in text
     assert jina.direct_paths() == ["/page/landing"]
+
+
+async def test_read_node_records_the_final_url_status_and_time(
+    direct: ToolContext, jina: FakeJina, install: Callable[[ToolContext], ToolContext]
+) -> None:
+    """The observation says how the page was fetched (provenance bundles): after a redirect,
+    the URL that answered, its status and when."""
+    install(direct)
+    with StaticServer(_redirect(f"{jina.url}/page/landing")) as hop:
+        result = await read(_task(f"{hop.url}/start"))
+    record = result["observations"][0]["fetch"]
+    assert record["via"] == "direct" and record["status"] == 200
+    assert record["final_url"] == f"{jina.url}/page/landing"
+    assert record["fetched_at"].endswith("Z") and record["fetched_at"][:2] == "20"
 
 
 async def test_direct_relative_redirect(direct: ToolContext, jina: FakeJina) -> None:

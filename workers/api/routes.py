@@ -1,10 +1,11 @@
 """The /v1 endpoints and /healthz: parse the request, call the session layer, return its
 result as JSON (the CLI's `ask`, `list`, `show --json`, `export`, `watch`, `cancel`, `steer` and
-`resume`, over HTTP)."""
+`resume`, over HTTP; `export --bundle` as a zip)."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -247,6 +248,21 @@ async def get_timeline(session_id: Visible, sessions: SessionsDep) -> JSONText:
 )
 async def get_export(session_id: Visible, sessions: SessionsDep) -> JSONText:
     return JSONText(await sessions.export(session_id))
+
+
+@router.get(
+    "/sessions/{session_id}/bundle",
+    summary="The completed session's provenance bundle (a zip; `deepresearch verify` checks it)",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}, "description": "The bundle."}},
+)
+async def get_bundle(session_id: Visible, sessions: SessionsDep) -> Response:
+    data = await sessions.bundle(session_id)
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", session_id)  # a header value, whatever the id
+    disposition = f'attachment; filename="{name}.zip"'
+    return Response(
+        data, media_type="application/zip", headers={"Content-Disposition": disposition}
+    )
 
 
 @router.get(

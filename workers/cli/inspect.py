@@ -1,4 +1,4 @@
-"""Inspection commands: show, list, export."""
+"""Inspection commands: show, list, export, verify."""
 
 from __future__ import annotations
 
@@ -104,6 +104,16 @@ def list_sessions(
     run(_list(status, since, query, limit, as_json, tenant))
 
 
+async def _bundle(session_id: str, path: Path) -> None:
+    from workers.client import Sessions, check_session_id
+
+    check_session_id(session_id)
+    sessions = await Sessions.connect()
+    data = await sessions.bundle(session_id)
+    path.write_bytes(data)
+    err.print(f"wrote the provenance bundle of {session_id} to {path} ({len(data)} bytes)")
+
+
 async def _export(session_ids: list[str], every: bool, output: Path | None) -> None:
     from workers.client import Sessions
 
@@ -133,8 +143,46 @@ def export(
         str, typer.Option("--format", help="Record format (tongyi: the reference's JSONL).")
     ] = "tongyi",
     output: Annotated[Path | None, typer.Option("--out", help="File (default: stdout).")] = None,
+    bundle: Annotated[
+        Path | None,
+        typer.Option(
+            "--bundle",
+            help="Write one session's provenance bundle (a zip: answer, report, every page "
+            "read, histories, manifest) to this file instead.",
+        ),
+    ] = None,
 ) -> None:
-    """Write completed sessions as JSON lines in the reference agent's trajectory format."""
+    """Write completed sessions as JSON lines in the reference agent's trajectory format, or
+    one session's provenance bundle (--bundle FILE.zip; check it with `verify`)."""
+    if bundle is not None:
+        if every or output is not None or len(session_ids or []) != 1:
+            raise fail("--bundle takes exactly one session id (and no --all or --out)")
+        run(_bundle((session_ids or [])[0], bundle))
+        return
     if format_ != "tongyi":
         raise fail(f"unknown --format {format_!r}: choose from tongyi")
     run(_export(session_ids or [], every, output))
+
+
+@app.command()
+def verify(
+    path: Annotated[Path, typer.Argument(help="A provenance bundle (export --bundle).")],
+) -> None:
+    """Re-compute every digest of a provenance bundle; one line per file that does not match
+    (exit 1), or `ok` and the manifest's digest (exit 0). Needs no Temporal."""
+    from workers.client.bundle import BundleError
+    from workers.client.bundle import verify as check
+
+    try:
+        found = check(path)
+    except BundleError as error:
+        raise fail(str(error)) from None
+    for line in found.mismatches:
+        out.print(line, highlight=False, markup=False)
+    if found.mismatches:
+        raise fail(f"{len(found.mismatches)} of the bundle's checks failed", 1)
+    out.print(
+        f"ok: {found.checked} files match the manifest (manifest {found.manifest_digest})",
+        highlight=False,
+        markup=False,
+    )

@@ -51,7 +51,10 @@ from workers.client.errors import (
 from workers.client.inputs import AskOptions
 from workers.client.timeline import (
     earlier_context,
+    final_report,
+    first_input,
     last_turn_state,
+    page_reads,
     pages_read,
     read_timeline,
     session_histories,
@@ -754,6 +757,35 @@ class Sessions:
         if record is None:
             raise SessionConflict(f"session {session_id} has not completed; nothing to export")
         return {**record, **await self.links(session_id)}
+
+    async def bundle(self, session_id: str) -> bytes:
+        """The completed session's provenance bundle, as zip bytes (`workers/client/bundle.py`
+        says what it holds)."""
+        from workers.client.bundle import BundleInput, build
+
+        if await self.is_heavy(session_id):
+            raise SessionConflict(heavy_parent(session_id, "bundle"))
+        histories = await self.histories(session_id)
+        report = await final_report(self.client, histories)
+        if report is None:
+            raise SessionConflict(f"session {session_id} has not completed; nothing to bundle")
+        reads = await page_reads(self.client, histories)
+        pages: dict[str, bytes | None] = {}
+        for digest in {read["blob"] for read in reads if read["blob"]}:
+            try:
+                pages[digest] = await self.blobs.get_async(digest)
+            except (KeyError, ValueError):  # collected since: the bundle says it is missing
+                pages[digest] = None
+        data = BundleInput(
+            session_id=session_id,
+            request=await first_input(self.client, histories),
+            report=report,
+            reads=reads,
+            pages=pages,
+            histories=[(history.run_id, history.to_json()) for history in histories],
+            created_at=datetime.now(UTC),
+        )
+        return await asyncio.to_thread(build, data)
 
     async def completed(self) -> list[str]:
         """Ids of every completed single session (`export --all`)."""

@@ -474,3 +474,81 @@ async def tongyi_record(
         "prediction": report["answer"],
         "termination": report["termination"],
     }
+
+
+STEP_EVENTS = (
+    EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+)
+
+
+async def page_reads(client: Client, histories: Sequence[WorkflowHistory]) -> list[dict[str, Any]]:
+    """Every page read that gave the model an observation, in reading order: its step (numbered
+    as `show` numbers them), the URL and goal, the observation text in full, the stored page's
+    digest and how it was fetched (`fetch`, None for sessions recorded before reads kept it).
+    A `read` does it all in one step; older sessions' `extract` names the page `fetch` stored."""
+    reads: list[dict[str, Any]] = []
+    number = 0
+    for history in histories:
+        scheduled: dict[int, dict[str, Any]] = {}
+        for event in history.events:
+            at = event.event_time.ToDatetime().isoformat() + "Z"
+            if event.event_type in STEP_EVENTS:
+                number += 1
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                attrs = event.activity_task_scheduled_event_attributes
+                node = attrs.activity_type.name.split(".", 1)[-1]
+                if node in ("read", "extract"):
+                    scheduled[event.event_id] = {
+                        "step": number,
+                        "node": node,
+                        "activity_id": attrs.activity_id,
+                        "scheduled_at": at,
+                        "input": attrs.input,
+                    }
+            elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+                attrs = event.activity_task_completed_event_attributes
+                step = scheduled.get(attrs.scheduled_event_id)
+                if step is None:
+                    continue
+                decoded = await _decode(client, step.pop("input"))
+                args = node_args(decoded[0] if decoded else None)
+                task = args[0] if args and isinstance(args[0], dict) else {}
+                output = await _decode(client, attrs.result)
+                result = node_result(output[0] if output else None) or {}
+                for observation in result.get("observations") or []:
+                    url = observation.get("source")
+                    blob = observation.get("blob") or task.get("blob")
+                    if not isinstance(url, str):
+                        continue  # a page that could not be read: nothing was read
+                    reads.append(
+                        {
+                            **step,
+                            "run_id": history.run_id,
+                            "finished_at": at,
+                            "url": url,
+                            "goal": task.get("goal"),
+                            "observation": str(observation.get("text", "")),
+                            "blob": blob if isinstance(blob, str) else None,
+                            "fetch": observation.get("fetch"),
+                        }
+                    )
+    return reads
+
+
+async def first_input(client: Client, histories: Sequence[WorkflowHistory]) -> dict[str, Any]:
+    """The session's input as its first run recorded it (its settings); {} if undecodable."""
+    started = histories[0].events[0].workflow_execution_started_event_attributes
+    decoded = await _decode(client, started.input)
+    return decoded[0] if decoded and isinstance(decoded[0], dict) else {}
+
+
+async def final_report(
+    client: Client, histories: Sequence[WorkflowHistory]
+) -> dict[str, Any] | None:
+    """The report the session completed with; None while it runs or when it did not complete."""
+    last = histories[-1].events[-1] if histories and histories[-1].events else None
+    if last is None or last.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+        return None
+    decoded = await _decode(client, last.workflow_execution_completed_event_attributes.result)
+    return decoded[0] if decoded and isinstance(decoded[0], dict) else None
