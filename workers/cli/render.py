@@ -184,6 +184,8 @@ def print_step(number: int, step: dict[str, Any]) -> None:
         retries += f" · {step['duration_s']:.2f}s"
     if retried and "total_s" in step:
         retries += f", {step['total_s']:.2f}s with its retries"
+    if step.get("replayed"):
+        retries += " · replayed from its tape"
     if step.get("from"):  # a fork's step, taken over from the original's record
         retries += f" · from {safe(step['from'])}"
     out.print(

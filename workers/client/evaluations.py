@@ -16,17 +16,22 @@ from activities.judge import scheme_for
 from workers.client import inputs
 from workers.client.errors import InvalidRequest
 from workers.client.sessions import BATCH_PRIORITY, Sessions, tenant_options
+from workers.client.tapes import SETTINGS
 from workers.eval.data import EvalItem
 from workers.eval.metrics import Summary
 from workers.eval.results import previous_results, write_results
 from workers.workflows.evaluation import EvalOutcome, EvalProgress, EvalWorkflow, session_id
+from workers.workflows.models import TapeRef
 
 STATE_FILE = "eval.json"
 
 
-def run_id_for(data: Path, items: list[EvalItem], rollouts: int, benchmark: str) -> str:
+def run_id_for(
+    data: Path, items: list[EvalItem], rollouts: int, benchmark: str, replay: str = ""
+) -> str:
     """Deterministic: the same dataset, rollouts and benchmark give the same run (and so the
-    same session ids), which is what makes re-running a command resume it."""
+    same session ids), which is what makes re-running a command resume it. A replay's also
+    depends on its tape and settings: another prompt, model or dialect is another run."""
     digest = hashlib.sha256()
     digest.update(str(data.resolve()).encode())
     for item in items:
@@ -34,6 +39,9 @@ def run_id_for(data: Path, items: list[EvalItem], rollouts: int, benchmark: str)
             json.dumps([item.question, item.answer, [str(f) for f in item.files]]).encode()
         )
     digest.update(f"{rollouts}|{benchmark}".encode())
+    if replay:
+        digest.update(f"|replay|{replay}".encode())
+        return f"replay-{digest.hexdigest()[:12]}"
     return f"eval-{digest.hexdigest()[:12]}"
 
 
@@ -52,10 +60,21 @@ class Evaluations:
         rollouts: int,
         concurrency: int,
         benchmark: str,
+        tape: TapeRef | None = None,
     ) -> str:
-        """Start the run (or re-attach to it: its id derives from its inputs); its id."""
+        """Start the run (or re-attach to it: its id derives from its inputs); its id. With
+        `tape`, a replay: every session's web tools answer from it."""
         settings, client = self.sessions.settings, self.sessions.client
-        run_id = run_id_for(data, items, rollouts, benchmark)
+        template = inputs.research_input(settings, inputs.AskOptions(question="(template)"), {})
+        template = await inputs.stamp(client, settings, template)
+        replay = ""
+        if tape is not None:
+            template = template.model_copy(update={"tape": tape})
+            replay = json.dumps(
+                [tape.model_dump(), template.model_dump(include=set(SETTINGS), mode="json")],
+                sort_keys=True,
+            )
+        run_id = run_id_for(data, items, rollouts, benchmark, replay)
         try:
             scheme = scheme_for(benchmark)
         except ValueError as error:
@@ -67,8 +86,6 @@ class Evaluations:
             )
             for item in items
         ]
-        template = inputs.research_input(settings, inputs.AskOptions(question="(template)"), {})
-        template = await inputs.stamp(client, settings, template)
         done = previous_results(out, items, rollouts)
         request = inputs.eval_input(
             settings,
@@ -82,7 +99,10 @@ class Evaluations:
         )
         out.mkdir(parents=True, exist_ok=True)
         state = {"run_id": run_id, "data": str(data.resolve()), "rollouts": rollouts,
-                 "benchmark": benchmark, "questions": len(items)}  # fmt: skip
+                 "benchmark": benchmark, "questions": len(items),
+                 "settings": template.model_dump(include=set(SETTINGS), mode="json")}  # fmt: skip
+        if tape is not None:
+            state["replay"] = tape.model_dump()
         (out / STATE_FILE).write_text(json.dumps(state, indent=2))
         await client.start_workflow(
             EvalWorkflow.run,

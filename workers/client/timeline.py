@@ -59,6 +59,8 @@ def _node_details(node: str, args: list[Any], result: dict[str, Any] | None) -> 
         details["observation"] = _clip(observations[0].get("text", ""))
         if observations[0].get("blob"):  # a `read`: the page it extracted from
             details["page_blob"] = observations[0]["blob"]
+        if observations[0].get("replayed"):  # a replay evaluation's: from its tape
+            details["replayed"] = True
     for page in result.get("pages") or []:
         details["page_blob"] = page.get("blob")
     return details

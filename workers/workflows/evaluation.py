@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from workers.eval.data import EvalItem
     from workers.workflows.models import ResearchInput, ResearchReport
     from workers.workflows.options import JUDGE_TIMEOUT, policy_options
-    from workers.workflows.research import ResearchWorkflow
+    from workers.workflows.research import ResearchWorkflow, root_message
 
 
 class EvalInput(BaseModel):
@@ -87,7 +87,7 @@ class EvalWorkflow:
                 task_queue=request.task_queue,
             )
         except ChildWorkflowError as error:
-            outcome.error = str(error.cause or error)
+            outcome.error = root_message(error)  # our error (e.g. a tape's miss), not the SDK's
             self._progress.failed += 1
         prediction = outcome.report.answer if outcome.report else FAILED_PREDICTION
         outcome.verdict = await workflow.execute_activity(
