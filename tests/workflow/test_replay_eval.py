@@ -90,6 +90,11 @@ def test_replay_on_the_tape_of_an_earlier_run(stack: Stack, tmp_path: Path) -> N
         assert len(stack.model.extraction_requests()) == extractions
         assert requests_of(stack, "fake-model") == sorted(recorded * 2)
         assert (tmp_path / "same" / "replay.png").stat().st_size > 0
+        again = run(stack, dataset, tmp_path / "same", "--replay-from", str(tmp_path / "first"),
+                    **DOWN)  # fmt: skip
+        assert again.returncode == 0, again.stderr  # re-attached: its sessions are not redone
+        assert json.loads((tmp_path / "same" / "replay.json").read_text()) == compared
+        assert requests_of(stack, "fake-model") == sorted(recorded * 2)
         shown = stack.cli("show", compared["questions"][0]["session_id"])
         assert shown.stdout.count("replayed from its tape") == 2, shown.stdout  # search, read
 

@@ -30,6 +30,14 @@ def print_comparison(result: dict[str, Any]) -> None:
             f"{result['same_steps']} step(s), diverging at step {at}",
             highlight=False,
         )
+    for one, other in ((a, b), (b, a)):
+        origin = one.get("forked_from") or {}
+        if origin.get("session") == other["session"]:
+            out.print(
+                f"{safe(one['session'])} is a fork of {safe(other['session'])} at step "
+                f"{origin['step']}: its steps 1-{origin['step']} are the original's",
+                highlight=False,
+            )
     table = Table("step", a["session"], b["session"], show_lines=True)
     left, right = result["a_steps"], result["b_steps"]
     for index in range(max(len(left), len(right))):
@@ -42,10 +50,10 @@ def print_comparison(result: dict[str, Any]) -> None:
         ("answer", str(a["answer"]), str(b["answer"])),
         ("termination", str(a["termination"]), str(b["termination"])),
         ("steps", str(a["steps"]), str(b["steps"])),
-        ("tokens (all)", str(a["tokens"]), str(b["tokens"])),
+        ("tokens spent", str(a["tokens"]), str(b["tokens"])),
         ("tokens from divergence", str(a["tokens_from_divergence"]),
          str(b["tokens_from_divergence"])),
-        ("cost", f"${a['usd']:.4f}", f"${b['usd']:.4f}"),
+        ("cost spent", f"${a['usd']:.4f}", f"${b['usd']:.4f}"),
     ]  # fmt: skip
     for name, left_value, right_value in rows:
         table.add_row(name, safe(left_value), safe(right_value))

@@ -93,6 +93,7 @@ async def _eval(
         out.print(f"wrote {out_dir}/iter*.jsonl, iter*_scored.jsonl, summary.json and chart.png")
         return
     now = json.loads((out_dir / STATE_FILE).read_text()).get("settings") or {}
+    outcomes = await evaluations.filled(outcomes, items, out_dir)  # a re-run skipped some
     compared = comparison(replayed, outcomes, items, now)
     (out_dir / "replay.json").write_text(json.dumps(compared, indent=2, ensure_ascii=False))
     write_replay_chart(compared["questions"], out_dir / "replay.png")
@@ -114,7 +115,12 @@ def print_replay(compared: dict[str, Any]) -> None:
     table = Table("question", "answer", "score", "steps", "tokens", title="replay vs replayed")
 
     def pair(row: dict[str, Any], key: str) -> str:
-        return f"{row[key + '_before']} -> {row[key + '_after']}"
+        def shown(value: Any) -> str:
+            if key == "correct":
+                return "-" if value is None else "correct" if value else "wrong"
+            return "-" if value is None else str(value)
+
+        return f"{shown(row[key + '_before'])} -> {shown(row[key + '_after'])}"
 
     for row in compared["questions"]:
         answer = (

@@ -12,7 +12,7 @@ from pathlib import Path
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
-from activities.judge import scheme_for
+from activities.judge import Verdict, scheme_for
 from workers.client import inputs
 from workers.client.errors import InvalidRequest
 from workers.client.sessions import BATCH_PRIORITY, Sessions, tenant_options
@@ -139,6 +139,28 @@ class Evaluations:
         rollouts = max((outcome.rollout for outcome in outcomes), default=0)
         previous = previous_results(out, items, rollouts)
         return await write_results(self.sessions.client, outcomes, items, out, benchmark, previous)
+
+    async def filled(
+        self, outcomes: list[EvalOutcome], items: list[EvalItem], out: Path
+    ) -> list[EvalOutcome]:
+        """The outcomes with the report and verdict of each session a re-run skipped (from
+        its history and the scored lines `out` holds), as a comparison needs them."""
+        rollouts = max((outcome.rollout for outcome in outcomes), default=0)
+        previous = previous_results(out, items, rollouts)
+        done = []
+        for outcome in outcomes:
+            kept = previous.get((outcome.index, outcome.rollout))
+            if outcome.skipped and outcome.report is None and kept is not None:
+                report = await self.sessions.result(outcome.session_id)
+                judged = kept[1]
+                verdict = Verdict(
+                    correct=bool(judged.get("correct")),
+                    label=str(judged.get("judgement", "")),
+                    raw="",
+                )
+                outcome = outcome.model_copy(update={"report": report, "verdict": verdict})
+            done.append(outcome)
+        return done
 
     async def status(self, out: Path) -> tuple[str, str | None, EvalProgress | None]:
         """The run recorded in `out`: its id, status and (running) progress."""
