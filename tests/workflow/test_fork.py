@@ -173,3 +173,25 @@ def test_fork_refusals_are_one_line(stack: Stack) -> None:
     assert odd.returncode == 2 and "no session with id 'k-none'" in odd.stderr
     for result in (missing, past, taken, bad, empty, odd):
         assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_a_running_session_forks_from_a_completed_step(stack: Stack) -> None:
+    stack.script(QUESTION, six_steps(stack))
+    stack.jina.latency = 2.0  # the original is held in its step 2 page read
+    detached = stack.cli("ask", QUESTION, "--id", "k-live", "--detach", "--no-worker")
+    assert detached.returncode == 0, detached.stderr
+    worker = stack.spawn_worker()
+    try:
+        stack.jina.wait_for_requests(1, timeout=60)  # step 1 done, step 2's turn taken
+        forked = stack.cli("fork", "k-live", "--at-step", "1", "--id", "k-live-fork", "--detach",
+                           "--no-worker")  # fmt: skip
+        assert forked.returncode == 0, forked.stderr
+        stack.jina.latency = 0
+        fork = ask_json(stack, "--id", "k-live-fork", "--no-worker")
+        original = ask_json(stack, "--id", "k-live", "--no-worker")
+    finally:
+        worker.terminate()
+        worker.wait(20)
+    assert original["answer"] == fork["answer"] == ANSWER
+    assert fork["forked_from"] == "k-live" and fork["llm_calls"] == 6
+    assert stack.serper.queries().count("turing award 2024") == 1  # step 1's: taken over
