@@ -50,6 +50,9 @@ RECURSION_LIMIT = 100_000  # supersteps; the session's own limits end it long be
 READ_IN_ONE = "read-in-one-activity"
 # Sessions started since it record what they spent in their memo (`usage`, tenant budgets).
 USAGE_MEMO = "usage-memo"
+# Sessions started since it carry their use of the research cache (tenant, --no-cache) to their
+# tools; older histories replay without it, their tools' inputs as recorded.
+RESEARCH_CACHE = "research-cache"
 TENANT_CHECK_TIMEOUT = timedelta(minutes=1)
 PLANNING_TIMEOUT = timedelta(minutes=5)
 
@@ -489,6 +492,8 @@ class ResearchWorkflow:
         if request.resume_state is not None:
             state = resumed(request.resume_state, state, fresh_budget=not request.continued)
         state["read_in_one"] = workflow.patched(READ_IN_ONE)
+        if workflow.patched(RESEARCH_CACHE) and "cache" not in state:  # kept across resumes
+            state["cache"] = {"tenant": request.tenant, "read": request.cache}
         self._usage_memo = workflow.patched(USAGE_MEMO)
         self._tenant, self._model = request.tenant, request.model
         self._started = datetime.fromtimestamp(state["started"], tz=UTC)
