@@ -216,7 +216,8 @@ class ResearchCache:
             report.entries += 1
             try:
                 record = Record.loads(self.blobs.get_entry(info.name))
-                fresh = kind in TTL_OF and now - record.fetched_at <= self.ttl.of(kind)
+                fresh = kind in TTL_OF and self.on(kind)
+                fresh = fresh and now - record.fetched_at <= self.ttl.of(kind)
             except KeyError:
                 continue  # deleted since the listing
             except (ValueError, TypeError):
