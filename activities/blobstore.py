@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -24,6 +25,9 @@ from activities.errors import DeepResearchError
 HEX = frozenset("0123456789abcdef")
 CHUNK = 1024 * 1024
 UPLOADS = "uploads"  # markers `uploads/<hex>/<size>`: which blobs are uploaded files, how big
+# Named entries (small records beside the blobs, e.g. the research cache's `cache/page/<hex>`):
+# lower-case segments, never under the blobs' or the markers' folders.
+ENTRY = re.compile(r"[a-z][a-z0-9_-]*(/[a-z0-9_][a-z0-9_.-]*)+")
 
 
 class BlobStoreError(DeepResearchError):
@@ -38,6 +42,15 @@ class BlobInfo:
     digest: str
     size: int
     modified: datetime  # aware, UTC: last written (a put of an existing blob refreshes it)
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    """One named entry as a listing sees it."""
+
+    name: str
+    size: int
+    modified: datetime  # aware, UTC
 
 
 class BlobStore(Protocol):
@@ -79,6 +92,27 @@ class BlobStore(Protocol):
         True when it was deleted."""
         ...
 
+    # Named entries: small mutable records (the research cache's index) under a name, not a
+    # digest. A put replaces the entry whole (atomically); readers see the old or the new one.
+
+    def put_entry(self, name: str, data: bytes) -> None: ...
+
+    async def put_entry_async(self, name: str, data: bytes) -> None: ...
+
+    async def get_entry_async(self, name: str) -> bytes:
+        """The entry's bytes; KeyError when there is none."""
+        ...
+
+    def get_entry(self, name: str) -> bytes: ...
+
+    def entries(self, prefix: str) -> Iterator[EntryInfo]:
+        """Every entry whose name starts with `prefix` (a folder, e.g. `cache/`)."""
+        ...
+
+    def delete_entry(self, name: str) -> bool:
+        """True when it was there."""
+        ...
+
 
 def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
@@ -102,6 +136,15 @@ def marker_size(key: str) -> int:
     """The size a marker's key records (0 for a foreign key)."""
     _, _, size = key.rpartition("/")
     return int(size) if size.isdigit() else 0
+
+
+def entry_key(name: str) -> str:
+    """The key of a named entry; ValueError for a name that could collide with a blob, a
+    marker, or climb out of the store (`..`)."""
+    first = name.partition("/")[0]
+    if not ENTRY.fullmatch(name) or first in ("sha256", UPLOADS) or "/../" in f"{name}/":
+        raise ValueError(f"not an entry name: {name!r}")
+    return name
 
 
 def hash_file(handle: BinaryIO) -> str:
@@ -218,6 +261,52 @@ class LocalBlobStore:
             return False
         markers = self.root / UPLOADS / digest.partition(":")[2]
         shutil.rmtree(markers, ignore_errors=True)  # no longer stored: no longer counted
+        return True
+
+    def put_entry(self, name: str, data: bytes) -> None:
+        path = self.root / entry_key(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def get_entry(self, name: str) -> bytes:
+        try:
+            return (self.root / entry_key(name)).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            raise KeyError(f"entry {name} is not in {self.root}") from None
+
+    async def put_entry_async(self, name: str, data: bytes) -> None:
+        await asyncio.to_thread(self.put_entry, name, data)
+
+    async def get_entry_async(self, name: str) -> bytes:
+        return await asyncio.to_thread(self.get_entry, name)
+
+    def entries(self, prefix: str) -> Iterator[EntryInfo]:
+        base = self.root / prefix.rstrip("/")
+        if not base.is_dir():
+            return
+        for path in base.rglob("*"):
+            name = path.relative_to(self.root).as_posix()
+            if path.name.startswith(".tmp-") or not ENTRY.fullmatch(name):
+                continue
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            if path.is_file():
+                yield EntryInfo(name, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
+
+    def delete_entry(self, name: str) -> bool:
+        try:
+            (self.root / entry_key(name)).unlink()
+        except FileNotFoundError:
+            return False
         return True
 
 

@@ -26,12 +26,15 @@ from obstore.exceptions import (
 from obstore.store import from_url
 
 from activities.blobstore import (
+    ENTRY,
     UPLOADS,
     BlobInfo,
     BlobStoreError,
+    EntryInfo,
     blob_key,
     digest_of,
     digest_of_key,
+    entry_key,
     hash_file,
     marker_size,
     upload_marker,
@@ -240,6 +243,51 @@ class ObjectBlobStore:
             for batch in obstore.list(self._store, prefix=marker, chunk_size=1000):
                 for meta in batch:
                     obstore.delete(self._store, meta["path"])
+        except (FileNotFoundError, NotFoundError):
+            return False
+        except (BaseError, OSError) as error:
+            raise self._failure(error, None, self.retry_seconds) from None
+        return True
+
+    def put_entry(self, name: str, data: bytes) -> None:
+        try:
+            obstore.put(self._store, entry_key(name), data)  # a PUT replaces an object whole
+        except (BaseError, OSError) as error:
+            raise self._failure(error, None, self.retry_seconds) from None
+
+    def get_entry(self, name: str) -> bytes:
+        try:
+            return bytes(obstore.get(self._store, entry_key(name)).bytes())
+        except (BaseError, OSError) as error:
+            raise self._failure(error, name, self.retry_seconds) from None
+
+    async def put_entry_async(self, name: str, data: bytes) -> None:
+        try:
+            await obstore.put_async(self._store, entry_key(name), data)
+        except (BaseError, OSError) as error:
+            raise self._failure(error, None, self.retry_seconds) from None
+
+    async def get_entry_async(self, name: str) -> bytes:
+        try:
+            result = await obstore.get_async(self._store, entry_key(name))
+            return bytes(await result.bytes_async())
+        except (BaseError, OSError) as error:
+            raise self._failure(error, name, self.retry_seconds) from None
+
+    def entries(self, prefix: str) -> Iterator[EntryInfo]:
+        try:
+            for batch in obstore.list(self._store, prefix=prefix, chunk_size=1000):
+                for meta in batch:
+                    if ENTRY.fullmatch(meta["path"]):
+                        yield EntryInfo(meta["path"], meta["size"], meta["last_modified"])
+        except (BaseError, OSError) as error:
+            raise self._failure(error, None, self.retry_seconds) from None
+
+    def delete_entry(self, name: str) -> bool:
+        key = entry_key(name)
+        try:
+            obstore.head(self._store, key)
+            obstore.delete(self._store, key)
         except (FileNotFoundError, NotFoundError):
             return False
         except (BaseError, OSError) as error:

@@ -15,6 +15,7 @@ import httpx
 from openai import AsyncOpenAI
 
 from activities.blobstore import BlobStore
+from activities.cache import ResearchCache
 from activities.errors import ConfigurationError
 from graphs import prompts
 
@@ -73,6 +74,8 @@ class ToolContext:
     extract_sampling: ExtractSampling = field(default_factory=ExtractSampling)
     # webhook signing keys by tenant ("*": any other), from DEEPRESEARCH_WEBHOOK_SECRET
     webhook_secrets: dict[str, bytes] = field(default_factory=dict)
+    # the shared research cache (DEEPRESEARCH_CACHE_TTL, DEEPRESEARCH_CACHE_SHARED); None: none
+    cache: ResearchCache | None = None
 
 
 class Slots(asyncio.Semaphore):

@@ -142,3 +142,16 @@ def pinned(url: str, address: str) -> tuple[httpx.URL, dict[str, str], dict[str,
     headers = {"Host": original.netloc.decode("ascii")}
     extensions = {"sni_hostname": original.host} if original.scheme == "https" else {}
     return original.copy_with(host=address), headers, extensions
+
+
+async def is_public(url: str) -> bool:
+    """Whether `url` is a public web page: every address its host resolves to is one netguard
+    lets through without the loopback allowance. A name that does not resolve here counts as
+    private (an intranet's name may resolve elsewhere): what such a page holds is kept apart
+    per tenant by the research cache."""
+    try:
+        host, port = check_url_shape(url)
+        addresses = await _resolve(host, port, url)
+    except ToolError:
+        return False
+    return bool(addresses) and all(_refused(a, allow_loopback=False) is None for a in addresses)

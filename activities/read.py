@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -15,6 +16,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.cache import CacheUse, Hit, ResearchCache, Served
 from activities.charset import decode, response_text
 from activities.context import ToolContext, current
 from activities.corpus import DOC_PREFIX, read_document
@@ -23,7 +25,7 @@ from activities.files import parse_bytes
 from activities.heartbeat import beat, remember
 from activities.html_text import html_to_text
 from activities.llm import complete
-from activities.netguard import check_reader_url, check_url, pinned
+from activities.netguard import check_reader_url, check_url, is_public, pinned
 from activities.outcome import attempt_deadline, tool_outcome
 from graphs import prompts
 from graphs.tokens import truncate_tokens
@@ -237,6 +239,11 @@ async def _extracted(
         label="visit",
         deadline=deadline,
     )
+    return _evidence(task, text)
+
+
+def _evidence(task: dict[str, Any], text: str) -> dict[str, Any]:
+    url, goal = task["url"], task["goal"]
     observation = {"call_id": task["call_id"], "index": task["index"], "text": text, "source": url}
     update: dict[str, Any] = {"observations": [observation], "clock": time.time()}
     if text != visit_failure(url, goal):  # what was read, for grounded reports
@@ -274,13 +281,58 @@ async def _stored(ctx: ToolContext, blob: Any) -> tuple[str, str] | None:
         return None
 
 
+def _extracted_well(task: dict[str, Any], text: str) -> bool:
+    """Evidence worth keeping: not the reference's failure text, not a tool error."""
+    return text != visit_failure(task["url"], task["goal"]) and not text.startswith("[visit")
+
+
+@dataclass(frozen=True)
+class _PageCache:
+    """The research cache as one read uses it: page and extraction share a scope (public web
+    pages may serve every tenant; loopback, private and unresolvable ones only the tenant)."""
+
+    cache: ResearchCache
+    use: CacheUse
+    public: bool
+
+    @classmethod
+    async def of(cls, ctx: ToolContext, task: dict[str, Any]) -> _PageCache | None:
+        use, url = CacheUse.of(task), task["url"]
+        if ctx.cache is None or use is None or not ctx.cache.on("page"):
+            return None
+        if url.startswith(DOC_PREFIX):
+            return None  # the local corpus: no provider to spare
+        public = ctx.cache.shared and await is_public(url)
+        return cls(ctx.cache, use, public)
+
+    async def lookup(self, kind: str, key: dict[str, Any]) -> Hit | None:
+        return await self.cache.lookup(self.use, kind, key, public=self.public)
+
+    async def keep(self, kind: str, key: dict[str, Any], data: bytes, digest: str | None) -> None:
+        await self.cache.keep(self.use, kind, key, data, public=self.public, digest=digest)
+
+
+def _extraction_key(ctx: ToolContext, task: dict[str, Any], blob: str) -> dict[str, Any]:
+    """An extraction depends on the page as read (its digest: a changed page is extracted
+    again), the goal, the extractor model and its sampling."""
+    model, sampling = ctx.extract_model.model, ctx.extract_sampling.params()
+    return {"url": task["url"], "goal": task["goal"], "model": model, "sampling": sampling,
+            "page": blob}  # fmt: skip
+
+
 async def read(task: dict[str, Any]) -> dict[str, Any]:
     """Graph node: one URL of a `visit` call, fetched and extracted in one activity (a round
     trip to the server and a workflow task fewer per page than `fetch` then `extract`). The
     page goes to the blob store first and its digest into the heartbeat details, so an attempt
-    that follows a failed extraction, or a dead worker, extracts it without reading it again."""
+    that follows a failed extraction, or a dead worker, extracts it without reading it again.
+
+    The research cache comes after both (an attempt goes on with the page its attempt before
+    read, whatever the cache holds by now): a fresh page text spares the reader, a fresh
+    extraction of that very page for the same goal and extractor spares the model."""
     ctx = current()
     deadline = attempt_deadline()  # one deadline for both halves of the attempt
+    served = Served()
+    cache = await _PageCache.of(ctx, task)
     earlier = await _read_before(ctx)
     record: dict[str, Any] | None = {}
     if earlier is not None:
@@ -289,17 +341,36 @@ async def read(task: dict[str, Any]) -> dict[str, Any]:
         blob, content = stored  # a follow-up's earlier session read it
         record = {"via": "earlier session"}
     else:
-        content = await _fetched(ctx, task, deadline, record)
-        if content is None:
-            return _unread(task)
-        blob = await ctx.blobs.put_async(content.encode("utf-8"))
+        hit = await cache.lookup("page", {"url": task["url"]}) if cache else None
+        if hit is not None:
+            blob, content = hit.digest, hit.data.decode("utf-8")
+            served.add("page", hit)
+            record = {"via": "research cache", "age_s": round(hit.age_s, 3)}
+        else:
+            content = await _fetched(ctx, task, deadline, record)
+            if content is None:
+                return _unread(task)
+            data = content.encode("utf-8")
+            blob = await ctx.blobs.put_async(data)
+            if cache:
+                await cache.keep("page", {"url": task["url"]}, data, blob)
         remember(blob, record)
-    try:
-        update = await _extracted(ctx, task, content, deadline)
-    except Exception:
-        beat(blob, record)  # the details, before the failure: the next attempt starts from them
-        raise
+    key = _extraction_key(ctx, task, blob)
+    hit = await cache.lookup("extraction", key) if cache else None
+    if hit is not None:
+        update = _evidence(task, hit.data.decode("utf-8"))
+        served.add("extraction", hit)
+    else:
+        try:
+            update = await _extracted(ctx, task, content, deadline)
+        except Exception:
+            beat(blob, record)  # the details, before the failure: the next attempt starts from them
+            raise
+        text = update["observations"][0]["text"]
+        if cache and _extracted_well(task, text):
+            await cache.keep("extraction", key, text.encode("utf-8"), None)
     update["observations"][0]["blob"] = blob  # the page as read: `show --blob`
     if record:
         update["observations"][0]["fetch"] = record  # how it was fetched: provenance bundles
+    served.mark(update["observations"][0])
     return {**update, "sources": [task["url"]]}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from activities.cache import CacheUse, Served, normalize_query
 from activities.context import ToolContext, current
 from activities.outcome import observe
-from activities.search import serper_post
+from activities.search import organic_only, serper_post
 from graphs import prompts
 
 
@@ -50,9 +52,29 @@ async def scholar_search(ctx: ToolContext, query: str) -> str:
     return format_scholar(query, await serper_post(ctx, "/scholar", {"q": query}))
 
 
+async def cached_scholar(ctx: ToolContext, query: str, use: CacheUse | None, served: Served) -> str:
+    """`scholar_search` through the research cache (see `search.cached_search`)."""
+    cache = ctx.cache
+    if cache is None or use is None or not cache.on("scholar"):
+        return await scholar_search(ctx, query)
+    key = {"backend": "serper", "query": normalize_query(query), "options": {"url": ctx.serper_url}}
+    hit = await cache.lookup(use, "scholar", key, public=True)
+    if hit is not None:
+        served.add("results", hit)
+        return format_scholar(query, json.loads(hit.data))
+    body = organic_only(await serper_post(ctx, "/scholar", {"q": query}))
+    if body is not None:
+        data = json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        await cache.keep(use, "scholar", key, data, public=True)
+    return format_scholar(query, body)
+
+
 async def scholar(task: dict[str, Any]) -> dict[str, Any]:
-    """Graph node: one query of a `google_scholar` call."""
+    """Graph node: one query of a `google_scholar` call (marked when served from the cache)."""
     query = task["query"]
-    work = scholar_search(current(), query)
+    served = Served()
+    work = cached_scholar(current(), query, CacheUse.of(task), served)
     label = f"google_scholar {query!r}"
-    return await observe(task, work, fallback=prompts.SCHOLAR_TIMEOUT, label=label)
+    update = await observe(task, work, fallback=prompts.SCHOLAR_TIMEOUT, label=label)
+    served.mark(update["observations"][0])
+    return update

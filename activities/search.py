@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,7 @@ from ddgs import DDGS
 from ddgs.exceptions import DDGSException
 from temporalio.exceptions import ApplicationError
 
+from activities.cache import CacheUse, Served, normalize_query
 from activities.context import ToolContext, current
 from activities.corpus import search_index
 from activities.errors import ToolError, from_transport, raise_for_http, status_error
@@ -87,13 +89,64 @@ def choose_backend(ctx: ToolContext) -> str:
 async def web_search(ctx: ToolContext, query: str) -> str:
     """One query through the chosen backend; every backend answers in the reference's format."""
     backend = choose_backend(ctx)
+    if backend == "local":
+        return await local_search(ctx, query)
+    return format_results(query, await web_body(ctx, backend, query))
+
+
+async def web_body(ctx: ToolContext, backend: str, query: str) -> dict[str, Any] | None:
+    """A web backend's results in Serper's shape (None: a malformed answer), before they are
+    formatted: what the research cache keeps."""
     if backend == "serper":
-        return await serper_search(ctx, query)
+        return organic_only(await serper_post(ctx, "/search", serper_payload(query)))
     if backend == "searxng":
-        return await searxng_search(ctx, query)
-    if backend == "ddgs":
-        return await ddgs_search(query)
-    return await local_search(ctx, query)
+        return await searxng_body(ctx, query)
+    return await ddgs_body(query)
+
+
+def organic_only(body: Any) -> dict[str, Any] | None:
+    """The part of a Serper answer that `format_results` reads (the rest is not kept)."""
+    if not isinstance(body, dict) or not isinstance(body.get("organic"), list):
+        return None
+    return {"organic": body["organic"]}
+
+
+def search_key(ctx: ToolContext, backend: str, query: str) -> dict[str, Any]:
+    """What a search's results depend on: the backend and where it is, the normalized query
+    and the options the backend is sent (the reference's CJK rule picks them)."""
+    options: dict[str, Any]
+    if backend == "serper":
+        options = {"url": ctx.serper_url, **serper_options(query)}
+    elif backend == "searxng":
+        options = {"url": ctx.searxng_url, "language": searxng_params(query)["language"]}
+    else:
+        options = {"region": ddgs_region(query), "max_results": MAX_RESULTS}
+    return {"backend": backend, "query": normalize_query(query), "options": options}
+
+
+def serper_options(query: str) -> dict[str, str]:
+    return {k: v for k, v in serper_payload(query).items() if k != "q"}
+
+
+async def cached_search(ctx: ToolContext, query: str, use: CacheUse | None, served: Served) -> str:
+    """`web_search` through the research cache: public web results (shared between tenants
+    when the deployment says so) come from it while fresh; what is fetched refreshes it. The
+    text is formatted from the results either way, so a cached observation is byte for byte
+    the live one. The local corpus is not cached (no provider to spare)."""
+    backend = choose_backend(ctx)
+    cache = ctx.cache
+    if backend == "local" or cache is None or use is None or not cache.on("search"):
+        return await web_search(ctx, query)
+    key = search_key(ctx, backend, query)
+    hit = await cache.lookup(use, "search", key, public=True)
+    if hit is not None:
+        served.add("results", hit)
+        return format_results(query, json.loads(hit.data))
+    body = await web_body(ctx, backend, query)
+    if body is not None:
+        data = json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        await cache.keep(use, "search", key, data, public=True)
+    return format_results(query, body)
 
 
 # -- Serper ----------------------------------------------------------------------------------
@@ -162,6 +215,10 @@ def searxng_organic(body: Any) -> dict[str, Any] | None:
 
 
 async def searxng_search(ctx: ToolContext, query: str) -> str:
+    return format_results(query, await searxng_body(ctx, query))
+
+
+async def searxng_body(ctx: ToolContext, query: str) -> dict[str, Any] | None:
     """GET {url}/search?format=json. An empty answer whose engines all failed is retried, since
     SearXNG reports upstream blocks and timeouts that way rather than with a status."""
     if not ctx.searxng_url:
@@ -189,7 +246,7 @@ async def searxng_search(ctx: ToolContext, query: str) -> str:
             f"SearXNG: no results and unresponsive engines ({engines})",
             type="SearxngUnresponsive",
         )
-    return format_results(query, mapped)
+    return mapped
 
 
 # -- ddgs ------------------------------------------------------------------------------------
@@ -227,6 +284,10 @@ def _ddgs_text(query: str, region: str, max_results: int) -> list[dict[str, Any]
 async def ddgs_search(query: str, text: DdgsText | None = None) -> str:
     """Key-free metasearch through the `ddgs` package (blocking, so in a thread); `text` stands
     in for its text search in tests."""
+    return format_results(query, await ddgs_body(query, text))
+
+
+async def ddgs_body(query: str, text: DdgsText | None = None) -> dict[str, Any]:
     if not query.strip():
         raise ToolError("empty search query")
     search_text = text or _ddgs_text
@@ -234,9 +295,9 @@ async def ddgs_search(query: str, text: DdgsText | None = None) -> str:
         results = await asyncio.to_thread(search_text, query, ddgs_region(query), MAX_RESULTS)
     except Exception as error:
         if type(error) is DDGSException and str(error) == DDGS_NO_RESULTS:
-            return format_results(query, {"organic": []})  # what Serper answers for no match
+            return {"organic": []}  # what Serper answers for no match
         raise ddgs_error(error) from error
-    return format_results(query, ddgs_organic(results))
+    return ddgs_organic(results)
 
 
 # -- local corpus ----------------------------------------------------------------------------
@@ -251,7 +312,11 @@ async def local_search(ctx: ToolContext, query: str) -> str:
 
 
 async def search(task: dict[str, Any]) -> dict[str, Any]:
-    """Graph node: one query of a `search` call."""
+    """Graph node: one query of a `search` call (marked when its results came from the cache)."""
     query = task["query"]
-    work = web_search(current(), query)
-    return await observe(task, work, fallback=prompts.SEARCH_TIMEOUT, label=f"search {query!r}")
+    served = Served()
+    work = cached_search(current(), query, CacheUse.of(task), served)
+    label = f"search {query!r}"
+    update = await observe(task, work, fallback=prompts.SEARCH_TIMEOUT, label=label)
+    served.mark(update["observations"][0])
+    return update

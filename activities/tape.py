@@ -21,6 +21,8 @@ from graphs.react import TAPED as TAPED_NODES  # what a tape holds: the web, not
 
 __all__ = ["TAPED_NODES", "decode_tape", "encode_tape", "replayed", "tape_key", "taped"]
 TAPE_VERSION = 1
+# An observation's marks of how the recorded run got it: not how the replay did.
+NOT_REPLAYED = ("cached", "cached_age_s")
 _KEPT = 4  # tapes a worker keeps decoded (one per replay run at a time, typically)
 _tapes: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
@@ -67,9 +69,10 @@ def replayed(recorded: dict[str, Any], task: dict[str, Any]) -> dict[str, Any]:
     """The recorded result as this task's: its observation under this call's id and index,
     text byte for byte the same, marked as replayed."""
     observations = [
-        {**o, "call_id": task["call_id"], "index": task["index"], "replayed": True}
+        {**{k: v for k, v in o.items() if k not in NOT_REPLAYED},
+         "call_id": task["call_id"], "index": task["index"], "replayed": True}
         for o in recorded.get("observations") or []
-    ]
+    ]  # fmt: skip
     return {**recorded, "observations": observations, "clock": time.time()}
 
 

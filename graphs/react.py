@@ -59,6 +59,8 @@ TOOL_NODES = frozenset(route.node for route in TOOL_ROUTES.values())
 # A node -> the tool name the model called it by (`read` is a visit fetched and extracted at once).
 TOOL_NAMES = {route.node: name for name, route in TOOL_ROUTES.items()} | {"read": "visit"}
 UNAVAILABLE_TOOL = "Error: Tool {name} is not available in this deployment."
+# The tool nodes that consult the research cache (`fetch`, of sessions older than it, does not).
+CACHED_NODES = frozenset({"search", "scholar", "read"})
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,9 @@ def make_act(available: set[str], reads: bool = False) -> Callable[[ResearchStat
         tape = state.get("tape")
         if tape:  # a replay evaluation: the web's tools answer from the earlier run's record
             tasks = [{**t, "tape": tape} if t["tool"] in TAPED else t for t in tasks]
+        use = state.get("cache")
+        if use:  # sessions started with the research cache tell its tools whose they are
+            tasks = [{**t, "cache": use} if t["tool"] in CACHED_NODES else t for t in tasks]
         update: dict[str, Any] = {"resume_at": None} if state.get("resume_at") else {}
         planned = tasks
         operator = control()

@@ -58,6 +58,7 @@ class ToolTask(TypedDict, total=False):
     missing: list[str]
     clock: float
     tape: dict[str, str]  # a replay evaluation's tape: {"blob": digest, "on_miss": fail | live}
+    cache: dict[str, Any]  # the session's use of the research cache: tenant, read
 
 
 class Observation(TypedDict, total=False):
@@ -68,6 +69,8 @@ class Observation(TypedDict, total=False):
     text: str
     source: str
     blob: str  # the page a `read` extracted this from
+    cached: list[str]  # what came from the research cache (results, page, extraction)
+    cached_age_s: float  # and how old it was then (the oldest part); never in `text`
 
 
 _MESSAGE_TYPES: dict[str, type[BaseMessage]] = {
@@ -165,6 +168,7 @@ class ResearchState(TypedDict, total=False):
     sources: Annotated[list[str], add_unique]
     ledger: Annotated[list[dict[str, Any]], add_sources]  # url + evidence of every page read
     known_pages: dict[str, str]  # a follow-up's: URL -> blob of the pages read before it
+    cache: dict[str, Any]  # the research cache's use: {"tenant", "read"}; absent: no cache
     llm_calls: int
     tool_calls: int
     prompt_tokens: Annotated[int, total]

@@ -76,6 +76,9 @@ def stack(temporal_address: str, tmp_path: Path) -> Iterator[Stack]:
             "DEEPRESEARCH_DATA_DIR": str(tmp_path / "data"),
             "DEEPRESEARCH_HEARTBEAT_SECONDS": "2",
             "DEEPRESEARCH_RETRY_INITIAL_SECONDS": "0.1",
+            # The tests count the requests the fakes get; those of the research cache turn it
+            # on themselves (tests/workflow/test_research_cache.py).
+            "DEEPRESEARCH_CACHE_TTL": "off",
             **fake_env(model, serper, jina),
             "OPENAI_API_KEY": "test-model-key",
         }

@@ -5,13 +5,16 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.errors import ConfigurationError
 from graphs.prompts import EXTRACTOR_TEMPERATURE
+
+if TYPE_CHECKING:
+    from activities.cache import CacheTtl
 
 DEFAULT_SERPER_URL = "https://google.serper.dev"
 DEFAULT_JINA_URL = "https://r.jina.ai"
@@ -367,6 +370,29 @@ class Settings(BaseSettings):
     aws_session_token: SecretStr | None = Field(None, validation_alias=_env("AWS_SESSION_TOKEN"))
     aws_allow_http: bool = Field(False, validation_alias=_env("AWS_ALLOW_HTTP"))
     """Allow a plain-http endpoint (a local MinIO); obstore refuses http otherwise."""
+    # -- the research cache (activities/cache; docs/operations.md "The research cache") --
+    cache_ttl: str = Field("search=0,pages=6h", validation_alias=_env("DEEPRESEARCH_CACHE_TTL"))
+    """How long fetched research is served again: `search=DURATION,pages=DURATION` (pages
+    also covers their extractions), one duration for both, or `off`; 0 turns that half off."""
+    cache_shared: bool = Field(True, validation_alias=_env("DEEPRESEARCH_CACHE_SHARED"))
+    """Whether public web results (searches, pages of public hosts) serve every tenant; off:
+    each tenant has its own. Private pages (loopback, private or unresolvable hosts) are always
+    the tenant's own."""
+
+    @field_validator("cache_ttl")
+    @classmethod
+    def _cache_ttl(cls, value: str) -> str:
+        from activities.cache import parse_ttl
+
+        parse_ttl(value)  # ValueError, one line, before any worker starts
+        return value
+
+    @property
+    def cache_ttls(self) -> CacheTtl:
+        from activities.cache import parse_ttl
+
+        return parse_ttl(self.cache_ttl)
+
     # -- Temporal connection (workers/hosting/research_worker.connection_options) --
     temporal_tls: bool | None = Field(None, validation_alias=_env("TEMPORAL_TLS"))
     """Force TLS on or off; unset: on when any TEMPORAL_TLS_* or TEMPORAL_API_KEY is set."""

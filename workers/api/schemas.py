@@ -71,6 +71,11 @@ class SessionRequest(BaseModel):
         "POST /v1/sessions/{id}/approve or /reject; after DEEPRESEARCH_PLAN_WAIT it goes on "
         "with its own plan.",
     )
+    cache: bool = Field(
+        True,
+        description="Serve searches and pages from the research cache while fresh "
+        "(DEEPRESEARCH_CACHE_TTL); false fetches everything again (and refreshes the cache).",
+    )
 
     def options(self, tenant: str) -> AskOptions:
         names = self.strategy.split(",") if isinstance(self.strategy, str) else self.strategy
@@ -89,6 +94,7 @@ class SessionRequest(BaseModel):
                 webhook=self.webhook,
                 plan=self.plan,
                 follow_up_of=self.follow_up_of,
+                cache=self.cache,
             )
         except ValidationError as error:
             raise InvalidRequest(one_line(error)) from None

@@ -26,10 +26,17 @@ async def _gc(older_than: timedelta, dry_run: bool) -> GcReport:
     from workers.client import Sessions
     from workers.client.blobs import collect_garbage
     from workers.hosting.blobs import blob_store
+    from workers.hosting.research_worker import research_cache
 
     settings = load_settings()
     sessions = await Sessions.connect(settings)
-    return await collect_garbage(sessions.client, blob_store(settings), older_than, dry_run=dry_run)
+    return await collect_garbage(
+        sessions.client,
+        blob_store(settings),
+        older_than,
+        dry_run=dry_run,
+        cache=research_cache(settings),
+    )
 
 
 def _size(n: int) -> str:
@@ -53,7 +60,8 @@ def gc(
     dry_run: Annotated[bool, typer.Option(help="Report what would go; delete nothing.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Delete the blobs that no running or retained session's history references."""
+    """Delete the research cache's entries past DEEPRESEARCH_CACHE_TTL, then the blobs that no
+    running or retained session's history and no fresh cache entry references."""
     if not older_than > 0:
         raise fail("--older-than must be more than 0 days")
     cutoff = timedelta(days=older_than)
@@ -70,9 +78,15 @@ def gc(
     verb = "would delete" if dry_run else "deleted"
     out.print(
         f"{report.store}: {report.stored} blobs; {report.kept_referenced} referenced by "
-        f"{report.histories} histories, {report.kept_young} written since "
-        f"{report.cutoff:%Y-%m-%d %H:%M} UTC; {verb} {report.deleted} "
-        f"({_size(report.deleted_bytes)})",
+        f"{report.histories} histories, {report.kept_cached} by fresh cache entries, "
+        f"{report.kept_young} written since {report.cutoff:%Y-%m-%d %H:%M} UTC; {verb} "
+        f"{report.deleted} ({_size(report.deleted_bytes)})",
+        markup=False,
+        highlight=False,
+    )
+    out.print(
+        f"research cache ({load_settings().cache_ttls.describe()}): {report.cache_entries} "
+        f"entries, {verb} {report.cache_expired} past their TTL",
         markup=False,
         highlight=False,
     )

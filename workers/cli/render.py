@@ -184,6 +184,9 @@ def print_step(number: int, step: dict[str, Any]) -> None:
         retries += f" · {step['duration_s']:.2f}s"
     if retried and "total_s" in step:
         retries += f", {step['total_s']:.2f}s with its retries"
+    if step.get("cached"):
+        parts = safe("+".join(map(str, step["cached"])))
+        retries += f" · cached {parts}, {age(step.get('cached_age_s'))} old"
     if step.get("replayed"):
         retries += " · replayed from its tape"
     if step.get("from"):  # a fork's step, taken over from the original's record
@@ -198,6 +201,16 @@ def print_step(number: int, step: dict[str, Any]) -> None:
             text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
             text = text.strip().replace("\n", "\n" + " " * 9)
             out.print(f"       [bold]{key}:[/bold] {safe(text)}")
+
+
+def age(seconds: float | None) -> str:
+    """`42s`, `5m`, `3.2h`: how old a cached result was when it was served."""
+    value = float(seconds or 0)
+    if value < 120:
+        return f"{value:.0f}s"
+    if value < 7200:
+        return f"{value / 60:.0f}m"
+    return f"{value / 3600:.1f}h"
 
 
 def webhook_line(sent: dict[str, Any]) -> str:

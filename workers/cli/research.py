@@ -262,6 +262,14 @@ def ask(
             "reject; DEEPRESEARCH_PLAN_WAIT, then it goes on with its own plan).",
         ),
     ] = False,
+    cache: Annotated[
+        bool,
+        typer.Option(
+            "--cache/--no-cache",
+            help="Serve searches and pages from the research cache while fresh "
+            "(DEEPRESEARCH_CACHE_TTL); --no-cache fetches everything (and refreshes the cache).",
+        ),
+    ] = True,
 ) -> None:
     """Research a question and print the answer with its sources."""
 
@@ -301,6 +309,7 @@ def ask(
             webhook=webhook_of(webhook, webhook_events),
             plan=plan,
             follow_up_of=follow_up,
+            cache=cache,
         )
 
     flags = {"as_json": as_json, "detach": detach, "worker": worker, "report_out": report_out}

@@ -1,5 +1,9 @@
 """Blob lifecycle: delete the blobs no retained history references (`deepresearch blobs gc`).
 
+Research cache entries (`activities/cache`) past their TTL are deleted first; the blobs the fresh
+ones hold are kept like referenced ones, whatever their age, so a cached page outlives the
+sessions that read it for as long as DEEPRESEARCH_CACHE_TTL serves it and no longer.
+
 A blob is kept when any workflow history of the namespace, running or closed and still retained,
 references it — as a claim-checked payload, or as a digest inside a payload (pages and uploads
 travel through the state as digests, often inside a claim-checked payload: those are opened and
@@ -24,6 +28,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
 from activities.blobstore import BlobStore
+from activities.cache import ResearchCache
 from activities.claimcheck import ENCODING, inflate
 
 DIGEST = re.compile(rb"sha256:[0-9a-f]{64}")
@@ -45,6 +50,9 @@ class GcReport:
     deleted: int = 0
     deleted_bytes: int = 0
     missing: int = 0  # referenced by a history but not in the store (that history is unreadable)
+    cache_entries: int = 0  # research cache entries seen
+    cache_expired: int = 0  # of those, past their TTL: deleted
+    kept_cached: int = 0  # blobs kept because a fresh cache entry holds them (and no history)
     deleted_digests: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
@@ -129,13 +137,24 @@ async def referenced_digests(
 
 
 async def collect_garbage(
-    client: Client, store: BlobStore, older_than: timedelta, *, dry_run: bool = False
+    client: Client,
+    store: BlobStore,
+    older_than: timedelta,
+    *,
+    dry_run: bool = False,
+    cache: ResearchCache | None = None,
 ) -> GcReport:
-    """Delete the blobs older than `older_than` that no retained history references."""
+    """Delete the research cache's expired entries (`cache`: with the deployment's TTLs), then
+    the blobs older than `older_than` that no retained history and no fresh entry references."""
     if older_than <= timedelta(0):
         raise ValueError("older_than must be positive")
     cutoff = datetime.now(UTC) - older_than  # fixed before the scan: later writes are younger
     report = GcReport(store=store.location, cutoff=cutoff, dry_run=dry_run)
+    cached: set[str] = set()
+    if cache is not None:
+        swept = await asyncio.to_thread(cache.sweep, dry_run=dry_run)
+        report.cache_entries, report.cache_expired = swept.entries, swept.expired
+        cached = swept.live_digests
     referenced, missing, report.histories = await referenced_digests(client, store)
     report.referenced, report.missing = len(referenced), len(missing)
 
@@ -144,6 +163,8 @@ async def collect_garbage(
             report.stored += 1
             if info.digest in referenced:
                 report.kept_referenced += 1
+            elif info.digest in cached:
+                report.kept_cached += 1
             elif info.modified > cutoff:
                 report.kept_young += 1
             elif dry_run or store.delete(info.digest, unless_modified_after=cutoff):

@@ -61,6 +61,7 @@ class AskOptions(BaseModel):
     follow_up_of: str | None = Field(
         None, description="A completed session this one goes on from (its conversation, pages)."
     )
+    cache: bool = Field(True, description="Read the research cache (`--no-cache`: no).")
 
 
 class ForkOptions(BaseModel):
@@ -315,6 +316,7 @@ def research_input(settings: Settings, options: AskOptions, files: dict[str, str
         tenant=options.tenant,
         tenant_watch_seconds=settings.tenant_watch_seconds if period_bounded(tenant) else 0,
         webhook=webhook_spec(settings, options.webhook),
+        cache=options.cache,
     )
 
 

@@ -61,6 +61,9 @@ def _node_details(node: str, args: list[Any], result: dict[str, Any] | None) -> 
             details["page_blob"] = observations[0]["blob"]
         if observations[0].get("replayed"):  # a replay evaluation's: from its tape
             details["replayed"] = True
+        if observations[0].get("cached"):  # served by the research cache, this old
+            details["cached"] = list(observations[0]["cached"])
+            details["cached_age_s"] = observations[0].get("cached_age_s")
     for page in result.get("pages") or []:
         details["page_blob"] = page.get("blob")
     return details
@@ -469,13 +472,21 @@ async def tongyi_record(
     elif result and result.get("messages"):  # sessions recorded before the tail was
         final = to_message(result["messages"][-1])
         rendered.append({"role": "assistant", "content": str(final.content)})
-    return {
+    record = {
         "question": report["question"],
         "answer": "",
         "messages": rendered,
         "prediction": report["answer"],
         "termination": report["termination"],
     }
+    cached = [
+        {k: step[k] for k in ("node", "query", "url", "cached", "cached_age_s") if k in step}
+        for step in timeline["steps"]
+        if step.get("cached")
+    ]
+    if cached:  # which observations the research cache served (the messages are as live)
+        record["cached"] = cached
+    return record
 
 
 STEP_EVENTS = (

@@ -33,6 +33,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities import context
 from activities.blobstore import BlobStore, open_blob_store
+from activities.cache import ResearchCache
 from activities.claimcheck import ClaimCheckCodec
 from activities.context import ExtractSampling, ModelEndpoint, ModelReplica, ToolContext
 from activities.errors import ConfigurationError
@@ -230,6 +231,14 @@ def build_tool_context(settings: Settings, http: httpx.AsyncClient) -> ToolConte
             max_tokens=settings.extract_max_tokens,
         ),
         webhook_secrets=settings.webhook_secrets,
+        cache=research_cache(settings),
+    )
+
+
+def research_cache(settings: Settings) -> ResearchCache:
+    """The shared research cache over the deployment's blob store."""
+    return ResearchCache(
+        blob_store(settings), ttl=settings.cache_ttls, shared=settings.cache_shared
     )
 
 

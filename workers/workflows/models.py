@@ -119,6 +119,11 @@ class ResearchInput(BaseModel):
         default_factory=ActivityPolicy, description="For the workflow's own activities."
     )
     report: bool = Field(False, description="Also write a long-form report with citations.")
+    cache: bool = Field(
+        True,
+        description="Serve searches and pages from the research cache while fresh (`ask "
+        "--no-cache`: False; what the session fetches still refreshes the cache).",
+    )
     return_trajectory: bool = Field(
         False, description="Put the final conversation in the report (Heavy mode's branches)."
     )

@@ -51,6 +51,9 @@ RECURSION_LIMIT = 100_000  # supersteps; the session's own limits end it long be
 READ_IN_ONE = "read-in-one-activity"
 # Sessions started since it record what they spent in their memo (`usage`, tenant budgets).
 USAGE_MEMO = "usage-memo"
+# Sessions started since it carry their use of the research cache (tenant, --no-cache) to their
+# tools; older histories replay without it, their tools' inputs as recorded.
+RESEARCH_CACHE = "research-cache"
 TENANT_CHECK_TIMEOUT = timedelta(minutes=1)
 PLANNING_TIMEOUT = timedelta(minutes=5)
 
@@ -128,8 +131,9 @@ def following(earlier: FollowUp, state: ResearchState) -> ResearchState:
 
 # What a fork spends is counted from zero (the original paid for the steps it took over).
 SPENDING = ("prompt_tokens", "completion_tokens", "estimated_tokens", "searches", "pages_read")
-# Where the original stood in its own run: its replica, a pause for budget, its bounds.
-NOT_FORKED = ("replica", "resume_at", "awaiting_budget", "budget_need", "budget_spent")
+# Where the original stood in its own run: its replica, a pause for budget, its bounds, its
+# use of the research cache (the fork's own is set for its tenant).
+NOT_FORKED = ("replica", "resume_at", "awaiting_budget", "budget_need", "budget_spent", "cache")
 
 
 def forked(fork: ForkFrom, fresh: ResearchState) -> ResearchState:
@@ -531,6 +535,8 @@ class ResearchWorkflow:
         if request.resume_state is not None:
             state = resumed(request.resume_state, state, fresh_budget=not request.continued)
         state["read_in_one"] = workflow.patched(READ_IN_ONE)
+        if workflow.patched(RESEARCH_CACHE) and "cache" not in state:  # kept across resumes
+            state["cache"] = {"tenant": request.tenant, "read": request.cache}
         self._usage_memo = workflow.patched(USAGE_MEMO)
         self._tenant, self._model = request.tenant, request.model
         self._started = datetime.fromtimestamp(state["started"], tz=UTC)

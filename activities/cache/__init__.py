@@ -1,0 +1,30 @@
+"""The shared research cache: search results, pages and extractions over the blob store."""
+
+from activities.cache.store import (
+    PREFIX,
+    PUBLIC,
+    CacheUse,
+    Hit,
+    Record,
+    ResearchCache,
+    Served,
+    Sweep,
+    entry_name,
+    normalize_query,
+)
+from activities.cache.ttl import CacheTtl, parse_ttl
+
+__all__ = [
+    "PREFIX",
+    "PUBLIC",
+    "CacheTtl",
+    "CacheUse",
+    "Hit",
+    "Record",
+    "ResearchCache",
+    "Served",
+    "Sweep",
+    "entry_name",
+    "normalize_query",
+    "parse_ttl",
+]
