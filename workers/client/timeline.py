@@ -496,7 +496,8 @@ STEP_EVENTS = (
 
 
 async def page_reads(client: Client, histories: Sequence[WorkflowHistory]) -> list[dict[str, Any]]:
-    """Every page read that gave the model an observation, in reading order: its step (numbered
+    """Every page read that gave the model an observation, in the order the model asked for
+    them (parallel reads finish in any order): its step (numbered
     as `show` numbers them), the URL and goal, the observation text in full, the stored page's
     digest and how it was fetched (`fetch`, None for sessions recorded before reads kept it).
     A `read` does it all in one step; older sessions' `extract` names the page `fetch` stored."""
@@ -546,7 +547,7 @@ async def page_reads(client: Client, histories: Sequence[WorkflowHistory]) -> li
                             "fetch": observation.get("fetch"),
                         }
                     )
-    return reads
+    return sorted(reads, key=lambda read: read["step"])  # as scheduled, not as they finished
 
 
 async def first_input(client: Client, histories: Sequence[WorkflowHistory]) -> dict[str, Any]:
