@@ -3,6 +3,7 @@ is condensed into a report, then an integrator reads every report and gives the 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -50,21 +51,26 @@ def interaction_text(record: list[dict[str, Any]]) -> str:
 
 class BranchReportRequest(BaseModel):
     trajectory: list[dict[str, Any]]
+    model: str | None = None  # a synthesis fork's model name (None: the endpoint's)
 
 
 class IntegrateRequest(BaseModel):
     question: str
     reports: list[str]
     synthesis: Literal["select", "fuse"] = "select"
+    model: str | None = None  # a synthesis fork's model name (None: the endpoint's)
 
 
-async def _converge(prompt: str, sampling: Sampling) -> str:
+async def _converge(prompt: str, sampling: Sampling, model: str | None = None) -> str:
     """One aggregation call as ParallelMuse makes it; the reply after any thinking."""
     messages = [
         {"role": "system", "content": CONVERGE_SYSTEM_PROMPT},
         {"role": "user", "content": prompt},
     ]
-    result = await chat(current().research_model, messages, sampling)
+    endpoint = current().research_model
+    if model:  # a synthesis fork asks the same server for another of its models
+        endpoint = dataclasses.replace(endpoint, model=model)
+    result = await chat(endpoint, messages, sampling)
     return result.text.split("</think>")[-1].strip()
 
 
@@ -72,7 +78,7 @@ async def _converge(prompt: str, sampling: Sampling) -> str:
 async def branch_report(request: BranchReportRequest) -> str:
     """One branch's trajectory condensed into a report (planning, methods, final reasoning)."""
     prompt = REPORT_PROMPT.format(traj=interaction_text(request.trajectory))
-    text = await _converge(prompt, REPORT_SAMPLING)
+    text = await _converge(prompt, REPORT_SAMPLING, request.model)
     return text.split("<report>")[-1].split("</report>")[0].strip()
 
 
@@ -83,5 +89,5 @@ async def integrate(request: IntegrateRequest) -> str:
     prompt = template.format(question=request.question)
     for number, report in enumerate(request.reports, start=1):
         prompt += f"\n\n[Report {number}]: {report}"
-    text = await _converge(prompt, INTEGRATE_SAMPLING)
+    text = await _converge(prompt, INTEGRATE_SAMPLING, request.model)
     return text.split("<answer>")[-1].split("</answer>")[0].strip()

@@ -46,7 +46,7 @@ def test_a_fork_over_http(stack: Stack, api_process: list[ApiProcess], tmp_path:
     assert started.status_code == 202, started.text
     assert started.json() == {
         "id": "k-api-fork", "status": "started", "forked_from": "k-api", "at_step": 3,
-        "live_from": 4,
+        "heavy": False, "live_from": 4,
     }  # fmt: skip
     assert started.headers["location"] == "/v1/sessions/k-api-fork"
     done = wait_done(http, "k-api-fork", ALPHA)

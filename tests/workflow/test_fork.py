@@ -195,3 +195,43 @@ def test_a_running_session_forks_from_a_completed_step(stack: Stack) -> None:
     assert original["answer"] == fork["answer"] == ANSWER
     assert fork["forked_from"] == "k-live" and fork["llm_calls"] == 6
     assert stack.serper.queries().count("turing award 2024") == 1  # step 1's: taken over
+
+
+def test_a_heavy_sessions_synthesis_forks_over_its_branches(stack: Stack) -> None:
+    from tests.workflow.test_heavy import route
+
+    def aggregation(body: dict[str, Any]) -> str | None:
+        key = route(body)
+        return f"{key}-fused" if key == "integrate" and body.get("model") == FORK_MODEL else key
+
+    stack.model.script_key = aggregation
+    stack.model.scripts.update(
+        {
+            "b0": [call("search", {"query": ["turing award 2024"]}), answer()],
+            "b1": [answer("Geoffrey Hinton")],
+            "b2": [answer()],
+            "report": ["<think>condensing</think>\n<report>## Solution Planning\n...</report>"],
+            "integrate": [answer()],
+            "integrate-fused": [answer(FORK_ANSWER)],
+        }
+    )
+    heavy = ask_json(stack, "--id", "k-heavy", "--mode", "heavy", "--branches", "3")
+    assert heavy["answer"] == ANSWER
+    before = stack.model.research_requests()
+    searches = list(stack.serper.queries())
+    refused = stack.cli("fork", "k-heavy", "--at-step", "1")
+    assert refused.returncode == 2 and "fork its synthesis: --synthesis" in refused.stderr
+
+    forked = fork_json(
+        stack, "k-heavy", "--synthesis", "fuse", "--model", FORK_MODEL, "--id", "k-heavy-fork"
+    )
+    assert forked["answer"] == FORK_ANSWER and forked["forked_from"] == "k-heavy"
+    assert stack.serper.queries() == searches
+    new = stack.model.research_requests()[len(before) :]
+    assert sorted(route(r.body) or "" for r in new) == ["integrate", "report", "report", "report"]
+    assert all(r.body["model"] == FORK_MODEL for r in new)  # no branch turn: only aggregation
+    (integration,) = [r for r in new if route(r.body) == "integrate"]
+    assert "combine the trustworthy findings" in json.dumps(integration.body)  # fuse's prompt
+    shown = stack.cli("show", "k-heavy-fork").stdout
+    assert "forked from k-heavy: its branches, a new synthesis" in shown
+    assert "forks: k-heavy-fork" in stack.cli("show", "k-heavy").stdout

@@ -396,7 +396,8 @@ async def fork(
         id=started.session_id,
         forked_from=session_id,
         at_step=body.at_step,
-        live_from=started.resumed_at or body.at_step + 1,
+        heavy=started.heavy,
+        live_from=started.resumed_at,
     )
     return JSONResponse(
         out.model_dump(), status_code=202, headers={"Location": f"/v1/sessions/{out.id}"}

@@ -136,7 +136,12 @@ class ForkRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    at_step: int = Field(ge=1, le=MAX_LLM_CALLS, description="The last step taken over.")
+    at_step: int | None = Field(
+        None, ge=1, le=MAX_LLM_CALLS, description="The last step taken over (single sessions)."
+    )
+    synthesis: Literal["select", "fuse"] | None = Field(
+        None, description="A Heavy session's fork: its branches taken over, its synthesis again."
+    )
     model: str | None = Field(
         None, min_length=1, max_length=200, description="The model name its own turns ask for."
     )
@@ -154,9 +159,10 @@ class ForkedOut(BaseModel):
     id: str
     status: Literal["started"] = "started"
     forked_from: str
-    at_step: int
-    live_from: int = Field(
-        description="Its first step run live (the steps before: the original's)."
+    at_step: int | None = None
+    heavy: bool = False
+    live_from: int | None = Field(
+        None, description="Its first step run live (the steps before: the original's)."
     )
 
 

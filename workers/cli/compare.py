@@ -32,7 +32,7 @@ def print_comparison(result: dict[str, Any]) -> None:
         )
     for one, other in ((a, b), (b, a)):
         origin = one.get("forked_from") or {}
-        if origin.get("session") == other["session"]:
+        if origin.get("session") == other["session"] and origin.get("step"):
             out.print(
                 f"{safe(one['session'])} is a fork of {safe(other['session'])} at step "
                 f"{origin['step']}: its steps 1-{origin['step']} are the original's",

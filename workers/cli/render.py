@@ -247,7 +247,12 @@ def print_outcome(timeline: dict[str, Any]) -> None:
     if timeline.get("follow_ups"):
         out.print(f"follow-ups: {safe(', '.join(timeline['follow_ups']))}", highlight=False)
     origin = timeline.get("forked_from")
-    if origin:
+    if origin and origin.get("synthesis"):
+        out.print(
+            f"forked from {safe(origin['session'])}: its branches, a new synthesis",
+            highlight=False,
+        )
+    elif origin:
         out.print(
             f"forked from {safe(origin['session'])} at step {origin['step']}", highlight=False
         )

@@ -391,7 +391,9 @@ async def _fork(
         await probe(research_endpoint(settings))
     sessions = await Sessions.connect(settings)
     started = await sessions.fork(session_id, options, new_id)
-    if not as_json:
+    if not as_json and started.heavy:
+        err.print(f"{started.session_id}: the branches of {session_id}, a new synthesis")
+    elif not as_json:
         err.print(
             f"{started.session_id}: forked from {session_id} after step {options.at_step}; "
             f"live from step {started.resumed_at}"
@@ -403,8 +405,16 @@ async def _fork(
 def fork(
     session_id: Annotated[str, typer.Argument(help="Id of the session to fork (any status).")],
     at_step: Annotated[
-        int, typer.Option("--at-step", min=1, help="The last of its steps the fork takes over.")
-    ],
+        int | None,
+        typer.Option("--at-step", min=1, help="The last of its steps the fork takes over."),
+    ] = None,
+    synthesis: Annotated[
+        str | None,
+        typer.Option(
+            help="A Heavy session: its branches taken over, its synthesis (select or "
+            "fuse) run again."
+        ),
+    ] = None,
     model: Annotated[
         str | None, typer.Option(help="The model name its own turns ask the endpoint for.")
     ] = None,
@@ -423,7 +433,8 @@ def fork(
     worker: WorkerOption = True,
 ) -> None:
     """A new session whose steps 1..K are the original's (from its record: nothing is sent
-    again for them), going on live from step K+1 with the changes given."""
+    again for them), going on live from step K+1 with the changes given; of a Heavy session,
+    its branches taken over and its synthesis run again (--synthesis, --model)."""
 
     def options() -> ForkOptions:
         from pydantic import ValidationError
@@ -434,9 +445,12 @@ def fork(
             raise CliError("--strategy is react or iterative")
         if dialect not in (None, "tongyi", "openai"):
             raise CliError("--dialect is tongyi or openai")
+        if synthesis not in (None, "select", "fuse"):
+            raise CliError("--synthesis is select or fuse")
         try:
             return ForkOptions(
                 at_step=at_step,
+                synthesis=synthesis,  # type: ignore[arg-type]
                 model=model,
                 strategy=strategy,  # type: ignore[arg-type]
                 dialect=dialect,  # type: ignore[arg-type]

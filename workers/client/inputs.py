@@ -70,7 +70,12 @@ class ForkOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    at_step: int = Field(ge=1, le=MAX_LLM_CALLS, description="The last step taken over.")
+    at_step: int | None = Field(
+        None, ge=1, le=MAX_LLM_CALLS, description="The last step taken over (single sessions)."
+    )
+    synthesis: Literal["select", "fuse"] | None = Field(
+        None, description="A Heavy session's fork: its synthesis again, select or fuse."
+    )
     model: str | None = Field(
         None, min_length=1, max_length=200, description="The model name its own turns ask for."
     )

@@ -36,6 +36,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.blobstore import BlobStore
 from graphs.budget import Budget
+from graphs.heavy import usable
 from graphs.plan import Approval, NotWaiting, Plan
 from workers.boundary.keys import DEFAULT_TENANT, TENANT, Caller
 from workers.client import inputs
@@ -69,7 +70,7 @@ from workers.hosting import devserver
 from workers.hosting.blobs import blob_store
 from workers.hosting.research_worker import connect
 from workers.workflows import search_attributes
-from workers.workflows.heavy import HeavyProgress, HeavyWorkflow
+from workers.workflows.heavy import HeavyInput, HeavyProgress, HeavyWorkflow
 from workers.workflows.models import FollowUp, ForkFrom, Progress, ResearchInput, ResearchReport
 from workers.workflows.research import ResearchWorkflow, root_message
 
@@ -168,11 +169,15 @@ FOLLOW_UP_MEMO = "follow_up_of"  # a follow-up's earlier session
 FORK_MEMO = "forked_from"  # a fork's original session and step: {"session": ..., "step": N}
 
 
-def tenant_options(request: ResearchInput, priority: int = INTERACTIVE_PRIORITY) -> dict[str, Any]:
+def tenant_options(
+    request: ResearchInput,
+    priority: int = INTERACTIVE_PRIORITY,
+    synthesis_of: str | None = None,
+) -> dict[str, Any]:
     """What records a new run's tenant: its memo (always: ownership is read from it), the
     search attribute `list` filters by (where the server indexes ours), and its priority,
     with the tenant as fairness key (one tenant's burst does not starve another's where the
-    server has fairness on)."""
+    server has fairness on). `synthesis_of`: the Heavy session a synthesis fork is of."""
     memo: dict[str, Any] = {TENANT_MEMO: request.tenant}
     if request.webhook is not None:
         memo[WEBHOOK_MEMO] = True  # a view then asks how its messages fared
@@ -183,6 +188,9 @@ def tenant_options(request: ResearchInput, priority: int = INTERACTIVE_PRIORITY)
     if request.fork is not None:
         memo[FORK_MEMO] = {"session": request.fork.of, "step": request.fork.step}
         pairs.append(SearchAttributePair(search_attributes.FORK_OF, request.fork.of))
+    if synthesis_of is not None:
+        memo[FORK_MEMO] = {"session": synthesis_of, "step": None, "synthesis": True}
+        pairs.append(SearchAttributePair(search_attributes.FORK_OF, synthesis_of))
     options: dict[str, Any] = {
         "memo": memo,
         "priority": Priority(priority_key=priority, fairness_key=request.tenant),
@@ -396,13 +404,18 @@ class Sessions:
         return Started(session_id, "started", heavy=options.mode == "heavy")
 
     async def _start_owned(
-        self, run: Any, argument: Any, request: ResearchInput, **options: Any
+        self,
+        run: Any,
+        argument: Any,
+        request: ResearchInput,
+        synthesis_of: str | None = None,
+        **options: Any,
     ) -> None:
         """Start a workflow that records `request`'s tenant. A server that registered our
         search attributes moments ago (a dev server upgraded in place) may not know the new
         one for a minute: the run then starts with the tenant in its memo only (ownership
         holds; `list --tenant` misses it)."""
-        owned = tenant_options(request)
+        owned = tenant_options(request, synthesis_of=synthesis_of)
         try:
             await self.client.start_workflow(
                 run, argument, task_queue=self.settings.task_queue, **options, **owned
@@ -465,13 +478,17 @@ class Sessions:
         for. The original may still be running (any step whose next turn has begun)."""
         check_session_id(session_id)
         new_id = new_session_id(new_id)
-        await self._require(session_id)
-        if await self.is_heavy(session_id):
-            raise SessionConflict(heavy_parent(session_id, "fork"))
+        status = await self._require(session_id)
         if await self.status(new_id) is not None:
             raise SessionConflict(f"the session id {new_id!r} is taken; choose another")
-        histories = await self.histories(session_id)
+        if await self.is_heavy(session_id):
+            return await self._fork_synthesis(session_id, status, options, new_id)
+        if options.synthesis is not None:
+            raise InvalidRequest("synthesis: only a Heavy session's synthesis forks")
         step = options.at_step
+        if step is None:
+            raise InvalidRequest("at_step: name the last step the fork takes over (--at-step K)")
+        histories = await self.histories(session_id)
         state, begun = await state_at_step(self.client, histories, step)
         if state is None:
             taken = max(begun - 1, 0)
@@ -682,9 +699,62 @@ class Sessions:
         if not links:
             return timeline
         found = await self.links(session_id)
-        if found.get("forked_from"):
+        if (found.get("forked_from") or {}).get("step"):
             timeline["steps"] = [*await self._taken_over(found["forked_from"]), *timeline["steps"]]
         return {**timeline, **found}
+
+    async def _fork_synthesis(
+        self, session_id: str, status: str, options: inputs.ForkOptions, new_id: str
+    ) -> Started:
+        """A new Heavy session whose branches are the original's that answered (their
+        records: none runs again), its branch reports and integration run again with the
+        synthesis and model asked for."""
+        if options.at_step is not None:
+            raise SessionConflict(
+                heavy_parent(session_id, "fork") + " at a step; or fork its synthesis: "
+                "--synthesis select|fuse without --at-step"
+            )
+        if options.question or options.strategy or options.dialect:
+            raise InvalidRequest(
+                "a synthesis fork changes only the synthesis and the model (its branches are "
+                "the original's)"
+            )
+        if status != "completed":
+            raise SessionConflict(
+                f"session {session_id} is {status}; a synthesis forks from a completed one"
+            )
+        original = HeavyInput.model_validate(
+            await first_input(self.client, await self.histories(session_id))
+        )
+        taken = []
+        for k in range(original.branches):
+            try:
+                report = await self.result(f"{session_id}-b{k}")
+            except SessionError:
+                continue  # a branch that failed: the original left it out too
+            if usable(report.answer, report.termination) and report.trajectory is not None:
+                taken.append(report)
+        if not taken:
+            raise SessionConflict(f"session {session_id} has no answered branch to synthesise")
+        tenant = options.tenant or await self.owner(session_id)
+        await check_tenant_budget(self.client, self.settings, tenant, datetime.now(UTC))
+        session = original.session.model_copy(
+            update={"tenant": tenant, "webhook": None, "schedule": None, "report": options.report}
+        )
+        request = original.model_copy(
+            update={
+                "session": session,
+                "taken": taken,
+                "forked_from": session_id,
+                "model": options.model,
+                "synthesis": options.synthesis or original.synthesis,
+                "task_queue": self.settings.task_queue,
+            }
+        )
+        await self._start_owned(
+            HeavyWorkflow.run, request, session, id=new_id, synthesis_of=session_id
+        )
+        return Started(new_id, "started", heavy=True)
 
     async def compare(self, a: str, b: str) -> dict[str, Any]:
         """Two single sessions side by side from where they diverge (`compare`)."""
@@ -717,7 +787,12 @@ class Sessions:
             links["follow_up_of"] = memo[FOLLOW_UP_MEMO]
         origin = memo.get(FORK_MEMO)
         if isinstance(origin, dict) and isinstance(origin.get("session"), str):
-            links["forked_from"] = {"session": origin["session"], "step": int(origin["step"])}
+            step = origin.get("step")
+            links["forked_from"] = {
+                "session": origin["session"],
+                "step": int(step) if isinstance(step, int) else None,
+                **({"synthesis": True} if origin.get("synthesis") else {}),
+            }
         follow_ups, forks = await asyncio.gather(
             self.follow_ups(session_id), self.forks(session_id)
         )

@@ -37,6 +37,11 @@ class HeavyInput(BaseModel):
         default_factory=lambda: ["react"], min_length=1
     )
     task_queue: str
+    # A synthesis fork (`fork ID --synthesis`): the original's branches that answered, taken
+    # over (no branch runs); its reports and integration run again, with `model` if named.
+    taken: list[ResearchReport] | None = None
+    forked_from: str | None = None
+    model: str | None = None
 
 
 class BranchStatus(BaseModel):
@@ -192,9 +197,17 @@ class HeavyWorkflow:
             )
             for k in range(request.branches)
         ]
-        results = await asyncio.gather(
-            *(self._branch(request, status) for status in self._progress.branches)
-        )
+        if request.taken is not None:  # a synthesis fork: the original's branches
+            self._progress.branches = [
+                BranchStatus(branch=k, session_id=report.session_id, temperature=0.0,
+                             status="answered", answer=report.answer)
+                for k, report in enumerate(request.taken)
+            ]  # fmt: skip
+            results: list[ResearchReport | None] = list(request.taken)
+        else:
+            results = await asyncio.gather(
+                *(self._branch(request, status) for status in self._progress.branches)
+            )
         answered = [report for report in results if report is not None]
         if not answered:
             raise ApplicationError(
@@ -205,7 +218,7 @@ class HeavyWorkflow:
             *(
                 workflow.execute_activity(
                     "heavy.report",
-                    BranchReportRequest(trajectory=report.trajectory or []),
+                    BranchReportRequest(trajectory=report.trajectory or [], model=request.model),
                     result_type=str,
                     **self._activity_options(request, f"report: branch of {report.session_id}"),
                 )
@@ -219,6 +232,7 @@ class HeavyWorkflow:
                 question=request.session.question,
                 reports=list(reports),
                 synthesis=request.synthesis,
+                model=request.model,
             ),
             result_type=str,
             **self._activity_options(request, f"integrate {len(reports)} reports"),
@@ -237,18 +251,18 @@ class HeavyWorkflow:
             prompts.TERMINATION_CANCELLED if self._cancelled else prompts.TERMINATION_ANSWER
         )
         attrs.upsert_termination(session.indexed, termination)
-        return assemble(
+        own = [] if request.taken is not None else answered  # a fork spent none of them
+        report = assemble(
             question=session.question,
             started=started,
             written=written,
             answer=answer,
             termination=termination,
             sources=list(dict.fromkeys(url for report in answered for url in report.sources)),
-            llm_calls=sum(r.llm_calls for r in answered)
-            + len(answered)
-            + 1
-            + (written is not None),
-            tool_calls=sum(r.tool_calls for r in answered),
-            prompt_tokens=sum(r.prompt_tokens for r in answered),
-            completion_tokens=sum(r.completion_tokens for r in answered),
+            llm_calls=sum(r.llm_calls for r in own) + len(answered) + 1 + (written is not None),
+            tool_calls=sum(r.tool_calls for r in own),
+            prompt_tokens=sum(r.prompt_tokens for r in own),
+            completion_tokens=sum(r.completion_tokens for r in own),
+            forked_from=request.forked_from,
         )
+        return report
