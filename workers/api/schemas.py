@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from graphs.budget import Budget, OnBudget, Spent
 from graphs.plan import Plan
 from workers.client import AskOptions, InvalidRequest
-from workers.client.inputs import MAX_LLM_CALLS, ForkOptions, WebhookRequest, one_line
+from workers.client.inputs import MAX_LLM_CALLS, ForkChanges, ForkOptions, WebhookRequest, one_line
 
 SESSION_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
@@ -131,24 +131,10 @@ class StartedOut(BaseModel):
     heavy: bool = False
 
 
-class ForkRequest(BaseModel):
-    """`POST /v1/sessions/{id}/fork`: what changes from step `at_step` + 1 on."""
+class ForkRequest(ForkChanges):
+    """`POST /v1/sessions/{id}/fork`: what changes from step `at_step` + 1 on (a Heavy
+    session: its synthesis); the fork is the caller's tenant's."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    at_step: int | None = Field(
-        None, ge=1, le=MAX_LLM_CALLS, description="The last step taken over (single sessions)."
-    )
-    synthesis: Literal["select", "fuse"] | None = Field(
-        None, description="A Heavy session's fork: its branches taken over, its synthesis again."
-    )
-    model: str | None = Field(
-        None, min_length=1, max_length=200, description="The model name its own turns ask for."
-    )
-    strategy: Literal["react", "iterative"] | None = None
-    dialect: Literal["tongyi", "openai"] | None = None
-    question: str | None = Field(None, description="A new question in place of the original's.")
-    report: bool = False
     id: str | None = Field(None, description="The fork's session id (default: a new one).")
 
     def options(self, tenant: str) -> ForkOptions:

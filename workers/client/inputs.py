@@ -64,7 +64,7 @@ class AskOptions(BaseModel):
     cache: bool = Field(True, description="Read the research cache (`--no-cache`: no).")
 
 
-class ForkOptions(BaseModel):
+class ForkChanges(BaseModel):
     """What a user changes in a fork (the CLI's `fork` flags, the API's request body); what
     it does not name stays the original's."""
 
@@ -83,6 +83,11 @@ class ForkOptions(BaseModel):
     dialect: Literal["tongyi", "openai"] | None = None
     question: str | None = Field(None, description="A new question in place of the original's.")
     report: bool = False
+
+
+class ForkOptions(ForkChanges):
+    """A fork's changes and whose it is."""
+
     tenant: str | None = Field(
         None, pattern=TENANT.pattern, description="Whose fork (None: the original's tenant)."
     )

@@ -4,7 +4,7 @@ per child session (Heavy mode's branches)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -309,6 +309,20 @@ async def state_at_step(
     (None for the state when the turn after `step` has not begun)."""
     found: dict[str, Any] | None = None
     begun = 0
+    async for state in _think_inputs(client, histories):
+        turn = int(state.get("llm_calls") or 0)
+        begun = max(begun, turn + 1)
+        if turn == step and found is None:
+            found = state
+    if found is None or strategy_of(found).name == "react":
+        return found, begun
+    return {**found, "messages": await _every_round(client, histories, until=step)}, begun
+
+
+async def _think_inputs(
+    client: Client, histories: Sequence[WorkflowHistory]
+) -> AsyncIterator[dict[str, Any]]:
+    """The graph state each scheduled model call started from, in order, across the runs."""
     for history in histories:
         for event in history.events:
             if event.event_type != EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
@@ -318,14 +332,7 @@ async def state_at_step(
                 continue
             decoded = await _decode(client, attrs.input)
             args = node_args(decoded[0] if decoded else None)
-            state = args[0] if args and isinstance(args[0], dict) else {}
-            turn = int(state.get("llm_calls") or 0)
-            begun = max(begun, turn + 1)
-            if turn == step and found is None:
-                found = state
-    if found is None or strategy_of(found).name == "react":
-        return found, begun
-    return {**found, "messages": await _every_round(client, histories, until=step)}, begun
+            yield args[0] if args and isinstance(args[0], dict) else {}
 
 
 async def _last_think(client: Client, histories: Sequence[WorkflowHistory]) -> tuple[Any, Any]:
@@ -388,25 +395,16 @@ async def _every_round(
     that step."""
     messages: list[Any] = []
     seen: set[str] = set()
-    for history in histories:
-        for event in history.events:
-            if event.event_type != EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-                continue
-            attrs = event.activity_task_scheduled_event_attributes
-            if not attrs.activity_type.name.endswith(".think"):
-                continue
-            decoded = await _decode(client, attrs.input)
-            args = node_args(decoded[0] if decoded else None)
-            state = args[0] if args and isinstance(args[0], dict) else {}
-            if until is not None and int(state.get("llm_calls") or 0) > until:
-                continue
-            for message in state.get("messages") or []:
-                key = json.dumps(message, sort_keys=True, default=str)
-                if isinstance(message, dict) and message.get("id"):
-                    key = f"{message.get('type')}:{message['id']}"
-                if key not in seen:
-                    seen.add(key)
-                    messages.append(message)
+    async for state in _think_inputs(client, histories):
+        if until is not None and int(state.get("llm_calls") or 0) > until:
+            continue
+        for message in state.get("messages") or []:
+            key = json.dumps(message, sort_keys=True, default=str)
+            if isinstance(message, dict) and message.get("id"):
+                key = f"{message.get('type')}:{message['id']}"
+            if key not in seen:
+                seen.add(key)
+                messages.append(message)
     return messages
 
 

@@ -52,11 +52,11 @@ function setUpAsk() {
   });
 }
 
-// POST /v1/sessions, then open the new session's page (or say why not, in one line)
-async function startSession(request, message, button) {
+// POST /v1/sessions (or a fork), then open the new session's page (or say why not, in one line)
+async function startSession(request, message, button, path = "/v1/sessions") {
   button.disabled = true;
   try {
-    const response = await fetch("/v1/sessions", {
+    const response = await fetch(path, {
       method: "POST",
       credentials: "same-origin",
       ...request,
@@ -358,26 +358,12 @@ function setUpFork(sessionId) {
     const question = $("#fork-question").value.trim();
     if (model) body.model = model;
     if (question) body.question = question;
-    const button = $("#fork-button");
-    button.disabled = true;
-    try {
-      const response = await fetch(`/v1/sessions/${encodeURIComponent(sessionId)}/fork`, {
-        method: "POST",
-        headers: { ...CSRF, "Content-Type": "application/json" },
-        body: JSON.stringify(body),
-        credentials: "same-origin",
-      });
-      if (!response.ok) {
-        message.textContent = await errorOf(response);
-        return;
-      }
-      const forked = await response.json();
-      window.location.assign(`/sessions/${encodeURIComponent(forked.id)}`);
-    } catch (failure) {
-      message.textContent = `cannot reach the API: ${failure}`;
-    } finally {
-      button.disabled = false;
-    }
+    await startSession(
+      { body: JSON.stringify(body), headers: { ...CSRF, "Content-Type": "application/json" } },
+      message,
+      $("#fork-button"),
+      `/v1/sessions/${encodeURIComponent(sessionId)}/fork`,
+    );
   });
 }
 
