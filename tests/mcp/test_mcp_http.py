@@ -103,7 +103,7 @@ async def test_mcp_over_http_takes_the_api_keys(stack: Stack) -> None:
         tools = {tool.name for tool in (await session.list_tools()).tools}
         assert tools == {
             "deep_research", "start_research", "get_research", "approve_plan", "reject_plan",
-            "follow_up",
+            "follow_up", "fork_research",
         }  # fmt: skip
 
 
@@ -132,7 +132,7 @@ async def test_mcp_over_http_guards_host_and_origin_on_any_loopback(stack: Stack
             )
             assert big.status_code == 413
         async with client_session(url) as session:
-            assert len((await session.list_tools()).tools) == 6
+            assert len((await session.list_tools()).tools) == 7
 
 
 def test_mcp_over_http_refuses_a_public_bind_without_keys(stack: Stack) -> None:

@@ -37,12 +37,12 @@ async def test_tools_resources_and_errors_over_stdio(stack: Stack) -> None:
         tools = {tool.name: tool for tool in (await session.list_tools()).tools}
         assert set(tools) == {
             "deep_research", "start_research", "get_research", "approve_plan", "reject_plan",
-            "follow_up",
+            "follow_up", "fork_research",
         }  # fmt: skip
         assert tools["deep_research"].input_schema["required"] == ["question"]
         # starting research spends credit and records a session: a client must not take it
         # for a read-only call it may make unasked
-        for name in ("deep_research", "start_research"):
+        for name in ("deep_research", "start_research", "fork_research"):
             hints = tools[name].annotations
             assert hints is not None and hints.read_only_hint is False, name
             assert hints.destructive_hint is False and hints.open_world_hint is True, name
@@ -79,6 +79,19 @@ async def test_tools_resources_and_errors_over_stdio(stack: Stack) -> None:
         # get_research on a finished session gives its result.
         status = structured(await session.call_tool("get_research", {"id": session_id}))
         assert status["status"] == "completed" and status["result"]["answer"] == ANSWER
+
+        # fork_research: steps 1-2 from its record (no search or page read again), live from 3
+        searches = len(stack.serper.queries())
+        forked = structured(
+            await session.call_tool("fork_research", {"id": session_id, "at_step": 2})
+        )
+        assert forked["status"] == "started"
+        status = await poll(session, forked["session_id"])
+        assert status["result"]["answer"] == ANSWER and status["result"]["llm_calls"] == 3
+        assert status["result"]["forked_from"] == session_id
+        assert len(stack.serper.queries()) == searches
+        far = await session.call_tool("fork_research", {"id": session_id, "at_step": 9})
+        assert "fork it at a step from 1 to 2" in one_line_error(far)
 
         # start_research returns at once; get_research follows it; a long report was asked.
         started = structured(
@@ -120,7 +133,7 @@ async def test_tools_resources_and_errors_over_stdio(stack: Stack) -> None:
         with pytest.raises(MCPError, match="no session with id 'm-nope'"):
             await session.read_resource("deepresearch://sessions/m-nope/report")
 
-    assert len(stack.model.research_requests()) == 3 + 2 + 1  # each session ran once
+    assert len(stack.model.research_requests()) == 3 + 1 + 2 + 1  # each ran once (the fork: one)
     assert "Traceback" not in (stack.data_dir / "mcp.log").read_text()
 
 
@@ -168,7 +181,7 @@ async def test_a_plan_is_shown_and_approved_over_stdio(stack: Stack) -> None:
 async def test_temporal_down_is_a_tool_error(stack: Stack) -> None:
     """The server starts and lists its tools while Temporal is down; calls fail in one line."""
     async with stdio_session(stack, "--no-worker", TEMPORAL_ADDRESS="127.0.0.1:9") as session:
-        assert len((await session.list_tools()).tools) == 6
+        assert len((await session.list_tools()).tools) == 7
         result = await session.call_tool("get_research", {"id": "m-any"})
         assert "cannot reach Temporal at 127.0.0.1:9" in one_line_error(result)
         result = await session.call_tool("deep_research", {"question": QUESTION})

@@ -35,6 +35,8 @@ class ResearchResult(BaseModel):
     elapsed_seconds: float
     spent: Spent = Field(default_factory=Spent, description="Tokens, searches, pages, dollars.")
     plan: Plan | None = Field(None, description="plan=true: the plan it researched with.")
+    forked_from: str | None = Field(None, description="A fork's original session.")
+    follow_up_of: str | None = Field(None, description="A follow-up's earlier session.")
 
 
 class ResearchStatus(BaseModel):
@@ -70,6 +72,8 @@ def research_result(report: ResearchReport) -> ResearchResult:
         elapsed_seconds=report.elapsed_seconds,
         spent=report.spent,
         plan=report.plan,
+        forked_from=report.forked_from,
+        follow_up_of=report.follow_up_of,
     )
 
 

@@ -26,7 +26,7 @@ from workers.client import (
     Sessions,
     validate,
 )
-from workers.client.inputs import one_line
+from workers.client.inputs import ForkOptions, one_line
 from workers.mcp import results
 from workers.mcp.backend import Backend
 from workers.mcp.errors import argument_error, resource_errors, tool_errors
@@ -249,6 +249,37 @@ def build_server(backend: Backend) -> MCPServer[Any]:
             await sessions.check_access(caller, id)
             await backend.ready_to_start()
             started = await sessions.start(options)
+            return results.Started(session_id=started.session_id, status=started.status)
+
+    @server.tool(annotations=STARTS_A_SESSION)
+    async def fork_research(
+        id: SessionId,
+        at_step: Annotated[
+            int, Field(ge=1, description="The last step of the session the fork takes over.")
+        ],
+        ctx: Context[Any, Any],
+        model: Annotated[
+            str | None, Field(description="The model name its own turns ask for.")
+        ] = None,
+        question: Annotated[
+            str | None, Field(description="A new question in place of the original's.")
+        ] = None,
+    ) -> results.Started:
+        """Fork a session: a new one whose steps 1..at_step are this one's, from its record
+        (nothing is sent again for them), live from the next step with the changes given;
+        returns its id at once, get_research reads it."""
+        with tool_errors():
+            caller = caller_of(ctx)
+            try:
+                options = ForkOptions(
+                    at_step=at_step, model=model, question=question, tenant=caller.tenant
+                )
+            except ValidationError as error:
+                raise InvalidRequest(one_line(error)) from None
+            sessions = await backend.sessions()
+            await sessions.check_access(caller, id)
+            await backend.ready_to_start()
+            started = await sessions.fork(id, options, None)
             return results.Started(session_id=started.session_id, status=started.status)
 
     @server.tool()
