@@ -334,6 +334,8 @@ async def test_fork_from_a_step_on_the_page(
             await page.goto(server.url + "/sessions/k-web")
             await page.wait_for_selector("#answer", timeout=60_000)
             buttons = page.locator("button.fork-here")
+            # the steps come over the feed (a finished session's outcome is there at once)
+            await buttons.nth(4).wait_for(timeout=30_000)
             assert await buttons.count() == 5  # turns 2..6
             await buttons.nth(2).click()  # turn 4: steps 1-3 taken over
             assert "live from step 4" in await page.inner_text("#fork-at")

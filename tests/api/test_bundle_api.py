@@ -48,11 +48,14 @@ def test_the_bundle_over_http_is_its_tenants_alone(
     assert http.get("/v1/sessions/b-api/bundle").status_code == 401
 
     stack.script("A slow one?", [answer()])
-    stack.model.latency = 3.0  # the session still runs when its bundle is asked for
+    # the session still runs when its bundle is asked for (its model call is slow; the
+    # endpoint's health check, before the start, is not)
+    stack.model.first_token_delay = 3.0
     slow = {"question": "A slow one?", "id": "b-running"}
-    assert http.post("/v1/sessions", json=slow, headers=auth(ALPHA)).status_code == 202
+    started = http.post("/v1/sessions", json=slow, headers=auth(ALPHA))
+    assert started.status_code == 202, started.text
     running = http.get("/v1/sessions/b-running/bundle", headers=auth(ALPHA))
     assert running.status_code == 409
     assert running.json() == {"error": "session b-running has not completed; nothing to bundle"}
-    stack.model.latency = 0.0
+    stack.model.first_token_delay = 0.0
     assert wait_done(http, "b-running", ALPHA)["status"] == "completed"
