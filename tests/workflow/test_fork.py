@@ -235,3 +235,18 @@ def test_a_heavy_sessions_synthesis_forks_over_its_branches(stack: Stack) -> Non
     shown = stack.cli("show", "k-heavy-fork").stdout
     assert "forked from k-heavy: its branches, a new synthesis" in shown
     assert "forks: k-heavy-fork" in stack.cli("show", "k-heavy").stdout
+
+
+def test_a_fork_in_another_dialect_carries_the_turns_over_as_text(stack: Stack) -> None:
+    stack.script(QUESTION, six_steps(stack))
+    ask_json(stack, "--id", "k-dialect")
+    recorded = bodies(stack)[2]["messages"]  # the tongyi conversation through step 2
+    stack.script("OPENAI", ["", "", {"content": FORK_ANSWER}])
+    stack.model.script_key = lambda payload: "OPENAI" if payload.get("tools") else None
+    forked = fork_json(stack, "k-dialect", "--at-step", "2", "--dialect", "openai")
+    assert forked["answer"] == FORK_ANSWER
+    opening = bodies(stack)[-1]["messages"]
+    assert [m["role"] for m in opening] == ["system", "user", "assistant", "user", "assistant",
+                                            "user"]  # fmt: skip
+    assert opening[2:] == recorded[2:]  # the tongyi turns and tool responses, as text
+    assert opening[0] != recorded[0]  # the openai dialect's own system prompt

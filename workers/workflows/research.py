@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
         check_waiting,
         with_plan,
     )
-    from graphs.protocol import tongyi
+    from graphs.protocol import DEFAULT_DIALECT, carried_over, tongyi
     from graphs.state import Control, ResearchState, to_message, to_messages
     from graphs.strategies import strategy_of
     from workers.workflows import search_attributes as attrs
@@ -139,13 +139,16 @@ NOT_FORKED = ("replica", "resume_at", "awaiting_budget", "budget_need", "budget_
 def forked(fork: ForkFrom, fresh: ResearchState) -> ResearchState:
     """A fork's first state: the original's when its model call after `fork.step` began (the
     conversation through that step, its date included, so the next prompt is the original's
-    byte for byte; its counters, so the limits hold across both), with a fresh clock and
+    byte for byte unless the dialect changes: then its turns are carried over as text the new
+    dialect shows; its counters, so the limits hold across both), with a fresh clock and
     wall-clock budget, its own dialect, strategy, budget and spending, and the changes asked
     for. The pages read by then are known: a visit of one reads the stored page."""
     state = resumed(fork.state, fresh, fresh_budget=True)
     state["today"] = str(fork.state.get("today") or fresh["today"])
     state["started"] = fresh["started"]
     state["protocol"], state["strategy"] = fresh["protocol"], fresh["strategy"]
+    if (fork.state.get("protocol") or DEFAULT_DIALECT) != state["protocol"]:
+        state["messages"] = carried_over(state["messages"], state["protocol"])
     state["known_pages"] = {**(fork.state.get("known_pages") or {}), **fork.pages}
     for key in SPENDING:
         state[key] = 0  # type: ignore[literal-required]
