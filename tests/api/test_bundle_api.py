@@ -51,11 +51,13 @@ def test_the_bundle_over_http_is_its_tenants_alone(
     # the session still runs when its bundle is asked for (its model call is slow; the
     # endpoint's health check, before the start, is not)
     stack.model.first_token_delay = 3.0
-    slow = {"question": "A slow one?", "id": "b-running"}
+    slow = {"question": "A slow one?", "id": "b-bundle-running"}
     started = http.post("/v1/sessions", json=slow, headers=auth(ALPHA))
     assert started.status_code == 202, started.text
-    running = http.get("/v1/sessions/b-running/bundle", headers=auth(ALPHA))
+    running = http.get("/v1/sessions/b-bundle-running/bundle", headers=auth(ALPHA))
     assert running.status_code == 409
-    assert running.json() == {"error": "session b-running has not completed; nothing to bundle"}
+    assert running.json() == {
+        "error": "session b-bundle-running has not completed; nothing to bundle"
+    }
     stack.model.first_token_delay = 0.0
-    assert wait_done(http, "b-running", ALPHA)["status"] == "completed"
+    assert wait_done(http, "b-bundle-running", ALPHA)["status"] == "completed"
