@@ -11,8 +11,11 @@ import re
 import shutil
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -40,6 +43,21 @@ ARGS = [
 WRITER = "Write a research report that answers the question below"
 HOSTILE = "Barto and Sutton <img src=x onerror=\"document.title='pwned'\"><b>bold</b>"
 SECOND = "How do llamas keep warm in the Andes?"
+
+
+@asynccontextmanager
+async def browser_page(tmp_path: Path) -> AsyncIterator[Any]:
+    """A page of a fresh chromium profile, at a desktop size, the page's CSP bypassed for
+    the test's own scripts."""
+    async with playwright.async_playwright() as driver:
+        browser = await driver.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
+            viewport={"width": 1200, "height": 900}, bypass_csp=True,
+        )  # fmt: skip
+        try:
+            yield browser.pages[0] if browser.pages else await browser.new_page()
+        finally:
+            await browser.close()
 
 
 async def test_ask_watch_read_cite_and_cancel(
@@ -264,50 +282,42 @@ async def test_plan_follow_up_and_schedules_on_the_page(
     script_follow_ups(stack)
     server = ApiProcess(stack, "--worker").wait_ready()
     api_process.append(server)
-    async with playwright.async_playwright() as driver:
-        browser = await driver.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
-            viewport={"width": 1200, "height": 900}, bypass_csp=True,
-        )  # fmt: skip
-        try:
-            page = browser.pages[0] if browser.pages else await browser.new_page()
-            await page.goto(server.url + "/")
-            await page.fill("#question", QUESTION)
-            await page.check("#plan")
-            await page.click("#ask-button")
-            await page.wait_for_url("**/sessions/**")
-            await page.wait_for_selector("#plan-form:not([hidden])", timeout=30_000)
-            assert "1. Find the laureates." in await page.inner_text("#plan-text")
-            assert "2024 or the one for 2024?" in await page.inner_text("#plan-questions")
-            assert stack.model.research_requests() == []  # nothing before the decision
-            await page.fill("#plan-edit", EDITED)
-            await page.fill("#plan-answer-1", "The one for 2024.")
-            await page.click("#approve-button")
-            await page.wait_for_selector("#answer", timeout=60_000)
-            assert "approved (edited)" in await page.inner_text("#plan-decision")
-            assert EDITED in first_user_message(stack)
+    async with browser_page(tmp_path) as page:
+        await page.goto(server.url + "/")
+        await page.fill("#question", QUESTION)
+        await page.check("#plan")
+        await page.click("#ask-button")
+        await page.wait_for_url("**/sessions/**")
+        await page.wait_for_selector("#plan-form:not([hidden])", timeout=30_000)
+        assert "1. Find the laureates." in await page.inner_text("#plan-text")
+        assert "2024 or the one for 2024?" in await page.inner_text("#plan-questions")
+        assert stack.model.research_requests() == []  # nothing before the decision
+        await page.fill("#plan-edit", EDITED)
+        await page.fill("#plan-answer-1", "The one for 2024.")
+        await page.click("#approve-button")
+        await page.wait_for_selector("#answer", timeout=60_000)
+        assert "approved (edited)" in await page.inner_text("#plan-decision")
+        assert EDITED in first_user_message(stack)
 
-            await page.fill("#follow-up-question", FOLLOW)
-            await page.click("#follow-up-button")
-            await page.wait_for_selector("#follow-up-of", timeout=30_000)
-            await page.wait_for_selector("#answer", timeout=60_000)
-            assert await page.inner_text("#answer") == FOLLOW_ANSWER
+        await page.fill("#follow-up-question", FOLLOW)
+        await page.click("#follow-up-button")
+        await page.wait_for_selector("#follow-up-of", timeout=30_000)
+        await page.wait_for_selector("#answer", timeout=60_000)
+        assert await page.inner_text("#answer") == FOLLOW_ANSWER
 
-            await page.goto(server.url + "/schedules")
-            assert await page.locator("#no-schedules").count() == 1
-            await page.fill("#schedule-question", QUESTION)
-            await page.fill("#schedule-every", "1h")
-            await page.click("#schedule-button")
-            await page.wait_for_selector("article.schedule", timeout=30_000)
-            card = page.locator("article.schedule").first
-            assert await card.locator(".schedule-state").inner_text() == "active"
-            await card.locator("[data-action=pause]").click()
-            await page.wait_for_selector("[data-action=unpause]", timeout=30_000)
-            assert await card.locator(".schedule-state").inner_text() == "paused"
-            await page.locator("[data-action=delete]").first.click()
-            await page.wait_for_selector("#no-schedules", timeout=30_000)
-        finally:
-            await browser.close()
+        await page.goto(server.url + "/schedules")
+        assert await page.locator("#no-schedules").count() == 1
+        await page.fill("#schedule-question", QUESTION)
+        await page.fill("#schedule-every", "1h")
+        await page.click("#schedule-button")
+        await page.wait_for_selector("article.schedule", timeout=30_000)
+        card = page.locator("article.schedule").first
+        assert await card.locator(".schedule-state").inner_text() == "active"
+        await card.locator("[data-action=pause]").click()
+        await page.wait_for_selector("[data-action=unpause]", timeout=30_000)
+        assert await card.locator(".schedule-state").inner_text() == "paused"
+        await page.locator("[data-action=delete]").first.click()
+        await page.wait_for_selector("#no-schedules", timeout=30_000)
 
 
 async def test_fork_from_a_step_on_the_page(
@@ -324,26 +334,18 @@ async def test_fork_from_a_step_on_the_page(
     http = httpx.Client(base_url=server.url, timeout=30)
     started = http.post("/v1/sessions", json={"question": QUESTION, "id": "k-web"})
     assert started.status_code == 202, started.text
-    async with playwright.async_playwright() as driver:
-        browser = await driver.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
-            viewport={"width": 1200, "height": 900}, bypass_csp=True,
-        )  # fmt: skip
-        try:
-            page = browser.pages[0] if browser.pages else await browser.new_page()
-            await page.goto(server.url + "/sessions/k-web")
-            await page.wait_for_selector("#answer", timeout=60_000)
-            buttons = page.locator("button.fork-here")
-            # the steps come over the feed (a finished session's outcome is there at once)
-            await buttons.nth(4).wait_for(timeout=30_000)
-            assert await buttons.count() == 5  # turns 2..6
-            await buttons.nth(2).click()  # turn 4: steps 1-3 taken over
-            assert "live from step 4" in await page.inner_text("#fork-at")
-            await page.fill("#fork-model", FORK_MODEL)
-            await page.click("#fork-button")
-            await page.wait_for_selector("#forked-from", timeout=30_000)
-            assert "k-web" in await page.inner_text("#forked-from")
-            await page.wait_for_selector("#answer", timeout=60_000)
-            assert await page.inner_text("#answer") == FORK_ANSWER
-        finally:
-            await browser.close()
+    async with browser_page(tmp_path) as page:
+        await page.goto(server.url + "/sessions/k-web")
+        await page.wait_for_selector("#answer", timeout=60_000)
+        buttons = page.locator("button.fork-here")
+        # the steps come over the feed (a finished session's outcome is there at once)
+        await buttons.nth(4).wait_for(timeout=30_000)
+        assert await buttons.count() == 5  # turns 2..6
+        await buttons.nth(2).click()  # turn 4: steps 1-3 taken over
+        assert "live from step 4" in await page.inner_text("#fork-at")
+        await page.fill("#fork-model", FORK_MODEL)
+        await page.click("#fork-button")
+        await page.wait_for_selector("#forked-from", timeout=30_000)
+        assert "k-web" in await page.inner_text("#forked-from")
+        await page.wait_for_selector("#answer", timeout=60_000)
+        assert await page.inner_text("#answer") == FORK_ANSWER
