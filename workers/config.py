@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -13,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from activities.errors import ConfigurationError
 from graphs.prompts import EXTRACTOR_TEMPERATURE
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the cache's package loads the blob store: only when settings are read
     from activities.cache import CacheTtl
 
 DEFAULT_SERPER_URL = "https://google.serper.dev"
@@ -28,16 +29,26 @@ def _env(*names: str) -> AliasChoices:
 RATE_LIMITED = {"serper": ("search", "scholar"), "jina": ("read", "fetch")}
 
 
+def named_values(text: str, names: Collection[str], unknown: str) -> dict[str, str]:
+    """`a=1, b=2` -> {"a": "1", "b": "2"}: names case-folded, empty entries skipped; a name
+    not in `names` is ValueError(`unknown`, formatted with the name)."""
+    found: dict[str, str] = {}
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        name, _, value = entry.partition("=")
+        name = name.strip().lower()
+        if name not in names:
+            raise ValueError(unknown.format(name=name))
+        found[name] = value
+    return found
+
+
 def parse_rates(value: str) -> dict[str, float]:
     """`serper=5,jina=10` -> {"serper": 5.0, "jina": 10.0}; ValueError naming what is wrong."""
     rates: dict[str, float] = {}
-    for entry in (part.strip() for part in value.split(",")):
-        if not entry:
-            continue
-        name, _, number = entry.partition("=")
-        name = name.strip().lower()
-        if name not in RATE_LIMITED:
-            raise ValueError(f"unknown provider {name!r}: use {', '.join(RATE_LIMITED)}")
+    unknown = "unknown provider {name!r}: use " + ", ".join(RATE_LIMITED)
+    for name, number in named_values(value, RATE_LIMITED, unknown).items():
         try:
             rate = float(number)
         except ValueError:
@@ -68,6 +79,44 @@ def duration_seconds(text: str) -> float:
             f"{text[:40]!r} is not a duration: use seconds or a number with s, m, h or d"
         )
     return seconds
+
+
+MAX_TTL = 30 * 86400  # past a month a cached page is an archive, not a cache (or a typo)
+TTL_OFF = ("0", "off", "none", "no", "false")
+
+
+def _ttl_seconds(text: str, what: str) -> float:
+    value, scale = text.strip().lower(), 1
+    if value in TTL_OFF:
+        return 0.0
+    if value[-1:] in UNITS:
+        value, scale = value[:-1], UNITS[value[-1]]
+    try:
+        seconds = float(value) * scale
+    except ValueError:
+        seconds = math.nan
+    if not (0 <= seconds <= MAX_TTL and math.isfinite(seconds)):
+        raise ValueError(
+            f"{what}{text.strip()[:40]!r} is not a TTL: use seconds or a number with s, m, h "
+            "or d (at most 30d), or off"
+        )
+    return seconds
+
+
+def parse_ttl(text: str) -> CacheTtl:
+    """`search=0,pages=6h` (either part alone keeps the other's default), one duration for
+    both (`2h`), or `off`; ValueError in one line for anything else."""
+    from activities.cache import CacheTtl
+
+    text = text.strip()
+    if not text:
+        return CacheTtl()
+    if "=" not in text:
+        both = _ttl_seconds(text, "")
+        return CacheTtl(search=both, pages=both)
+    unknown = "unknown part {name!r}: use search=DURATION,pages=DURATION"
+    given = named_values(text, ("search", "pages"), unknown)
+    return CacheTtl(**{name: _ttl_seconds(value, f"{name}: ") for name, value in given.items()})
 
 
 class Settings(BaseSettings):
@@ -382,15 +431,11 @@ class Settings(BaseSettings):
     @field_validator("cache_ttl")
     @classmethod
     def _cache_ttl(cls, value: str) -> str:
-        from activities.cache import parse_ttl
-
         parse_ttl(value)  # ValueError, one line, before any worker starts
         return value
 
     @property
     def cache_ttls(self) -> CacheTtl:
-        from activities.cache import parse_ttl
-
         return parse_ttl(self.cache_ttl)
 
     # -- Temporal connection (workers/hosting/research_worker.connection_options) --

@@ -12,7 +12,7 @@ from activities.cache.store import (
     entry_name,
     normalize_query,
 )
-from activities.cache.ttl import CacheTtl, parse_ttl
+from activities.cache.ttl import CacheTtl
 
 __all__ = [
     "PREFIX",
@@ -26,5 +26,4 @@ __all__ = [
     "Sweep",
     "entry_name",
     "normalize_query",
-    "parse_ttl",
 ]

@@ -15,7 +15,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.blobstore import LocalBlobStore
 from activities.blobstore_object import ObjectBlobStore
-from activities.cache import CacheTtl, ResearchCache, entry_name, parse_ttl
+from activities.cache import CacheTtl, ResearchCache, entry_name
 from activities.context import ToolContext
 from activities.errors import ConfigurationError
 from activities.netguard import is_public
@@ -24,7 +24,7 @@ from activities.scholar import scholar
 from activities.search import search
 from tests.fakes import FakeJina, FakeModel, FakeSerper
 from tests.scale.servers import S3Server
-from workers.config import load_settings
+from workers.config import load_settings, parse_ttl
 
 GOAL = "find the key facts"
 HOUR = 3600.0
