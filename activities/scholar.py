@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from activities.cache import CacheUse, Served, normalize_query
@@ -58,15 +57,13 @@ async def cached_scholar(ctx: ToolContext, query: str, use: CacheUse | None, ser
     if cache is None or use is None or not cache.on("scholar"):
         return await scholar_search(ctx, query)
     key = {"backend": "serper", "query": normalize_query(query), "options": {"url": ctx.serper_url}}
-    hit = await cache.lookup(use, "scholar", key, public=True)
-    if hit is not None:
-        served.add("results", hit)
-        return format_scholar(query, json.loads(hit.data))
-    body = organic_only(await serper_post(ctx, "/scholar", {"q": query}))
-    if body is not None:
-        data = json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")
-        await cache.keep(use, "scholar", key, data, public=True)
-    return format_scholar(query, body)
+
+    async def fetch() -> Any:
+        return organic_only(await serper_post(ctx, "/scholar", {"q": query}))
+
+    return await cache.results(
+        use, "scholar", key, served, fetch, lambda body: format_scholar(query, body)
+    )
 
 
 async def scholar(task: dict[str, Any]) -> dict[str, Any]:

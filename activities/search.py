@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -137,16 +136,14 @@ async def cached_search(ctx: ToolContext, query: str, use: CacheUse | None, serv
     cache = ctx.cache
     if backend == "local" or cache is None or use is None or not cache.on("search"):
         return await web_search(ctx, query)
-    key = search_key(ctx, backend, query)
-    hit = await cache.lookup(use, "search", key, public=True)
-    if hit is not None:
-        served.add("results", hit)
-        return format_results(query, json.loads(hit.data))
-    body = await web_body(ctx, backend, query)
-    if body is not None:
-        data = json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")
-        await cache.keep(use, "search", key, data, public=True)
-    return format_results(query, body)
+    return await cache.results(
+        use,
+        "search",
+        search_key(ctx, backend, query),
+        served,
+        lambda: web_body(ctx, backend, query),
+        lambda body: format_results(query, body),
+    )
 
 
 # -- Serper ----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import json
 import logging
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,6 +200,28 @@ class ResearchCache:
             self._failed("write", kind, error)
             return
         count("cache_writes", kind=kind)
+
+    async def results(
+        self,
+        use: CacheUse,
+        kind: str,
+        key: dict[str, Any],
+        served: Served,
+        fetch: Callable[[], Awaitable[Any]],
+        shown: Callable[[Any], str],
+    ) -> str:
+        """A provider's (public) results as the model reads them: from a fresh entry, else
+        fetched and kept; `shown` formats them either way, so a cached observation is byte for
+        byte the live one."""
+        hit = await self.lookup(use, kind, key, public=True)
+        if hit is not None:
+            served.add("results", hit)
+            return shown(json.loads(hit.data))
+        body = await fetch()
+        if body is not None:
+            data = json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")
+            await self.keep(use, kind, key, data, public=True)
+        return shown(body)
 
     def _failed(self, what: str, kind: str, error: BaseException) -> None:
         count("cache_errors", kind=kind)
