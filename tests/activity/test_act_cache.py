@@ -5,7 +5,7 @@ both blob store backends (S3 through moto's server), the TTL setting and the gc 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -281,15 +281,6 @@ async def test_a_broken_or_torn_cache_is_a_miss(
 
 
 # -- the store's named entries, the sweep, the setting ----------------------------------------
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    server = S3Server(tmp_path_factory.mktemp("moto") / "moto.log").start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=["local", "s3"])
