@@ -9,14 +9,18 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.blobstore import BlobStore
 from activities.tape import TAPED_NODES, encode_tape, tape_key
 from workers.client.errors import InvalidRequest
-from workers.client.timeline import _decode, node_args, node_result, session_histories
+from workers.client.timeline import (
+    completed_nodes,
+    final_report,
+    first_input,
+    session_histories,
+)
 from workers.eval.data import EvalItem
 from workers.workflows.evaluation import EvalOutcome, session_id
 
@@ -91,41 +95,20 @@ def _named(source: str) -> tuple[list[tuple[str, int]], dict[tuple[str, int], bo
 async def _tape_of(client: Client, histories: list[Any], entries: dict[str, Any]) -> None:
     """Every completed search, scholar and read of these runs onto the tape (the first answer
     recorded for a request wins: a later one found the web changed)."""
-    for history in histories:
-        asked: dict[int, tuple[str, dict[str, Any]]] = {}
-        for event in history.events:
-            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-                attrs = event.activity_task_scheduled_event_attributes
-                node = attrs.activity_type.name.split(".", 1)[-1]
-                if node in TAPED_NODES:
-                    decoded = await _decode(client, attrs.input)
-                    args = node_args(decoded[0] if decoded else None)
-                    if args and isinstance(args[0], dict):
-                        asked[event.event_id] = (node, args[0])
-            elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-                attrs = event.activity_task_completed_event_attributes
-                if attrs.scheduled_event_id not in asked:
-                    continue
-                node, task = asked[attrs.scheduled_event_id]
-                decoded = await _decode(client, attrs.result)
-                result = node_result(decoded[0] if decoded else None)
-                if isinstance(result, dict) and result.get("observations"):
-                    kept = {**result, "observations": [
-                        {k: v for k, v in o.items() if k not in ("call_id", "index")}
-                        for o in result["observations"]
-                    ]}  # fmt: skip
-                    entries.setdefault(tape_key(node, task), kept)
+    async for node, task, result in completed_nodes(client, histories, TAPED_NODES):
+        if result.get("observations"):
+            kept = {**result, "observations": [
+                {k: v for k, v in o.items() if k not in ("call_id", "index")}
+                for o in result["observations"]
+            ]}  # fmt: skip
+            entries.setdefault(tape_key(node, task), kept)
 
 
 async def _earlier(client: Client, histories: list[Any], sid: str, rollout: int) -> Earlier:
-    started = histories[0].events[0].workflow_execution_started_event_attributes
-    decoded = await _decode(client, started.input)
-    request = decoded[0] if decoded and isinstance(decoded[0], dict) else {}
+    request = await first_input(client, histories)
     earlier = Earlier(session_id=sid, question=str(request.get("question", "")), rollout=rollout)
-    last = histories[-1].events[-1]
-    if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-        out = await _decode(client, last.workflow_execution_completed_event_attributes.result)
-        report = out[0] if out and isinstance(out[0], dict) else {}
+    report = await final_report(client, histories)
+    if report is not None:
         earlier.answer = report.get("answer")
         earlier.steps = int(report.get("llm_calls") or 0)
         earlier.tokens = int(report.get("prompt_tokens") or 0) + int(
@@ -154,9 +137,8 @@ async def replayed_run(client: Client, blobs: BlobStore, source: str) -> Replaye
         earlier.correct = verdicts.get((earlier.question.strip(), rollout))
         sessions.append(earlier)
         if not settings:
-            started = histories[0].events[0].workflow_execution_started_event_attributes
-            first = (await _decode(client, started.input) or [{}])[0]
-            settings = {k: first.get(k) for k in SETTINGS if isinstance(first, dict)}
+            first = await first_input(client, histories)
+            settings = {k: first.get(k) for k in SETTINGS}
     if not entries:
         raise InvalidRequest(
             f"--replay-from {source}: its sessions recorded no search or page read to replay"

@@ -4,7 +4,7 @@ per child session (Heavy mode's branches)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -427,27 +427,39 @@ async def earlier_context(
     }
 
 
+async def completed_nodes(
+    client: Client, histories: Sequence[WorkflowHistory], nodes: Collection[str]
+) -> AsyncIterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """Each completed activity of these graph nodes, as it completed: its node, its task (the
+    decoded input) and its state update."""
+    for history in histories:
+        asked: dict[int, tuple[str, Any]] = {}
+        for event in history.events:
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                attrs = event.activity_task_scheduled_event_attributes
+                node = attrs.activity_type.name.split(".", 1)[-1]
+                if node in nodes:
+                    asked[event.event_id] = (node, attrs.input)
+            elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+                attrs = event.activity_task_completed_event_attributes
+                if attrs.scheduled_event_id not in asked:
+                    continue
+                node, payloads = asked.pop(attrs.scheduled_event_id)
+                decoded = await _decode(client, payloads)
+                args = node_args(decoded[0] if decoded else None)
+                task = args[0] if args and isinstance(args[0], dict) else {}
+                output = await _decode(client, attrs.result)
+                yield node, task, node_result(output[0] if output else None) or {}
+
+
 async def pages_read(client: Client, histories: Sequence[WorkflowHistory]) -> dict[str, str]:
     """URL -> blob digest of every page the session read (`read`, and `fetch` before it)."""
     pages: dict[str, str] = {}
-    for history in histories:
-        reads: set[int] = set()
-        for event in history.events:
-            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-                name = event.activity_task_scheduled_event_attributes.activity_type.name
-                if name.endswith((".read", ".fetch")):
-                    reads.add(event.event_id)
-            elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-                attrs = event.activity_task_completed_event_attributes
-                if attrs.scheduled_event_id not in reads:
-                    continue
-                decoded = await _decode(client, attrs.result)
-                result = node_result(decoded[0] if decoded else None) or {}
-                read = [*(result.get("observations") or []), *(result.get("pages") or [])]
-                for page in read:
-                    url = page.get("source") or page.get("url")
-                    if isinstance(url, str) and isinstance(page.get("blob"), str):
-                        pages.setdefault(url, page["blob"])
+    async for _, _, result in completed_nodes(client, histories, ("read", "fetch")):
+        for page in [*(result.get("observations") or []), *(result.get("pages") or [])]:
+            url = page.get("source") or page.get("url")
+            if isinstance(url, str) and isinstance(page.get("blob"), str):
+                pages.setdefault(url, page["blob"])
     return pages
 
 
