@@ -250,3 +250,24 @@ def test_a_fork_in_another_dialect_carries_the_turns_over_as_text(stack: Stack) 
                                             "user"]  # fmt: skip
     assert opening[2:] == recorded[2:]  # the tongyi turns and tool responses, as text
     assert opening[0] != recorded[0]  # the openai dialect's own system prompt
+
+
+def test_a_fork_of_a_fork_reads_each_step_where_it_ran(stack: Stack) -> None:
+    stack.script(QUESTION, six_steps(stack))
+    fork_page = script_fork(stack)
+    ask_json(stack, "--id", "k-root")
+    recorded = bodies(stack)
+    fork_json(stack, "k-root", "--at-step", "3", "--model", FORK_MODEL, "--id", "k-mid")
+    # step 2 of k-mid is k-root's: it forks from there (k-mid's history begins at step 4)
+    early = fork_json(stack, "k-mid", "--at-step", "2", "--id", "k-early")
+    assert early["forked_from"] == "k-mid" and early["answer"] == ANSWER
+    first = [b for b in bodies(stack) if b.get("model") != FORK_MODEL][len(recorded)]
+    assert json.dumps(first["messages"]) == json.dumps(recorded[2]["messages"])
+    # step 4 is k-mid's own: the steps before come from each session that ran them
+    late = fork_json(stack, "k-mid", "--at-step", "4", "--id", "k-late")
+    assert late["answer"] == FORK_ANSWER
+    shown = json.loads(stack.cli("show", "k-late", "--json").stdout)
+    origins = [step.get("from") for step in shown["steps"]]
+    assert origins[:6] == ["k-root"] * 6 and origins[6:8] == ["k-mid"] * 2
+    assert [s["node"] for s in shown["steps"][6:8]] == ["think", "read"]
+    assert fork_page in [s.get("url") for s in shown["steps"][6:8]]

@@ -373,7 +373,9 @@ def fork_input(settings: Settings, fork: ForkFrom, options: ForkOptions) -> Rese
         strategy=options.strategy or state.get("strategy", "react"),
         budget=Budget().capped(tenant.session),
         on_budget=tenant.on_budget or "answer",
-        prices=price_table(settings.prices).of(options.model or settings.model or ""),
+        prices=price_table(settings.prices).of(
+            options.model or state.get("model") or settings.model or ""
+        ),
         tenant=owner,
         tenant_watch_seconds=settings.tenant_watch_seconds if period_bounded(tenant) else 0,
         report=options.report,

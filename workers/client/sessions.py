@@ -200,6 +200,23 @@ def tenant_options(
     return options
 
 
+MAX_FORK_DEPTH = 100  # forks of forks followed back; a guard against a cycle of memos
+
+
+def fork_origin(memo: dict[str, Any]) -> dict[str, Any] | None:
+    """A fork's original from its memo: {session, step (None for a synthesis fork)[,
+    synthesis]}; None for a session that is not a fork."""
+    origin = memo.get(FORK_MEMO)
+    if not isinstance(origin, dict) or not isinstance(origin.get("session"), str):
+        return None
+    step = origin.get("step")
+    return {
+        "session": origin["session"],
+        "step": int(step) if isinstance(step, int) else None,
+        **({"synthesis": True} if origin.get("synthesis") else {}),
+    }
+
+
 def new_session_id(session_id: str | None) -> str:
     """The caller's id, checked, or a fresh one."""
     return check_session_id(session_id or f"research-{uuid.uuid4().hex[:12]}")
@@ -488,7 +505,14 @@ class Sessions:
         step = options.at_step
         if step is None:
             raise InvalidRequest("at_step: name the last step the fork takes over (--at-step K)")
-        histories = await self.histories(session_id)
+        # a step a fork took over is in its original's history (a fork of a fork: further up)
+        source = session_id
+        for _ in range(MAX_FORK_DEPTH):
+            origin = await self._origin(source)
+            if origin is None or (origin["step"] or 0) < step:
+                break
+            source = origin["session"]
+        histories = await self.histories(source)
         state, begun = await state_at_step(self.client, histories, step)
         if state is None:
             taken = max(begun - 1, 0)
@@ -515,7 +539,11 @@ class Sessions:
         await check_tenant_budget(self.client, self.settings, request.tenant, datetime.now(UTC))
         stamped = await inputs.stamp(self.client, self.settings, request)
         request = stamped.model_copy(
-            update={"model": options.model or stamped.model, "protocol": request.protocol}
+            # the model its turns ask for: the one named, else the one the original's asked for
+            update={
+                "model": options.model or state.get("model") or stamped.model,
+                "protocol": request.protocol,
+            }
         )
         await self._start_owned(ResearchWorkflow.run, request, request, id=new_id)
         return Started(new_id, "started", resumed_at=step + 1)
@@ -765,15 +793,24 @@ class Sessions:
         left, right = await asyncio.gather(self.timeline(a), self.timeline(b))
         return compare_sessions(a, left, b, right)
 
-    async def _taken_over(self, origin: dict[str, Any]) -> list[dict[str, Any]]:
-        """A fork's first steps, as the original recorded them (each marked `from`); none
-        when the original's history is gone (past the namespace's retention)."""
+    async def _taken_over(self, origin: dict[str, Any], depth: int = 0) -> list[dict[str, Any]]:
+        """A fork's first steps, as the sessions that ran them recorded them (each marked
+        `from` that session: a fork of a fork has some from each); none when a history is
+        gone (past the namespace's retention)."""
         try:
             histories = await self.histories(origin["session"])
+            earlier = await self._origin(origin["session"])
         except SessionNotFound:
             return []
         taken = await read_timeline(self.client, histories, until_step=origin["step"])
-        return [{**step, "from": origin["session"]} for step in taken["steps"]]
+        own = [{**step, "from": origin["session"]} for step in taken["steps"]]
+        if earlier is None or not earlier["step"] or depth >= MAX_FORK_DEPTH:
+            return own
+        return [*await self._taken_over(earlier, depth + 1), *own]
+
+    async def _origin(self, session_id: str) -> dict[str, Any] | None:
+        """The session and step a session was forked from (its memo), or None."""
+        return fork_origin(await (await self.describe(session_id)).memo())
 
     async def links(self, session_id: str, memo: dict[str, Any] | None = None) -> dict[str, Any]:
         """A session's links, both ways: the session it follows (`follow_up_of`) and its own
@@ -785,14 +822,9 @@ class Sessions:
         links: dict[str, Any] = {}
         if isinstance(memo.get(FOLLOW_UP_MEMO), str):
             links["follow_up_of"] = memo[FOLLOW_UP_MEMO]
-        origin = memo.get(FORK_MEMO)
-        if isinstance(origin, dict) and isinstance(origin.get("session"), str):
-            step = origin.get("step")
-            links["forked_from"] = {
-                "session": origin["session"],
-                "step": int(step) if isinstance(step, int) else None,
-                **({"synthesis": True} if origin.get("synthesis") else {}),
-            }
+        origin = fork_origin(memo)
+        if origin is not None:
+            links["forked_from"] = origin
         follow_ups, forks = await asyncio.gather(
             self.follow_ups(session_id), self.forks(session_id)
         )
