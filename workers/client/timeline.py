@@ -305,15 +305,17 @@ async def state_at_step(
 ) -> tuple[dict[str, Any] | None, int]:
     """What a fork at `step` starts from: the graph state the model call after that step
     started from (the conversation through the step's tool responses, its counters), with an
-    iterative session's every round up to it; and how many model turns the session has begun
-    (None for the state when the turn after `step` has not begun)."""
+    iterative session's every round up to it; None, with how many model turns the session has
+    begun, when the turn after `step` has not begun. The calls after it are not read (each
+    input holds a whole conversation)."""
     found: dict[str, Any] | None = None
     begun = 0
     async for state in _think_inputs(client, histories):
         turn = int(state.get("llm_calls") or 0)
         begun = max(begun, turn + 1)
-        if turn == step and found is None:
+        if turn == step:
             found = state
+            break
     if found is None or strategy_of(found).name == "react":
         return found, begun
     return {**found, "messages": await _every_round(client, histories, until=step)}, begun
