@@ -14,7 +14,6 @@ import pytest
 
 from tests.fakes import FakeJina, FakeModel, FakeSerper, fake_env
 from tests.processes import REPO, DevServer
-from tests.scale.servers import S3Server
 
 CLI = [sys.executable, "-m", "workers.cli"]
 
@@ -85,13 +84,3 @@ def stack(temporal_address: str, tmp_path: Path) -> Iterator[Stack]:
         }
         (tmp_path / "data").mkdir()
         yield Stack(model=model, serper=serper, jina=jina, env=env, data_dir=tmp_path / "data")
-
-
-@pytest.fixture(scope="session")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    """A real S3 API server (moto, a separate process) for the run, started when asked for."""
-    server = S3Server(tmp_path_factory.mktemp("moto") / "moto.log").start()
-    try:
-        yield server
-    finally:
-        server.stop()

@@ -5,7 +5,7 @@ both blob store backends (S3 through moto's server), the TTL setting and the gc 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from activities.read import read
 from activities.scholar import scholar
 from activities.search import search
 from tests.fakes import FakeJina, FakeModel, FakeSerper
-from tests.scale.servers import S3Server
+from tests.scale.servers import S3Server, running_s3
 from workers.config import load_settings, parse_ttl
 
 GOAL = "find the key facts"
@@ -281,6 +281,13 @@ async def test_a_broken_or_torn_cache_is_a_miss(
 
 
 # -- the store's named entries, the sweep, the setting ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """This module's own (a server alive past it would be a straggler to the sandbox tests)."""
+    with running_s3(tmp_path_factory) as server:
+        yield server
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -10,9 +10,12 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from workers.hosting import devserver
 
@@ -150,3 +153,13 @@ class TcpProxy:
             open_sockets = list(self._sockets)
         for sock in open_sockets:
             self._close(sock)
+
+
+@contextmanager
+def running_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A moto S3 server for a fixture's scope (its log in a fresh temporary folder)."""
+    server = S3Server(tmp_path_factory.mktemp("moto") / "moto.log").start()
+    try:
+        yield server
+    finally:
+        server.stop()
